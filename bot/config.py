@@ -1,0 +1,118 @@
+"""Settings, read once from the environment and .env; a wrong value fails with its name."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOCALES = ("uk", "ru", "en", "pl")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/auditbot.sqlite3"
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{6,}$")
+
+
+class ConfigError(Exception):
+    """A setting has a value the bot cannot work with."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    bot_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    pseudonym_secret: str | None = Field(default=None, repr=False)
+    default_locale: str = "en"
+    timezone: str = "Europe/Warsaw"
+    min_group_size: int = Field(default=5, ge=2, le=1000)
+    surveys_dir: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        """Accept SQLite and PostgreSQL URLs; plain postgresql:// gets the asyncpg driver."""
+        if value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: str | None) -> str | None:
+        """A token looks like 123456:ABC-def…; an empty value means no token."""
+        if not value:
+            return None
+        if not _TOKEN.match(value):
+            raise ValueError("expected the form 123456789:AAE… given by @BotFather")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """The Bot API root must be an http(s) URL."""
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """ADMIN_IDS=1,2,3 in the environment."""
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            if not all(p.lstrip("-").isdigit() for p in parts):
+                raise ValueError("expected Telegram user ids separated by commas, e.g. 12345,67890")
+            return tuple(int(p) for p in parts)
+        return value
+
+    @field_validator("pseudonym_secret")
+    @classmethod
+    def _strong_secret(cls, value: str | None) -> str | None:
+        """A secret shorter than 32 characters is too easy to guess."""
+        if value is not None and len(value) < 32:
+            raise ValueError("must be at least 32 characters (or unset to generate one)")
+        return value or None
+
+    @field_validator("default_locale")
+    @classmethod
+    def _supported_locale(cls, value: str) -> str:
+        """Only the four languages the catalogs cover."""
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        """An IANA time zone such as Europe/Warsaw."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone; use an IANA name such as Europe/Warsaw") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one clear message per setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            name = str(problem["loc"][0]).upper() if problem["loc"] else "?"
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}: {message}")
+        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from None

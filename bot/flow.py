@@ -1,0 +1,236 @@
+"""One event, one transaction: load the respondent's state, run the engine, store the outcome.
+
+Shared by every adapter (Telegram, console), so they all behave the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.services import DEFAULT_SURVEY_KEY, Services
+from conversations import engine
+from conversations import events as ev
+from conversations.engine import (
+    CityInfo,
+    DeleteAnswers,
+    ForgetRespondent,
+    Outcome,
+    PracticeInfo,
+    Prompt,
+    ResponseState,
+    RoundInfo,
+    SaveAnswer,
+    State,
+    World,
+)
+from conversations.survey import AnswerValue, Survey, survey_from_dict
+from storage.models import Answer, Response, utcnow
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+_survey_cache: dict[tuple[int, str], Survey] = {}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who sent an event: a pseudonym for the answers, the chat only for subscriptions."""
+
+    pseudonym: str
+    chat_id: int | None = None
+    update_id: int | None = None
+
+
+@dataclass
+class Reply:
+    """What to show after an event, and in which language."""
+
+    locale: str
+    prompts: list[Prompt] = field(default_factory=list)
+    echo: Prompt | None = None
+    duplicate: bool = False
+
+
+async def respond(services: Services, identity: Identity, event: ev.Event,
+                  language_code: str | None = None) -> Reply:
+    """Handle one event in one transaction; a racing first event of a new respondent is retried."""
+    for attempt in range(3):
+        try:
+            async with services.db.unit_of_work() as uow:
+                return await _respond(services, uow, identity, event, language_code)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            log.info("concurrent write for one respondent; retrying the event")
+    raise AssertionError("unreachable")
+
+
+async def _respond(services: Services, uow: UnitOfWork, identity: Identity, event: ev.Event,
+                   language_code: str | None) -> Reply:
+    if identity.update_id is not None and not await uow.updates.claim(identity.update_id):
+        return Reply(services.translator.default_locale, duplicate=True)
+    state = await load_state(uow, identity.pseudonym)
+    world = await load_world(uow, services, identity.pseudonym)
+    outcome = engine.handle(state, event, world)
+    await store_outcome(uow, identity, outcome, world)
+    locale = services.translator.choose_locale(outcome.state.locale, language_code)
+    return Reply(locale, outcome.prompts, outcome.echo)
+
+
+async def load_state(uow: UnitOfWork, pseudonym: str) -> State:
+    """The respondent's state as the engine sees it (a fresh one for a newcomer)."""
+    respondent = await uow.respondents.get(pseudonym)
+    progress = await uow.respondents.progress(pseudonym)
+    if respondent is None or progress is None:
+        return State(revision=_fresh_revision())
+    response = None
+    if progress.response_id is not None:
+        row = await uow.responses.get(progress.response_id)
+        if row is not None:
+            answers = await uow.responses.answers([row.id])
+            response = _response_state(row, answers)
+    return State(
+        stage=progress.stage, locale=respondent.locale, consented=respondent.consent_at is not None,
+        city_id=progress.city_id, practice_id=progress.practice_id, round_id=progress.round_id,
+        page=progress.page, revision=progress.revision, response=response,
+    )
+
+
+async def load_world(uow: UnitOfWork, services: Services, pseudonym: str) -> World:
+    """The catalog, open rounds, surveys in use and the respondent's own history."""
+    practices = [p for p in await uow.catalog.practices(active_only=True)]
+    with_practices = {p.city_id for p in practices}
+    cities = [c for c in await uow.catalog.cities() if c.id in with_practices]
+    now = utcnow()
+    rounds = await uow.rounds.open_at(now)
+    default = await uow.surveys.latest(DEFAULT_SURVEY_KEY)
+    if default is None:
+        raise RuntimeError(f"the default survey '{DEFAULT_SURVEY_KEY}' is not in the database")
+    year_start = datetime.combine(now.astimezone(services.settings.tz).date().replace(
+        month=1, day=1), time(), tzinfo=services.settings.tz)
+    own = await uow.responses.of_respondent(pseudonym, since=year_start)
+    unfinished_rows = [r for r in own if r.status == "in_progress"]
+    answers = await uow.responses.answers([r.id for r in unfinished_rows])
+    survey_ids = {default.id, *(r.survey_id for r, _ in rounds), *(r.survey_id for r in own)}
+    return World(
+        cities=tuple(CityInfo(c.id, c.name) for c in cities),
+        practices=tuple(PracticeInfo(p.id, p.city_id, p.name, p.description) for p in practices),
+        rounds=tuple(RoundInfo(r.id, r.city_id, frozenset(ids), r.survey_id) for r, ids in rounds),
+        surveys=await _surveys(uow, survey_ids),
+        default_survey_id=default.id,
+        min_group_size=services.settings.min_group_size,
+        unfinished={(r.practice_id, r.round_id): _response_state(
+            r, [a for a in answers if a.response_id == r.id]) for r in unfinished_rows},
+        completed=frozenset((r.practice_id, r.round_id) for r in own if r.status == "completed"),
+    )
+
+
+async def _surveys(uow: UnitOfWork, survey_ids: set[int]) -> dict[int, Survey]:
+    """Survey versions by id; parsed definitions are cached by id and content hash."""
+    rows = await uow.surveys.many(survey_ids)
+    result = {}
+    for row in rows:
+        key = (row.id, row.content_hash)
+        if key not in _survey_cache:
+            _survey_cache[key] = survey_from_dict(row.definition)
+        result[row.id] = _survey_cache[key]
+    return result
+
+
+async def store_outcome(uow: UnitOfWork, identity: Identity, outcome: Outcome,
+                        world: World) -> None:
+    """Persist the new state and every answer written or removed."""
+    if any(isinstance(w, ForgetRespondent) for w in outcome.writes):
+        await forget(uow, identity)
+        return
+    state = outcome.state
+    respondent = await uow.respondents.get(identity.pseudonym)
+    consent_at = respondent.consent_at if respondent else None
+    if state.consented and consent_at is None:
+        consent_at = utcnow()
+    await uow.respondents.save(
+        identity.pseudonym,
+        {"locale": state.locale, "consent_at": consent_at},
+        {"stage": state.stage, "city_id": state.city_id, "practice_id": state.practice_id,
+         "round_id": state.round_id, "page": state.page,
+         "response_id": state.response.id if state.response else None,
+         "revision": state.revision},
+    )
+    response = state.response
+    if response is None:
+        return
+    survey = world.surveys[response.survey_id]
+    if response.id is None:
+        row = await uow.responses.add(
+            round_id=response.round_id, practice_id=response.practice_id,
+            pseudonym=identity.pseudonym, survey_id=response.survey_id,
+            survey_version=await _version(uow, response.survey_id),
+            locale=state.locale or "en", current_question=response.current)
+        response.id = row.id
+        await uow.respondents.save(identity.pseudonym, {}, {"response_id": row.id})
+    for write in outcome.writes:
+        if isinstance(write, SaveAnswer):
+            kind = survey.question(write.question_id).type
+            await uow.responses.save_answer(response.id, write.question_id,
+                                            answer_columns(kind, write.value))
+        elif isinstance(write, DeleteAnswers):
+            await uow.responses.delete_answers(response.id, write.question_ids)
+    completed_at = utcnow() if response.status == "completed" else None
+    await uow.responses.update(response.id, status=response.status,
+                               current_question=response.current, completed_at=completed_at)
+
+
+async def forget(uow: UnitOfWork, identity: Identity) -> None:
+    """Erase everything stored about a person: respondent, progress, responses, subscriptions."""
+    await uow.respondents.forget(identity.pseudonym)
+    if identity.chat_id is not None:
+        await uow.subscriptions.forget_chat(identity.chat_id)
+
+
+async def _version(uow: UnitOfWork, survey_id: int) -> int:
+    survey = await uow.surveys.get(survey_id)
+    assert survey is not None
+    return survey.version
+
+
+def answer_columns(question_type: str, value: AnswerValue | None) -> dict[str, Any]:
+    """The answer columns for a value: number, option, options or text; none when skipped."""
+    columns: dict[str, Any] = {"value_number": None, "value_option": None, "value_options": None,
+                               "value_text": None, "skipped": value is None}
+    if isinstance(value, int):
+        columns["value_number"] = value
+    elif isinstance(value, tuple):
+        columns["value_options"] = list(value)
+    elif value is not None and question_type == "text":
+        columns["value_text"] = value
+    elif value is not None:
+        columns["value_option"] = value
+    return columns
+
+
+def answer_value(answer: Answer) -> AnswerValue | None:
+    """The engine's value for a stored answer (None when skipped)."""
+    if answer.skipped:
+        return None
+    if answer.value_number is not None:
+        return answer.value_number
+    if answer.value_options is not None:
+        return tuple(answer.value_options)
+    return answer.value_option if answer.value_option is not None else answer.value_text
+
+
+def _response_state(row: Response, answers: list[Answer] | Any) -> ResponseState:
+    return ResponseState(
+        id=row.id, survey_id=row.survey_id, practice_id=row.practice_id, round_id=row.round_id,
+        current=row.current_question, status=row.status,
+        answers={a.question_id: answer_value(a) for a in answers},
+    )
+
+
+def _fresh_revision() -> int:
+    """A starting revision unlikely to match buttons left from an erased earlier conversation."""
+    return int(utcnow().timestamp()) % 1_000_000_000

@@ -1,0 +1,93 @@
+"""Rendering the engine's texts in a respondent's language with Babel's gettext catalogs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+from bot.config import LOCALES
+from conversations.messages import Joined, Local, Msg, Plain, Text
+from locales import DOMAIN, LOCALES_DIR
+
+
+class MissingCatalog(Exception):
+    """A compiled catalog is missing (Babel would silently fall back to English)."""
+
+
+class Translator:
+    """All four catalogs, loaded once; renders texts per locale."""
+
+    def __init__(self, default_locale: str = "en") -> None:
+        self.default_locale = default_locale
+        self.catalogs: dict[str, Translations] = {}
+        for locale in LOCALES:
+            path = LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
+            if not path.exists():
+                raise MissingCatalog(f"{path} is missing; run `make compile` to build the catalogs")
+            with path.open("rb") as handle:
+                self.catalogs[locale] = Translations(handle, domain=DOMAIN)
+
+    def choose_locale(self, stored: str | None, language_code: str | None = None) -> str:
+        """Stored preference, then the client's language if we speak it, then the default."""
+        if stored in self.catalogs:
+            return stored
+        if language_code:
+            try:
+                language = Locale.parse(language_code.replace("_", "-"), sep="-").language
+            except (UnknownLocaleError, ValueError):
+                language = None
+            if language in self.catalogs:
+                return language
+        return self.default_locale
+
+    def gettext(self, locale: str, message: str) -> str:
+        """Translate one interface message."""
+        return self.catalogs[locale].gettext(message)
+
+    def render(self, text: Text, locale: str) -> str:
+        """One text in one language, with its parameters filled in."""
+        match text:
+            case Plain():
+                return text.text
+            case Joined():
+                return ", ".join(self.render(item, locale) for item in text.items)
+            case Local():
+                template = text.texts.get(locale) or text.texts.get("en") or next(
+                    iter(text.texts.values()), "")
+                return _fill(template, self._params(text.params, locale))
+            case Msg():
+                catalog = self.catalogs[locale]
+                if text.plural is not None and text.count is not None:
+                    template = catalog.ngettext(text.msgid, text.plural, text.count)
+                else:
+                    template = catalog.gettext(text.msgid)
+                return _fill(template, self._params(text.params, locale))
+        raise TypeError(f"cannot render {type(text).__name__}")
+
+    def _params(self, params: Mapping[str, Any], locale: str) -> dict[str, str]:
+        rendered = {}
+        for name, value in params.items():
+            if isinstance(value, Msg | Local | Plain | Joined):
+                rendered[name] = self.render(value, locale)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                rendered[name] = format_decimal(value, locale=locale)
+            else:
+                rendered[name] = str(value)
+        return rendered
+
+
+def _fill(template: str, params: Mapping[str, str]) -> str:
+    """str.format that leaves unknown placeholders visible instead of raising."""
+    try:
+        return template.format_map(_Lenient(params))
+    except (ValueError, IndexError):
+        return template
+
+
+class _Lenient(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

@@ -1,0 +1,105 @@
+"""What a respondent can do, whatever the channel: the engine's input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Start:
+    """/start, optionally from a deep link, with the client's language if known."""
+
+    payload: str | None = None
+    language_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Choose:
+    """A button press: an option of the prompt that carried `token`."""
+
+    token: int | None
+    value: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """Typed text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Back:
+    """Go to the previous question (or list)."""
+
+    token: int | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Leave the current question unanswered."""
+
+    token: int | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    """Confirm a multiple-choice selection, or go on after an information message."""
+
+    token: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Show another page of a long list."""
+
+    token: int | None
+    page: int
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Stop for now; everything given so far is kept."""
+
+    token: int | None = None
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Continue exactly where the respondent stopped."""
+
+    token: int | None = None
+
+
+@dataclass(frozen=True)
+class ChangeLanguage:
+    """Switch language now (`locale`), or show the language picker (None)."""
+
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Leave whatever is going on."""
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Something the bot cannot take here (a sticker, a photo, a voice message)."""
+
+
+Event = Start | Choose | Text | Back | Skip | Done | Page | Pause | Resume | ChangeLanguage | Cancel | Unsupported
+
+# Buttons carry an action string; one decoder turns it back into an event for every adapter.
+BACK, SKIP, DONE, PAUSE, RESUME = "!back", "!skip", "!done", "!pause", "!resume"
+PAGE_PREFIX = "!page:"
+
+
+def from_action(token: int | None, action: str) -> Event:
+    """The event a button with this action stands for."""
+    simple = {BACK: Back, SKIP: Skip, DONE: Done, PAUSE: Pause, RESUME: Resume}
+    if action in simple:
+        return simple[action](token)
+    if action.startswith(PAGE_PREFIX) and action[len(PAGE_PREFIX):].isdigit():
+        return Page(token, int(action[len(PAGE_PREFIX):]))
+    return Choose(token, action)

@@ -1,0 +1,252 @@
+"""Tables. Raw Telegram ids live only in `subscriptions` and `staff`; answers sit under a pseudonym."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored as UTC and always read back timezone-aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise to UTC before storing."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware values")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what SQLite returns naive."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names for Alembic."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class AppSetting(Base):
+    """Small key-value facts the bot keeps about itself (e.g. the pseudonym secret)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Category(Base):
+    """A kind of practice, e.g. a municipal service point for foreigners."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[dict[str, Any]]
+
+
+class City(Base):
+    """A city taking part in the audit."""
+
+    __tablename__ = "cities"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    name: Mapped[dict[str, Any]]
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Practice(Base):
+    """A city's integration practice that respondents evaluate."""
+
+    __tablename__ = "practices"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    city_id: Mapped[str] = mapped_column(ForeignKey("cities.id"), index=True)
+    category_id: Mapped[str] = mapped_column(ForeignKey("categories.id"))
+    name: Mapped[dict[str, Any]]
+    description: Mapped[dict[str, Any]]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    distinguished_in: Mapped[int | None]
+    documented: Mapped[list[Any]] = mapped_column(default=list)
+    to_complete: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Survey(Base):
+    """One version of a survey definition; immutable once it has answers."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Round(Base):
+    """A survey round in one city, open between two dates."""
+
+    __tablename__ = "rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    city_id: Mapped[str] = mapped_column(ForeignKey("cities.id"), index=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoundPractice(Base):
+    """A practice evaluated in a round."""
+
+    __tablename__ = "round_practices"
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+
+
+class Respondent(Base):
+    """A person answering, known only by a keyed pseudonym of their Telegram id."""
+
+    __tablename__ = "respondents"
+
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    consent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Progress(Base):
+    """Where a respondent is in the conversation; survives restarts and serves any worker."""
+
+    __tablename__ = "progress"
+
+    pseudonym: Mapped[str] = mapped_column(
+        ForeignKey("respondents.pseudonym", ondelete="CASCADE"), primary_key=True
+    )
+    stage: Mapped[str] = mapped_column(String(16))
+    city_id: Mapped[str | None] = mapped_column(String(24))
+    practice_id: Mapped[str | None] = mapped_column(String(40))
+    round_id: Mapped[int | None]
+    response_id: Mapped[int | None]
+    page: Mapped[int] = mapped_column(Integer, default=0)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Response(Base):
+    """One respondent's evaluation of one practice (in a round, or in the always-on survey)."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), index=True)
+    pseudonym: Mapped[str] = mapped_column(
+        ForeignKey("respondents.pseudonym", ondelete="CASCADE"), index=True
+    )
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    survey_version: Mapped[int]
+    locale: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="in_progress")
+    current_question: Mapped[str | None] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Answer(Base):
+    """One answer to one question; a changed answer replaces the old one."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("response_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(16))
+    value_number: Mapped[int | None]
+    value_option: Mapped[str | None] = mapped_column(String(16))
+    value_options: Mapped[list[Any] | None]
+    value_text: Mapped[str | None] = mapped_column(Text)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscription(Base):
+    """A resident's wish to be invited to future rounds in a city."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("chat_id", "city_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    city_id: Mapped[str] = mapped_column(ForeignKey("cities.id"))
+    locale: Mapped[str] = mapped_column(String(8))
+    opted_in: Mapped[bool] = mapped_column(Boolean, default=True)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Staff(Base):
+    """A person with a role: admin, staff (runs rounds) or coordinator (reads reports)."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    cities: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedUpdate(Base):
+    """An update already handled; a redelivery of the same update_id is ignored."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,48 @@
+"""Unit of work: one session and one transaction per handled event, committed at the edge."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    CatalogRepository,
+    RespondentRepository,
+    ResponseRepository,
+    RoundRepository,
+    SettingsRepository,
+    SubscriptionRepository,
+    SurveyRepository,
+    UpdateLog,
+)
+
+
+class UnitOfWork:
+    """`async with db.unit_of_work() as uow:` commits on a clean exit and rolls back on error."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        await self.session.begin()
+        self.settings = SettingsRepository(self.session)
+        self.catalog = CatalogRepository(self.session)
+        self.surveys = SurveyRepository(self.session)
+        self.rounds = RoundRepository(self.session)
+        self.respondents = RespondentRepository(self.session)
+        self.responses = ResponseRepository(self.session)
+        self.subscriptions = SubscriptionRepository(self.session)
+        self.updates = UpdateLog(self.session)
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        try:
+            if kind is None:
+                await self.session.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
