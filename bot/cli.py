@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -26,8 +26,9 @@ from storage.catalog import (
 )
 from storage.db import Database
 
-app = typer.Typer(help="Open Cities audit bot (Miasta Otwarte).", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Open Cities audit bot (Miasta Otwarte).", no_args_is_help=True, add_completion=False
+)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 survey_app = typer.Typer(help="Survey files.", no_args_is_help=True)
 catalog_app = typer.Typer(help="The catalog of cities and practices.", no_args_is_help=True)
@@ -46,7 +47,7 @@ Meanwhile, here is the console preview of the survey (same engine, same database
 """
 
 
-class Language(str, Enum):
+class Language(StrEnum):
     """A language the bot speaks."""
 
     uk = "uk"
@@ -55,7 +56,7 @@ class Language(str, Enum):
     pl = "pl"
 
 
-class CatalogFormat(str, Enum):
+class CatalogFormat(StrEnum):
     """Catalog file formats."""
 
     yaml = "yaml"
@@ -88,8 +89,10 @@ async def _with_services(settings: Settings, work: Callable[[Services], Awaitabl
 
 
 def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
@@ -122,8 +125,9 @@ def chat(
 async def _chat(settings: Settings, locale: str | None, payload: str | None, user: str) -> None:
     from bot.console import run_console
 
-    await _with_services(settings, lambda s: run_console(s, locale=locale, payload=payload,
-                                                          user=user))
+    await _with_services(
+        settings, lambda s: run_console(s, locale=locale, payload=payload, user=user)
+    )
 
 
 @db_app.command("upgrade")
@@ -167,8 +171,9 @@ def survey_check(
 
 
 @catalog_app.command("load")
-def catalog_load(file: Annotated[Path, typer.Argument(help="Catalog file (.yaml or .csv).")]
-                 ) -> None:
+def catalog_load(
+    file: Annotated[Path, typer.Argument(help="Catalog file (.yaml or .csv).")],
+) -> None:
     """Add or update cities and practices from a file (safe to run again)."""
     settings = _settings()
 

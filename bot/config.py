@@ -76,10 +76,20 @@ class Settings(BaseSettings):
     @field_validator("pseudonym_secret")
     @classmethod
     def _strong_secret(cls, value: str | None) -> str | None:
-        """A secret shorter than 32 characters is too easy to guess."""
-        if value is not None and len(value) < 32:
+        """A secret shorter than 32 characters is too easy to guess; empty means generate one."""
+        if value and len(value) < 32:
             raise ValueError("must be at least 32 characters (or unset to generate one)")
         return value or None
+
+    @field_validator("surveys_dir", mode="before")
+    @classmethod
+    def _existing_folder(cls, value: object) -> object:
+        """An empty value means none; a given folder must exist."""
+        if value in (None, ""):
+            return None
+        if not Path(str(value)).is_dir():
+            raise ValueError(f"no such folder: {value}")
+        return value
 
     @field_validator("default_locale")
     @classmethod

@@ -25,7 +25,8 @@ COMMANDS: dict[str, Callable[[], ev.Event]] = {
     "/cancel": ev.Cancel,
 }
 HELP = "Type a number to press a button, or text to answer. Commands: " + " ".join(
-    [*COMMANDS, "/quit"])
+    [*COMMANDS, "/quit"]
+)
 
 
 class ConsoleChat:
@@ -93,8 +94,14 @@ class ConsoleChat:
         print(text, file=self.out, flush=True)
 
 
-async def run_console(services: Services, *, locale: str | None, payload: str | None,
-                      user: str = "local", stdin: TextIO = sys.stdin) -> None:
+async def run_console(
+    services: Services,
+    *,
+    locale: str | None,
+    payload: str | None,
+    user: str = "local",
+    stdin: TextIO = sys.stdin,
+) -> None:
     """Chat until /quit or the end of input."""
     chat = ConsoleChat(services, user)
     await chat.begin(locale, payload)

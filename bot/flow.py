@@ -55,8 +55,9 @@ class Reply:
     duplicate: bool = False
 
 
-async def respond(services: Services, identity: Identity, event: ev.Event,
-                  language_code: str | None = None) -> Reply:
+async def respond(
+    services: Services, identity: Identity, event: ev.Event, language_code: str | None = None
+) -> Reply:
     """Handle one event in one transaction; a racing first event of a new respondent is retried."""
     for attempt in range(3):
         try:
@@ -69,8 +70,13 @@ async def respond(services: Services, identity: Identity, event: ev.Event,
     raise AssertionError("unreachable")
 
 
-async def _respond(services: Services, uow: UnitOfWork, identity: Identity, event: ev.Event,
-                   language_code: str | None) -> Reply:
+async def _respond(
+    services: Services,
+    uow: UnitOfWork,
+    identity: Identity,
+    event: ev.Event,
+    language_code: str | None,
+) -> Reply:
     if identity.update_id is not None and not await uow.updates.claim(identity.update_id):
         return Reply(services.translator.default_locale, duplicate=True)
     state = await load_state(uow, identity.pseudonym)
@@ -94,9 +100,15 @@ async def load_state(uow: UnitOfWork, pseudonym: str) -> State:
             answers = await uow.responses.answers([row.id])
             response = _response_state(row, answers)
     return State(
-        stage=progress.stage, locale=respondent.locale, consented=respondent.consent_at is not None,
-        city_id=progress.city_id, practice_id=progress.practice_id, round_id=progress.round_id,
-        page=progress.page, revision=progress.revision, response=response,
+        stage=progress.stage,
+        locale=respondent.locale,
+        consented=respondent.consent_at is not None,
+        city_id=progress.city_id,
+        practice_id=progress.practice_id,
+        round_id=progress.round_id,
+        page=progress.page,
+        revision=progress.revision,
+        response=response,
     )
 
 
@@ -110,8 +122,11 @@ async def load_world(uow: UnitOfWork, services: Services, pseudonym: str) -> Wor
     default = await uow.surveys.latest(DEFAULT_SURVEY_KEY)
     if default is None:
         raise RuntimeError(f"the default survey '{DEFAULT_SURVEY_KEY}' is not in the database")
-    year_start = datetime.combine(now.astimezone(services.settings.tz).date().replace(
-        month=1, day=1), time(), tzinfo=services.settings.tz)
+    year_start = datetime.combine(
+        now.astimezone(services.settings.tz).date().replace(month=1, day=1),
+        time(),
+        tzinfo=services.settings.tz,
+    )
     own = await uow.responses.of_respondent(pseudonym, since=year_start)
     unfinished_rows = [r for r in own if r.status == "in_progress"]
     answers = await uow.responses.answers([r.id for r in unfinished_rows])
@@ -123,8 +138,12 @@ async def load_world(uow: UnitOfWork, services: Services, pseudonym: str) -> Wor
         surveys=await _surveys(uow, survey_ids),
         default_survey_id=default.id,
         min_group_size=services.settings.min_group_size,
-        unfinished={(r.practice_id, r.round_id): _response_state(
-            r, [a for a in answers if a.response_id == r.id]) for r in unfinished_rows},
+        unfinished={
+            (r.practice_id, r.round_id): _response_state(
+                r, [a for a in answers if a.response_id == r.id]
+            )
+            for r in unfinished_rows
+        },
         completed=frozenset((r.practice_id, r.round_id) for r in own if r.status == "completed"),
     )
 
@@ -141,8 +160,9 @@ async def _surveys(uow: UnitOfWork, survey_ids: set[int]) -> dict[int, Survey]:
     return result
 
 
-async def store_outcome(uow: UnitOfWork, identity: Identity, outcome: Outcome,
-                        world: World) -> None:
+async def store_outcome(
+    uow: UnitOfWork, identity: Identity, outcome: Outcome, world: World
+) -> None:
     """Persist the new state and every answer written or removed."""
     if any(isinstance(w, ForgetRespondent) for w in outcome.writes):
         await forget(uow, identity)
@@ -155,10 +175,15 @@ async def store_outcome(uow: UnitOfWork, identity: Identity, outcome: Outcome,
     await uow.respondents.save(
         identity.pseudonym,
         {"locale": state.locale, "consent_at": consent_at},
-        {"stage": state.stage, "city_id": state.city_id, "practice_id": state.practice_id,
-         "round_id": state.round_id, "page": state.page,
-         "response_id": state.response.id if state.response else None,
-         "revision": state.revision},
+        {
+            "stage": state.stage,
+            "city_id": state.city_id,
+            "practice_id": state.practice_id,
+            "round_id": state.round_id,
+            "page": state.page,
+            "response_id": state.response.id if state.response else None,
+            "revision": state.revision,
+        },
     )
     response = state.response
     if response is None:
@@ -166,22 +191,31 @@ async def store_outcome(uow: UnitOfWork, identity: Identity, outcome: Outcome,
     survey = world.surveys[response.survey_id]
     if response.id is None:
         row = await uow.responses.add(
-            round_id=response.round_id, practice_id=response.practice_id,
-            pseudonym=identity.pseudonym, survey_id=response.survey_id,
+            round_id=response.round_id,
+            practice_id=response.practice_id,
+            pseudonym=identity.pseudonym,
+            survey_id=response.survey_id,
             survey_version=await _version(uow, response.survey_id),
-            locale=state.locale or "en", current_question=response.current)
+            locale=state.locale or "en",
+            current_question=response.current,
+        )
         response.id = row.id
         await uow.respondents.save(identity.pseudonym, {}, {"response_id": row.id})
     for write in outcome.writes:
         if isinstance(write, SaveAnswer):
             kind = survey.question(write.question_id).type
-            await uow.responses.save_answer(response.id, write.question_id,
-                                            answer_columns(kind, write.value))
+            await uow.responses.save_answer(
+                response.id, write.question_id, answer_columns(kind, write.value)
+            )
         elif isinstance(write, DeleteAnswers):
             await uow.responses.delete_answers(response.id, write.question_ids)
     completed_at = utcnow() if response.status == "completed" else None
-    await uow.responses.update(response.id, status=response.status,
-                               current_question=response.current, completed_at=completed_at)
+    await uow.responses.update(
+        response.id,
+        status=response.status,
+        current_question=response.current,
+        completed_at=completed_at,
+    )
 
 
 async def forget(uow: UnitOfWork, identity: Identity) -> None:
@@ -199,8 +233,13 @@ async def _version(uow: UnitOfWork, survey_id: int) -> int:
 
 def answer_columns(question_type: str, value: AnswerValue | None) -> dict[str, Any]:
     """The answer columns for a value: number, option, options or text; none when skipped."""
-    columns: dict[str, Any] = {"value_number": None, "value_option": None, "value_options": None,
-                               "value_text": None, "skipped": value is None}
+    columns: dict[str, Any] = {
+        "value_number": None,
+        "value_option": None,
+        "value_options": None,
+        "value_text": None,
+        "skipped": value is None,
+    }
     if isinstance(value, int):
         columns["value_number"] = value
     elif isinstance(value, tuple):
@@ -225,8 +264,12 @@ def answer_value(answer: Answer) -> AnswerValue | None:
 
 def _response_state(row: Response, answers: list[Answer] | Any) -> ResponseState:
     return ResponseState(
-        id=row.id, survey_id=row.survey_id, practice_id=row.practice_id, round_id=row.round_id,
-        current=row.current_question, status=row.status,
+        id=row.id,
+        survey_id=row.survey_id,
+        practice_id=row.practice_id,
+        round_id=row.round_id,
+        current=row.current_question,
+        status=row.status,
         answers={a.question_id: answer_value(a) for a in answers},
     )
 

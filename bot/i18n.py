@@ -56,8 +56,11 @@ class Translator:
             case Joined():
                 return ", ".join(self.render(item, locale) for item in text.items)
             case Local():
-                template = text.texts.get(locale) or text.texts.get("en") or next(
-                    iter(text.texts.values()), "")
+                template = (
+                    text.texts.get(locale)
+                    or text.texts.get("en")
+                    or next(iter(text.texts.values()), "")
+                )
                 return _fill(template, self._params(text.params, locale))
             case Msg():
                 catalog = self.catalogs[locale]

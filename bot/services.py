@@ -75,8 +75,10 @@ async def ensure_pseudonym_secret(db: Database, configured: str | None) -> str:
         generated = await uow.settings.get("pseudonym_secret")
         if configured is None and generated is None:
             if stored_fingerprint is not None:
-                raise ConfigError("PSEUDONYM_SECRET: not set, but this database was created with "
-                                  "one; set the same secret again")
+                raise ConfigError(
+                    "PSEUDONYM_SECRET: not set, but this database was created with "
+                    "one; set the same secret again"
+                )
             generated = await uow.settings.set_once("pseudonym_secret", secrets.token_urlsafe(48))
             log.info("generated a pseudonym secret and stored it in the database")
         secret = configured or generated
@@ -84,9 +86,11 @@ async def ensure_pseudonym_secret(db: Database, configured: str | None) -> str:
         fingerprint = hashlib.sha256(b"fingerprint:" + secret.encode()).hexdigest()
         stored_fingerprint = await uow.settings.set_once("pseudonym_fingerprint", fingerprint)
         if not hmac.compare_digest(stored_fingerprint, fingerprint):
-            raise ConfigError("PSEUDONYM_SECRET: differs from the secret this database was created "
-                              "with; answers would no longer match their respondents. Restore the "
-                              "previous secret.")
+            raise ConfigError(
+                "PSEUDONYM_SECRET: differs from the secret this database was created "
+                "with; answers would no longer match their respondents. Restore the "
+                "previous secret."
+            )
     return secret
 
 

@@ -174,7 +174,9 @@ class Outcome:
     state: State
     writes: list[Write] = field(default_factory=list)
     prompts: list[Prompt] = field(default_factory=list)
-    echo: Prompt | None = None  # the answered question with its answer, to replace the pressed message
+    echo: Prompt | None = (
+        None  # the answered question with its answer, to replace the pressed message
+    )
 
 
 def handle(state: State, event: ev.Event, world: World) -> Outcome:
@@ -279,18 +281,26 @@ class _Conversation:
             found = True
         if not found:
             self._preselect(None, None, None)
-            self._notice(_("This link is unknown or has expired, so let's start from the beginning."))
+            self._notice(
+                _("This link is unknown or has expired, so let's start from the beginning.")
+            )
 
-    def _preselect(self, city_id: str | None, practice_id: str | None, round_id: int | None) -> None:
+    def _preselect(
+        self, city_id: str | None, practice_id: str | None, round_id: int | None
+    ) -> None:
         self.state.city_id, self.state.practice_id, self.state.round_id = (
-            city_id, practice_id, round_id)
+            city_id,
+            practice_id,
+            round_id,
+        )
 
     def _ask_language(self, language_code: str | None) -> None:
         self.state.stage = LANGUAGE
         order = sorted(LANGUAGE_NAMES, key=lambda code: code != _base_language(language_code))
         rows = tuple((Button(Plain(LANGUAGE_NAMES[code]), code),) for code in order)
-        self._prompt([Plain("Оберіть мову · Выберите язык · Choose your language · Wybierz język")],
-                     rows)
+        self._prompt(
+            [Plain("Оберіть мову · Выберите язык · Choose your language · Wybierz język")], rows
+        )
 
     def _change_language(self, locale: str | None) -> None:
         if locale is None:
@@ -315,8 +325,11 @@ class _Conversation:
         response = self.state.response
         if not self.state.consented:
             self._ask_consent()
-        elif response and response.status == "in_progress" and self.state.stage in (
-                LANGUAGE, QUESTION, PAUSED):
+        elif (
+            response
+            and response.status == "in_progress"
+            and self.state.stage in (LANGUAGE, QUESTION, PAUSED)
+        ):
             self._notice(_("Language changed. Your answers are kept."))
             self._ask_current_question()
         else:
@@ -344,8 +357,9 @@ class _Conversation:
         elif isinstance(event, ev.Choose) and event.value == DECLINE:
             self.out.writes.append(ForgetRespondent())
             self.out.state = State(stage=IDLE, revision=self.state.revision)
-            self._prompt([_("All right. Nothing about you is stored. "
-                            "If you change your mind, send /start.")])
+            self._prompt(
+                [_("All right. Nothing about you is stored. If you change your mind, send /start.")]
+            )
         else:
             self._notice(_("Please choose one of the buttons below the message."))
             self._ask_consent()
@@ -368,8 +382,8 @@ class _Conversation:
             self._prompt([_("There is nothing to evaluate yet. Please come back later.")])
             return
         self.state.page = _clamp_page(page if page is not None else self.state.page, len(cities))
-        chunk = cities[self.state.page * PAGE_SIZE:(self.state.page + 1) * PAGE_SIZE]
-        rows = [(Button(Local(c.name), c.id),) for c in chunk]
+        chunk = cities[self.state.page * PAGE_SIZE : (self.state.page + 1) * PAGE_SIZE]
+        rows: list[tuple[Button, ...]] = [(Button(Local(c.name), c.id),) for c in chunk]
         rows += _pager(self.state.page, len(cities))
         self._prompt([_("Which city do you live in?")], tuple(rows))
 
@@ -396,13 +410,20 @@ class _Conversation:
             self._ask_city()
             return
         self.state.page = _clamp_page(page if page is not None else self.state.page, len(practices))
-        chunk = practices[self.state.page * PAGE_SIZE:(self.state.page + 1) * PAGE_SIZE]
-        lines: list[Text] = [_("Which service in {city} would you like to evaluate?",
-                               city=Local(city.name))]
+        chunk = practices[self.state.page * PAGE_SIZE : (self.state.page + 1) * PAGE_SIZE]
+        lines: list[Text] = [
+            _("Which service in {city} would you like to evaluate?", city=Local(city.name))
+        ]
         for number, practice in enumerate(chunk, start=self.state.page * PAGE_SIZE + 1):
-            lines.append(_("{number}. {name} — {description}", number=number,
-                           name=Local(practice.name), description=Local(practice.description)))
-        rows = [(Button(Local(p.name), p.id),) for p in chunk]
+            lines.append(
+                _(
+                    "{number}. {name} — {description}",
+                    number=number,
+                    name=Local(practice.name),
+                    description=Local(practice.description),
+                )
+            )
+        rows: list[tuple[Button, ...]] = [(Button(Local(p.name), p.id),) for p in chunk]
         rows += _pager(self.state.page, len(practices))
         rows.append((Button(_("‹ Another city"), ev.BACK),))
         self._prompt(lines, tuple(rows))
@@ -434,8 +455,9 @@ class _Conversation:
         key = (practice.id, self.state.round_id)
         if key in self.world.completed:
             self.state.practice_id = None
-            self._notice(_("You have already evaluated this service. Thank you! "
-                           "You can choose another one."))
+            self._notice(
+                _("You have already evaluated this service. Thank you! You can choose another one.")
+            )
             self._ask_practice()
             return
         unfinished = self.world.unfinished.get(key)
@@ -446,16 +468,26 @@ class _Conversation:
             return
         survey_id = round_.survey_id if round_ else self.world.default_survey_id
         survey = self.world.surveys[survey_id]
-        self.state.response = ResponseState(None, survey_id, practice.id, self.state.round_id,
-                                            current=survey.questions[0].id)
-        total = len(required_answers(survey, {}))
-        self._prompt([
-            Local(survey.intro, {"practice": Local(practice.name),
-                                 "city": Local(self._city_name(practice.city_id))}),
-            _n("There is {count} question. You can skip a question, go back, or continue later.",
-               "There are {count} questions. You can skip a question, go back, or continue later.",
-               total),
-        ])
+        self.state.response = ResponseState(
+            None, survey_id, practice.id, self.state.round_id, current=survey.questions[0].id
+        )
+        most = sum(1 for q in survey.questions if q.type != "info")
+        self._prompt(
+            [
+                Local(
+                    survey.intro,
+                    {
+                        "practice": Local(practice.name),
+                        "city": Local(self._city_name(practice.city_id)),
+                    },
+                ),
+                _n(
+                    "At most {count} question. You can skip a question, go back, or continue later.",
+                    "At most {count} questions. You can skip a question, go back, or continue later.",
+                    most,
+                ),
+            ]
+        )
         self._ask_current_question()
 
     def _round_for(self, practice: PracticeInfo) -> RoundInfo | None:
@@ -507,8 +539,6 @@ class _Conversation:
             self._answer(question, DONT_KNOW)
         elif question.type in ("single_choice", "yes_no") and value in question.option_ids:
             self._answer(question, value)
-        elif question.type == "info":
-            self._advance(question)
         else:
             self._hint(_("Please use the buttons below the question."))
 
@@ -518,17 +548,21 @@ class _Conversation:
             if not cleaned:
                 self._hint(_("Please type your answer as a message, or press Skip."))
             elif len(cleaned) > question.max_length:
-                self._hint(_n("This is too long: please keep it under {count} character.",
-                              "This is too long: please keep it under {count} characters.",
-                              question.max_length))
+                self._hint(
+                    _n(
+                        "This is too long: please keep it under {count} character.",
+                        "This is too long: please keep it under {count} characters.",
+                        question.max_length,
+                    )
+                )
             else:
                 self._answer(question, cleaned)
             return
-        value = self._typed_choice(question, cleaned)
-        if value is None:
+        action = self._typed_choice(question, cleaned)
+        if action is None:
             self._hint(_("Please answer with the buttons below the question."))
         else:
-            self._choose(question, value)
+            self._on_question(ev.from_action(None, action))
 
     def _typed_choice(self, question: Question, text: str) -> str | None:
         """Typed numbers and labels count as presses (handy in the console and on old phones)."""
@@ -542,8 +576,20 @@ class _Conversation:
             label = button.label
             if isinstance(label, Local) and folded in {_fold(t) for t in label.texts.values()}:
                 return button.action
-        return {"yes": YES, "no": NO, "так": YES, "ні": NO, "да": YES, "нет": NO, "tak": YES,
-                "nie": NO}.get(folded) if question.type == "yes_no" else None
+        return (
+            {
+                "yes": YES,
+                "no": NO,
+                "так": YES,
+                "ні": NO,
+                "да": YES,
+                "нет": NO,
+                "tak": YES,
+                "nie": NO,
+            }.get(folded)
+            if question.type == "yes_no"
+            else None
+        )
 
     def _toggle(self, question: Question, option: str) -> None:
         assert self.state.response is not None
@@ -552,8 +598,13 @@ class _Conversation:
         if option in chosen:
             chosen.remove(option)
         elif question.max is not None and len(chosen) >= question.max:
-            self._hint(_n("You can choose at most {count} option.",
-                          "You can choose at most {count} options.", question.max))
+            self._hint(
+                _n(
+                    "You can choose at most {count} option.",
+                    "You can choose at most {count} options.",
+                    question.max,
+                )
+            )
             return
         else:
             chosen.append(option)
@@ -575,9 +626,13 @@ class _Conversation:
         chosen = self.state.response.answers.get(question.id)
         count = len(chosen) if isinstance(chosen, tuple) else 0
         if count < max(question.min, 1):
-            self._hint(_n("Please choose at least {count} option, or press Skip.",
-                          "Please choose at least {count} options, or press Skip.",
-                          max(question.min, 1)))
+            self._hint(
+                _n(
+                    "Please choose at least {count} option, or press Skip.",
+                    "Please choose at least {count} options, or press Skip.",
+                    max(question.min, 1),
+                )
+            )
             return
         self._echo(question)
         self._advance(question)
@@ -608,8 +663,7 @@ class _Conversation:
         survey = self._survey()
         assert response is not None
         path = visible_path(survey, response.answers)
-        hidden = tuple(sorted(
-            qid for qid in response.answers if qid not in {q.id for q in path}))
+        hidden = tuple(sorted(qid for qid in response.answers if qid not in {q.id for q in path}))
         if hidden:
             self.out.writes.append(DeleteAnswers(hidden))
             for qid in hidden:
@@ -627,8 +681,9 @@ class _Conversation:
         survey = self._survey()
         assert response is not None
         position = survey.index(question.id)
-        earlier = [q for q in visible_path(survey, response.answers)
-                   if survey.index(q.id) < position]
+        earlier = [
+            q for q in visible_path(survey, response.answers) if survey.index(q.id) < position
+        ]
         if earlier:
             response.current = earlier[-1].id
             self._ask_current_question()
@@ -638,9 +693,15 @@ class _Conversation:
 
     def _pause(self) -> None:
         self.state.stage = PAUSED
-        self._prompt([_("Saved. Your answers are kept. "
-                        "Continue any time with /resume or the button below.")],
-                     ((Button(_("Continue"), ev.RESUME),),))
+        self._prompt(
+            [
+                _(
+                    "Saved. Your answers are kept. "
+                    "Continue any time with /resume or the button below."
+                )
+            ],
+            ((Button(_("Continue"), ev.RESUME),),),
+        )
 
     def _finish(self) -> None:
         response = self.state.response
@@ -648,9 +709,15 @@ class _Conversation:
         response.status, response.current = "completed", None
         self.state.stage = FINISHED
         self.state.practice_id = None
-        self._prompt([_("Thank you! Your answers are saved. "
-                        "They help to make city services better for migrants.")],
-                     ((Button(_("Evaluate another service"), ANOTHER),),))
+        self._prompt(
+            [
+                _(
+                    "Thank you! Your answers are saved. "
+                    "They help to make city services better for migrants."
+                )
+            ],
+            ((Button(_("Evaluate another service"), ANOTHER),),),
+        )
 
     def _ask_current_question(self) -> None:
         self.state.stage = QUESTION
@@ -664,8 +731,12 @@ class _Conversation:
         lines.append(self._question_text(question))
         lines.extend(self._instructions(question))
         rows = [*self._answer_buttons(question), self._nav_buttons(question)]
-        self._prompt(lines, tuple(r for r in rows if r), kind="question",
-                     expects_text=question.type == "text")
+        self._prompt(
+            lines,
+            tuple(r for r in rows if r),
+            kind="question",
+            expects_text=question.type == "text",
+        )
 
     def _question_text(self, question: Question) -> Local:
         practice = self.world.practice(self.state.practice_id) if self.state.practice_id else None
@@ -675,12 +746,21 @@ class _Conversation:
 
     def _instructions(self, question: Question) -> list[Text]:
         if question.type == "scale":
-            return [_("1 = {low}, 5 = {high}", low=Local(question.labels["low"]),
-                      high=Local(question.labels["high"]))]
+            return [
+                _(
+                    "1 = {low}, 5 = {high}",
+                    low=Local(question.labels["low"]),
+                    high=Local(question.labels["high"]),
+                )
+            ]
         if question.type == "multiple_choice":
-            return [_n("Choose up to {count} option, then press Done.",
-                       "Choose up to {count} options, then press Done.",
-                       question.max or len(question.options))]
+            return [
+                _n(
+                    "Choose up to {count} option, then press Done.",
+                    "Choose up to {count} options, then press Done.",
+                    question.max or len(question.options),
+                )
+            ]
         if question.type == "text":
             return [_("Type your answer as a message.")]
         return []
@@ -697,9 +777,17 @@ class _Conversation:
             return [(Button(Local(o.label), o.id),) for o in question.options]
         if question.type == "multiple_choice":
             assert self.state.response is not None
-            chosen = self.state.response.answers.get(question.id) or ()
-            rows = [(Button(_("✓ {label}", label=Local(o.label)) if o.id in chosen
-                            else Local(o.label), o.id),) for o in question.options]
+            given = self.state.response.answers.get(question.id)
+            chosen = given if isinstance(given, tuple) else ()
+            rows = [
+                (
+                    Button(
+                        _("✓ {label}", label=Local(o.label)) if o.id in chosen else Local(o.label),
+                        o.id,
+                    ),
+                )
+                for o in question.options
+            ]
             return [*rows, (Button(_("Done"), ev.DONE),)]
         if question.type == "info":
             return [(Button(_("Continue"), ev.DONE),)]
@@ -716,9 +804,12 @@ class _Conversation:
         """The answered question with the answer, to replace the message it was asked in."""
         assert self.state.response is not None
         value = self.state.response.answers.get(question.id)
-        self.out.echo = Prompt((self._question_text(question),
-                                _("Your answer: {answer}", answer=self._answer_label(question,
-                                                                                     value))))
+        self.out.echo = Prompt(
+            (
+                self._question_text(question),
+                _("Your answer: {answer}", answer=self._answer_label(question, value)),
+            )
+        )
 
     def _answer_label(self, question: Question, value: AnswerValue | None) -> Text:
         if value is None:
@@ -738,7 +829,8 @@ class _Conversation:
 
     def _on_paused(self, event: ev.Event) -> None:
         if isinstance(event, ev.Resume | ev.Back | ev.Done) or (
-                isinstance(event, ev.Choose) and event.value == ev.RESUME):
+            isinstance(event, ev.Choose) and event.value == ev.RESUME
+        ):
             self._ask_current_question()
         else:
             self._pause()
@@ -750,13 +842,15 @@ class _Conversation:
         elif isinstance(event, ev.Resume) and self._has_unfinished():
             self._offer_resume()
         else:
-            self._prompt([_("Thank you for taking part! To evaluate another service, "
-                            "send /start.")])
+            self._prompt(
+                [_("Thank you for taking part! To evaluate another service, send /start.")]
+            )
 
     def _on_idle(self, event: ev.Event) -> None:
-        if isinstance(event, ev.Resume) and self._has_unfinished():
-            self._ask_current_question()
-        elif isinstance(event, ev.Choose) and event.value == ev.RESUME and self._has_unfinished():
+        wants_resume = isinstance(event, ev.Resume) or (
+            isinstance(event, ev.Choose) and event.value == ev.RESUME
+        )
+        if wants_resume and self._has_unfinished():
             self._ask_current_question()
         elif isinstance(event, ev.Choose) and event.value == ANOTHER:
             self._continue_after_consent()
@@ -774,8 +868,14 @@ class _Conversation:
         practice = self.world.practice(response.practice_id)
         current, total = progress_of(self.world.surveys[response.survey_id], response)
         self._prompt(
-            [_("You have an unfinished survey about {practice} (question {current} of {total}).",
-               practice=Local(practice.name if practice else {}), current=current, total=total)],
+            [
+                _(
+                    "You have an unfinished survey about {practice} (question {current} of {total}).",
+                    practice=Local(practice.name if practice else {}),
+                    current=current,
+                    total=total,
+                )
+            ],
             ((Button(_("Continue"), ev.RESUME),), (Button(_("Choose another service"), ANOTHER),)),
         )
 
@@ -813,8 +913,14 @@ class _Conversation:
     def _notice(self, message: Msg) -> None:
         self.out.prompts.append(Prompt((message,), kind="notice"))
 
-    def _prompt(self, lines: Sequence[Text], buttons: tuple[tuple[Button, ...], ...] = (),
-                *, kind: str = "message", expects_text: bool = False) -> None:
+    def _prompt(
+        self,
+        lines: Sequence[Text],
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        *,
+        kind: str = "message",
+        expects_text: bool = False,
+    ) -> None:
         token = self.state.revision if buttons else None
         self.out.prompts.append(Prompt(tuple(lines), buttons, token, kind, expects_text))
 
@@ -869,6 +975,9 @@ def _fold(text: str) -> str:
 
 def _clean_text(text: str) -> str:
     """Drop control characters (keeping line breaks) and surrounding blanks."""
-    kept = (ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
-            or unicodedata.category(ch) == "Cf")
+    kept = (
+        ch
+        for ch in text
+        if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or unicodedata.category(ch) == "Cf"
+    )
     return "".join(kept).strip()

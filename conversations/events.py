@@ -88,7 +88,20 @@ class Unsupported:
     """Something the bot cannot take here (a sticker, a photo, a voice message)."""
 
 
-Event = Start | Choose | Text | Back | Skip | Done | Page | Pause | Resume | ChangeLanguage | Cancel | Unsupported
+Event = (
+    Start
+    | Choose
+    | Text
+    | Back
+    | Skip
+    | Done
+    | Page
+    | Pause
+    | Resume
+    | ChangeLanguage
+    | Cancel
+    | Unsupported
+)
 
 # Buttons carry an action string; one decoder turns it back into an event for every adapter.
 BACK, SKIP, DONE, PAUSE, RESUME = "!back", "!skip", "!done", "!pause", "!resume"
@@ -97,9 +110,15 @@ PAGE_PREFIX = "!page:"
 
 def from_action(token: int | None, action: str) -> Event:
     """The event a button with this action stands for."""
-    simple = {BACK: Back, SKIP: Skip, DONE: Done, PAUSE: Pause, RESUME: Resume}
+    simple: dict[str, type[Back | Skip | Done | Pause | Resume]] = {
+        BACK: Back,
+        SKIP: Skip,
+        DONE: Done,
+        PAUSE: Pause,
+        RESUME: Resume,
+    }
     if action in simple:
         return simple[action](token)
-    if action.startswith(PAGE_PREFIX) and action[len(PAGE_PREFIX):].isdigit():
-        return Page(token, int(action[len(PAGE_PREFIX):]))
+    if action.startswith(PAGE_PREFIX) and action[len(PAGE_PREFIX) :].isdigit():
+        return Page(token, int(action[len(PAGE_PREFIX) :]))
     return Choose(token, action)

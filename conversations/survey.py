@@ -16,8 +16,15 @@ import yaml
 
 LANGUAGES = ("uk", "ru", "en", "pl")
 QUESTION_TYPES = ("single_choice", "multiple_choice", "scale", "yes_no", "text", "info")
-TAGS = ("awareness", "usage", "engagement", "sustainability", "comprehensiveness", "overall",
-        "comment")
+TAGS = (
+    "awareness",
+    "usage",
+    "engagement",
+    "sustainability",
+    "comprehensiveness",
+    "overall",
+    "comment",
+)
 CRITERIA = ("engagement", "sustainability", "comprehensiveness", "overall")
 CONDITIONS = ("equals", "in", "not_in", "at_least", "at_most", "includes", "answered")
 PLACEHOLDERS = frozenset({"practice", "city"})
@@ -26,6 +33,7 @@ YES, NO, DONT_KNOW = "yes", "no", "dont_know"
 DEFAULT_TEXT_LIMIT = 1000
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_LINE = re.compile(r":(\d+): ")
 
 Localized = Mapping[str, str]
 AnswerValue = int | str | tuple[str, ...]
@@ -180,7 +188,7 @@ def load_survey_file(path: Path) -> tuple[Survey, dict[str, Any]]:
     data = yaml.SafeLoader(path.read_text(encoding="utf-8")).get_single_data()
     problems = _SurveyChecker(path, root).check(data)
     if problems:
-        raise SurveyError(problems)
+        raise SurveyError(sorted(problems, key=_line_number))
     return survey_from_dict(data), data
 
 
@@ -240,10 +248,13 @@ class _SurveyChecker:
         if not isinstance(qid, str) or not _ID.match(qid):
             self._report(where, "id must match [a-z][a-z0-9_]{0,15}")
         if qtype not in QUESTION_TYPES:
-            self._report((*where, "type") if "type" in q else where,
-                         f"unknown question type '{qtype}'; use one of {', '.join(QUESTION_TYPES)}")
+            self._report(
+                (*where, "type") if "type" in q else where,
+                f"unknown question type '{qtype}'; use one of {', '.join(QUESTION_TYPES)}",
+            )
         allowed = {"id", "type", "text", "tag", "required", "show_if"} | _TYPE_FIELDS.get(
-            str(qtype), set())
+            str(qtype), set()
+        )
         for name in sorted(set(q) - allowed):
             self._report((*where, name), f"field '{name}' does not belong to a {qtype} question")
         if "text" not in q:
@@ -286,8 +297,12 @@ class _SurveyChecker:
                 self._localized(option["label"], (*spot, "label"), placeholders=False)
         if q.get("type") == "multiple_choice":
             low, high = q.get("min", 1), q.get("max", len(options))
-            if not (isinstance(low, int) and isinstance(high, int) and 0 <= low <= high
-                    <= len(options) and high >= 1):
+            if not (
+                isinstance(low, int)
+                and isinstance(high, int)
+                and 0 <= low <= high <= len(options)
+                and high >= 1
+            ):
                 self._report(where, "min and max must satisfy 0 <= min <= max <= number of options")
 
     def _scale(self, q: dict[str, Any], where: tuple[Any, ...]) -> None:
@@ -320,8 +335,9 @@ class _SurveyChecker:
             return
         self._condition_value(tests[0], cond[tests[0]], earlier[target], where)
 
-    def _condition_value(self, test: str, value: Any, target: dict[str, Any],
-                         where: tuple[Any, ...]) -> None:
+    def _condition_value(
+        self, test: str, value: Any, target: dict[str, Any], where: tuple[Any, ...]
+    ) -> None:
         kind = target.get("type")
         if test == "answered":
             if not isinstance(value, bool):
@@ -336,14 +352,20 @@ class _SurveyChecker:
         if test == "includes" and kind != "multiple_choice":
             self._report(where, "'includes' needs a multiple-choice question")
         elif not isinstance(values, list) or not set(map(str, values)) <= choices:
-            self._report(where, f"'{test}' must name options of '{target.get('id')}': "
-                                f"{', '.join(sorted(choices)) or 'none'}")
+            self._report(
+                where,
+                f"'{test}' must name options of '{target.get('id')}': "
+                f"{', '.join(sorted(choices)) or 'none'}",
+            )
 
     def _weights(self, weights: Any) -> None:
         if weights is None:
             return
-        valid = isinstance(weights, dict) and set(weights) <= set(CRITERIA) and all(
-            isinstance(v, int | float) and v >= 0 for v in weights.values())
+        valid = (
+            isinstance(weights, dict)
+            and set(weights) <= set(CRITERIA)
+            and all(isinstance(v, int | float) and v >= 0 for v in weights.values())
+        )
         if not valid:
             self._report(("weights",), f"weights map {', '.join(CRITERIA)} to numbers >= 0")
 
@@ -390,6 +412,12 @@ def _placeholder_problem(text: str, allowed: bool) -> str | None:
     if names - permitted:
         return f"unknown placeholder {{{sorted(names - permitted)[0]}}}"
     return None
+
+
+def _line_number(problem: str) -> int:
+    """The line of a 'file:line: message' problem, for sorting."""
+    found = _LINE.search(problem)
+    return int(found.group(1)) if found else 0
 
 
 def _line_of(node: yaml.Node, where: tuple[Any, ...]) -> int:

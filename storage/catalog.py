@@ -17,10 +17,19 @@ from storage.uow import UnitOfWork
 LANGUAGES = ("uk", "ru", "en", "pl")
 DEFAULT_CATALOG = Path(__file__).parent / "catalog" / "open-cities.yaml"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_CSV_FIELDS = ["city_id", *(f"city_name_{lang}" for lang in LANGUAGES), "practice_id", "category",
-               *(f"name_{lang}" for lang in LANGUAGES),
-               *(f"description_{lang}" for lang in LANGUAGES),
-               "distinguished_in", "active", "documented", "to_complete", "source"]
+_CSV_FIELDS = [
+    "city_id",
+    *(f"city_name_{lang}" for lang in LANGUAGES),
+    "practice_id",
+    "category",
+    *(f"name_{lang}" for lang in LANGUAGES),
+    *(f"description_{lang}" for lang in LANGUAGES),
+    "distinguished_in",
+    "active",
+    "documented",
+    "to_complete",
+    "source",
+]
 
 
 class CatalogError(Exception):
@@ -65,8 +74,9 @@ def _problems(data: Any) -> Iterator[str]:
             if practice.get("category") not in categories:
                 yield f"practice {pid}: unknown category {practice.get('category')!r}"
             yield from _missing_languages(practice.get("name"), f"practice {pid}: name")
-            yield from _missing_languages(practice.get("description"),
-                                          f"practice {pid}: description")
+            yield from _missing_languages(
+                practice.get("description"), f"practice {pid}: description"
+            )
             year = practice.get("distinguished_in")
             if year is not None and not (isinstance(year, int) and 2000 <= year <= 2100):
                 yield f"practice {pid}: distinguished_in must be a year or empty"
@@ -88,8 +98,10 @@ async def load_catalog(uow: UnitOfWork, data: dict[str, Any]) -> list[str]:
     named = [c for c in data.get("categories") or [] if c.get("name")]
     missing = {c["id"] for c in data.get("categories") or []} - known - {c["id"] for c in named}
     if missing:
-        raise CatalogError(f"unknown categories: {', '.join(sorted(missing))}; "
-                           "add them with their names in a YAML catalog first")
+        raise CatalogError(
+            f"unknown categories: {', '.join(sorted(missing))}; "
+            "add them with their names in a YAML catalog first"
+        )
     for category in named:
         result = await uow.catalog.upsert(Category, category["id"], {"name": category["name"]})
         _note(changes, result, "category", category["id"])
@@ -97,18 +109,22 @@ async def load_catalog(uow: UnitOfWork, data: dict[str, Any]) -> list[str]:
         values = {"name": city["name"], "position": city_position}
         _note(changes, await uow.catalog.upsert(City, city["id"], values), "city", city["id"])
         for position, practice in enumerate(city.get("practices") or []):
-            result = await uow.catalog.upsert(Practice, practice["id"], {
-                "city_id": city["id"],
-                "category_id": practice["category"],
-                "name": practice["name"],
-                "description": practice["description"],
-                "active": bool(practice.get("active", True)),
-                "distinguished_in": practice.get("distinguished_in"),
-                "documented": list(practice.get("documented") or []),
-                "to_complete": list(practice.get("to_complete") or []),
-                "source": practice.get("source"),
-                "position": position,
-            })
+            result = await uow.catalog.upsert(
+                Practice,
+                practice["id"],
+                {
+                    "city_id": city["id"],
+                    "category_id": practice["category"],
+                    "name": practice["name"],
+                    "description": practice["description"],
+                    "active": bool(practice.get("active", True)),
+                    "distinguished_in": practice.get("distinguished_in"),
+                    "documented": list(practice.get("documented") or []),
+                    "to_complete": list(practice.get("to_complete") or []),
+                    "source": practice.get("source"),
+                    "position": position,
+                },
+            )
             _note(changes, result, "practice", practice["id"])
     return changes
 
@@ -123,16 +139,28 @@ async def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
     practices = await uow.catalog.practices()
     return {
         "categories": [{"id": c.id, "name": c.name} for c in await uow.catalog.categories()],
-        "cities": [{
-            "id": city.id,
-            "name": city.name,
-            "practices": [{
-                "id": p.id, "category": p.category_id, "name": p.name,
-                "description": p.description, "distinguished_in": p.distinguished_in,
-                "active": p.active, "documented": p.documented, "to_complete": p.to_complete,
-                "source": p.source,
-            } for p in practices if p.city_id == city.id],
-        } for city in await uow.catalog.cities()],
+        "cities": [
+            {
+                "id": city.id,
+                "name": city.name,
+                "practices": [
+                    {
+                        "id": p.id,
+                        "category": p.category_id,
+                        "name": p.name,
+                        "description": p.description,
+                        "distinguished_in": p.distinguished_in,
+                        "active": p.active,
+                        "documented": p.documented,
+                        "to_complete": p.to_complete,
+                        "source": p.source,
+                    }
+                    for p in practices
+                    if p.city_id == city.id
+                ],
+            }
+            for city in await uow.catalog.cities()
+        ],
     }
 
 
@@ -151,16 +179,19 @@ def catalog_to_csv(data: dict[str, Any]) -> str:
         for practice in city["practices"] or [None]:
             row = dict(base)
             if practice:
-                row.update({
-                    "practice_id": practice["id"], "category": practice["category"],
-                    **{f"name_{k}": v for k, v in practice["name"].items()},
-                    **{f"description_{k}": v for k, v in practice["description"].items()},
-                    "distinguished_in": practice["distinguished_in"] or "",
-                    "active": "yes" if practice["active"] else "no",
-                    "documented": " ".join(practice["documented"]),
-                    "to_complete": " ".join(practice["to_complete"]),
-                    "source": practice["source"] or "",
-                })
+                row.update(
+                    {
+                        "practice_id": practice["id"],
+                        "category": practice["category"],
+                        **{f"name_{k}": v for k, v in practice["name"].items()},
+                        **{f"description_{k}": v for k, v in practice["description"].items()},
+                        "distinguished_in": practice["distinguished_in"] or "",
+                        "active": "yes" if practice["active"] else "no",
+                        "documented": " ".join(practice["documented"]),
+                        "to_complete": " ".join(practice["to_complete"]),
+                        "source": practice["source"] or "",
+                    }
+                )
             writer.writerow(row)
     return out.getvalue()
 
@@ -168,25 +199,32 @@ def catalog_to_csv(data: dict[str, Any]) -> str:
 def _from_csv(text: str) -> dict[str, Any]:
     cities: dict[str, dict[str, Any]] = {}
     for row in csv.DictReader(io.StringIO(text)):
-        city = cities.setdefault(row["city_id"], {
-            "id": row["city_id"],
-            "name": {lang: row[f"city_name_{lang}"] for lang in LANGUAGES},
-            "practices": [],
-        })
+        city = cities.setdefault(
+            row["city_id"],
+            {
+                "id": row["city_id"],
+                "name": {lang: row[f"city_name_{lang}"] for lang in LANGUAGES},
+                "practices": [],
+            },
+        )
         if row.get("practice_id"):
             year = (row.get("distinguished_in") or "").strip()
-            city["practices"].append({
-                "id": row["practice_id"],
-                "category": row["category"],
-                "name": {lang: row[f"name_{lang}"] for lang in LANGUAGES},
-                "description": {lang: row[f"description_{lang}"] for lang in LANGUAGES},
-                "distinguished_in": int(year) if year.isdigit() else (year or None),
-                "active": (row.get("active") or "yes").strip().lower() in ("yes", "true", "1"),
-                "documented": (row.get("documented") or "").split(),
-                "to_complete": (row.get("to_complete") or "").split(),
-                "source": row.get("source") or None,
-            })
+            city["practices"].append(
+                {
+                    "id": row["practice_id"],
+                    "category": row["category"],
+                    "name": {lang: row[f"name_{lang}"] for lang in LANGUAGES},
+                    "description": {lang: row[f"description_{lang}"] for lang in LANGUAGES},
+                    "distinguished_in": int(year) if year.isdigit() else (year or None),
+                    "active": (row.get("active") or "yes").strip().lower() in ("yes", "true", "1"),
+                    "documented": (row.get("documented") or "").split(),
+                    "to_complete": (row.get("to_complete") or "").split(),
+                    "source": row.get("source") or None,
+                }
+            )
     categories = sorted({p["category"] for c in cities.values() for p in c["practices"]})
     # A CSV names categories only by id: they must already be in the database.
-    return {"categories": [{"id": c, "name": None} for c in categories],
-            "cities": list(cities.values())}
+    return {
+        "categories": [{"id": c, "name": None} for c in categories],
+        "cities": list(cities.values()),
+    }

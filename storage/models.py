@@ -1,9 +1,9 @@
-"""Tables. Raw Telegram ids live only in `subscriptions` and `staff`; answers sit under a pseudonym."""
+"""Tables. Raw Telegram ids live only in `subscriptions` and `staff`; answers use pseudonyms."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -61,7 +61,11 @@ class Base(DeclarativeBase):
     """Declarative base with stable constraint names for Alembic."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class AppSetting(Base):

@@ -50,7 +50,8 @@ class SettingsRepository(_Repository):
     async def set_once(self, key: str, value: str) -> str:
         """Store a value unless one exists; return the value that is stored (first writer wins)."""
         await self.session.execute(
-            self._insert(AppSetting).values(key=key, value=value).on_conflict_do_nothing())
+            self._insert(AppSetting).values(key=key, value=value).on_conflict_do_nothing()
+        )
         stored = await self.get(key)
         assert stored is not None
         return stored
@@ -82,8 +83,9 @@ class CatalogRepository(_Repository):
         """One practice."""
         return await self.session.get(Practice, practice_id)
 
-    async def upsert(self, model: type[Category] | type[City] | type[Practice], key: str,
-                     values: dict[str, Any]) -> str:
+    async def upsert(
+        self, model: type[Category] | type[City] | type[Practice], key: str, values: dict[str, Any]
+    ) -> str:
         """Insert or update one row; returns 'added', 'changed' or 'unchanged'."""
         row = await self.session.get(model, key)
         if row is None:
@@ -123,8 +125,9 @@ class SurveyRepository(_Repository):
         query = select(Response.id).where(Response.survey_id == survey_id).limit(1)
         return (await self.session.scalar(query)) is not None
 
-    async def add(self, key: str, version: int, content_hash: str,
-                  definition: dict[str, Any]) -> Survey:
+    async def add(
+        self, key: str, version: int, content_hash: str, definition: dict[str, Any]
+    ) -> Survey:
         """Store a new version."""
         survey = Survey(key=key, version=version, content_hash=content_hash, definition=definition)
         self.session.add(survey)
@@ -143,20 +146,37 @@ class RoundRepository(_Repository):
     async def open_at(self, moment: datetime) -> Sequence[tuple[Round, list[str]]]:
         """Rounds open at a moment, each with its practice ids."""
         query = select(Round).where(
-            Round.status == "open", Round.opens_at <= moment, Round.closes_at > moment)
+            Round.status == "open", Round.opens_at <= moment, Round.closes_at > moment
+        )
         rounds = (await self.session.scalars(query)).all()
         if not rounds:
             return []
-        links = (await self.session.execute(
-            select(RoundPractice.round_id, RoundPractice.practice_id).where(
-                RoundPractice.round_id.in_([r.id for r in rounds])))).all()
+        links = (
+            await self.session.execute(
+                select(RoundPractice.round_id, RoundPractice.practice_id).where(
+                    RoundPractice.round_id.in_([r.id for r in rounds])
+                )
+            )
+        ).all()
         return [(r, [p for rid, p in links if rid == r.id]) for r in rounds]
 
-    async def add(self, city_id: str, survey_id: int, practice_ids: Sequence[str],
-                  opens_at: datetime, closes_at: datetime, status: str = "planned") -> Round:
+    async def add(
+        self,
+        city_id: str,
+        survey_id: int,
+        practice_ids: Sequence[str],
+        opens_at: datetime,
+        closes_at: datetime,
+        status: str = "planned",
+    ) -> Round:
         """Create a round."""
-        round_ = Round(city_id=city_id, survey_id=survey_id, opens_at=opens_at,
-                       closes_at=closes_at, status=status)
+        round_ = Round(
+            city_id=city_id,
+            survey_id=survey_id,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            status=status,
+        )
         self.session.add(round_)
         await self.session.flush()
         self.session.add_all(RoundPractice(round_id=round_.id, practice_id=p) for p in practice_ids)
@@ -176,8 +196,9 @@ class RespondentRepository(_Repository):
         query = select(Progress).where(Progress.pseudonym == pseudonym).with_for_update()
         return (await self.session.scalars(query)).first()
 
-    async def save(self, pseudonym: str, respondent: dict[str, Any],
-                   progress: dict[str, Any]) -> None:
+    async def save(
+        self, pseudonym: str, respondent: dict[str, Any], progress: dict[str, Any]
+    ) -> None:
         """Create or update the respondent and their progress."""
         row = await self.get(pseudonym)
         if row is None:
@@ -243,20 +264,30 @@ class ResponseRepository(_Repository):
 
     async def save_answer(self, response_id: int, question_id: str, values: dict[str, Any]) -> None:
         """Store or replace one answer (a second press on the same question replaces, never adds)."""
-        row = {"response_id": response_id, "question_id": question_id, "answered_at": utcnow(),
-               **values}
+        row = {
+            "response_id": response_id,
+            "question_id": question_id,
+            "answered_at": utcnow(),
+            **values,
+        }
         statement = self._insert(Answer).values(**row)
         statement = statement.on_conflict_do_update(
             index_elements=[Answer.response_id, Answer.question_id],
-            set_={name: statement.excluded[name] for name in row
-                  if name not in ("response_id", "question_id")},
+            set_={
+                name: statement.excluded[name]
+                for name in row
+                if name not in ("response_id", "question_id")
+            },
         )
         await self.session.execute(statement)
 
     async def delete_answers(self, response_id: int, question_ids: Sequence[str]) -> None:
         """Remove answers that the respondent's path no longer includes."""
-        await self.session.execute(delete(Answer).where(
-            and_(Answer.response_id == response_id, Answer.question_id.in_(question_ids))))
+        await self.session.execute(
+            delete(Answer).where(
+                and_(Answer.response_id == response_id, Answer.question_id.in_(question_ids))
+            )
+        )
 
     async def count(self, *, status: str | None = None) -> int:
         """How many responses there are (optionally with a status)."""
@@ -279,7 +310,10 @@ class UpdateLog(_Repository):
 
     async def claim(self, update_id: int) -> bool:
         """Record an update id; False when it was recorded before (a duplicate)."""
-        statement = self._insert(ProcessedUpdate).values(
-            update_id=update_id, processed_at=utcnow()).on_conflict_do_nothing()
+        statement = (
+            self._insert(ProcessedUpdate)
+            .values(update_id=update_id, processed_at=utcnow())
+            .on_conflict_do_nothing()
+        )
         result = await self.session.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -7,8 +7,9 @@ from typing import Any
 from storage.uow import UnitOfWork
 
 
-async def sync_survey(uow: UnitOfWork, key: str, content_hash: str,
-                      definition: dict[str, Any]) -> tuple[int, int, str]:
+async def sync_survey(
+    uow: UnitOfWork, key: str, content_hash: str, definition: dict[str, Any]
+) -> tuple[int, int, str]:
     """Store a definition; returns (survey id, version, 'added' | 'replaced' | 'unchanged')."""
     latest = await uow.surveys.latest(key)
     if latest is not None and latest.content_hash == content_hash:
