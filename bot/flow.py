@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +26,10 @@ from conversations.engine import (
     RoundInfo,
     SaveAnswer,
     State,
+    StoredData,
+    Subscribe,
     World,
+    my_data_prompt,
 )
 from conversations.survey import AnswerValue, Survey, survey_from_dict
 from storage.models import Answer, Response, utcnow
@@ -80,7 +83,7 @@ async def _respond(
     if identity.update_id is not None and not await uow.updates.claim(identity.update_id):
         return Reply(services.translator.default_locale, duplicate=True)
     state = await load_state(uow, identity.pseudonym)
-    world = await load_world(uow, services, identity.pseudonym)
+    world = await load_world(uow, services, identity)
     outcome = engine.handle(state, event, world)
     await store_outcome(uow, identity, outcome, world)
     locale = services.translator.choose_locale(outcome.state.locale, language_code)
@@ -112,8 +115,9 @@ async def load_state(uow: UnitOfWork, pseudonym: str) -> State:
     )
 
 
-async def load_world(uow: UnitOfWork, services: Services, pseudonym: str) -> World:
+async def load_world(uow: UnitOfWork, services: Services, identity: Identity) -> World:
     """The catalog, open rounds, surveys in use and the respondent's own history."""
+    pseudonym = identity.pseudonym
     practices = [p for p in await uow.catalog.practices(active_only=True)]
     with_practices = {p.city_id for p in practices}
     cities = [c for c in await uow.catalog.cities() if c.id in with_practices]
@@ -145,6 +149,10 @@ async def load_world(uow: UnitOfWork, services: Services, pseudonym: str) -> Wor
             for r in unfinished_rows
         },
         completed=frozenset((r.practice_id, r.round_id) for r in own if r.status == "completed"),
+        can_subscribe=identity.chat_id is not None,
+        subscribed=frozenset(
+            await uow.subscriptions.cities_of(identity.chat_id) if identity.chat_id else ()
+        ),
     )
 
 
@@ -167,6 +175,9 @@ async def store_outcome(
     if any(isinstance(w, ForgetRespondent) for w in outcome.writes):
         await forget(uow, identity)
         return
+    for write in outcome.writes:
+        if isinstance(write, Subscribe) and identity.chat_id is not None:
+            await uow.subscriptions.subscribe(identity.chat_id, write.city_id, write.locale)
     state = outcome.state
     respondent = await uow.respondents.get(identity.pseudonym)
     consent_at = respondent.consent_at if respondent else None
@@ -216,6 +227,33 @@ async def store_outcome(
         current_question=response.current,
         completed_at=completed_at,
     )
+
+
+async def my_data(services: Services, identity: Identity, language_code: str | None) -> Reply:
+    """/mydata: what is stored about this person, in their language."""
+    async with services.db.unit_of_work() as uow:
+        respondent = await uow.respondents.get(identity.pseudonym)
+        since = datetime.min.replace(tzinfo=UTC)
+        own = await uow.responses.of_respondent(identity.pseudonym, since=since)
+        cities = await uow.subscriptions.cities_of(identity.chat_id) if identity.chat_id else []
+        names = [c.name for c in await uow.catalog.cities() if c.id in cities]
+    data = StoredData(
+        locale=respondent.locale if respondent else None,
+        consent_at=respondent.consent_at if respondent else None,
+        completed=sum(1 for r in own if r.status == "completed"),
+        unfinished=sum(1 for r in own if r.status == "in_progress"),
+        subscribed=tuple(names),
+    )
+    locale = services.translator.choose_locale(data.locale, language_code)
+    return Reply(locale, [my_data_prompt(data)])
+
+
+async def stop_invitations(services: Services, identity: Identity) -> int:
+    """/stop: no more invitations to this chat; returns how many cities it was subscribed to."""
+    if identity.chat_id is None:
+        return 0
+    async with services.db.unit_of_work() as uow:
+        return await uow.subscriptions.opt_out(identity.chat_id)
 
 
 async def forget(uow: UnitOfWork, identity: Identity) -> None:

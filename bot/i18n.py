@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.support import Translations
 
 from bot.config import LOCALES
-from conversations.messages import Joined, Local, Msg, Plain, Text
+from conversations.messages import DeepLink, Joined, Local, Msg, Plain, Text
 from locales import DOMAIN, LOCALES_DIR
 
 
@@ -23,6 +25,7 @@ class Translator:
 
     def __init__(self, default_locale: str = "en") -> None:
         self.default_locale = default_locale
+        self.link_base = "https://t.me/?start="  # the Telegram adapter sets the bot's own address
         self.catalogs: dict[str, Translations] = {}
         for locale in LOCALES:
             path = LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
@@ -53,6 +56,8 @@ class Translator:
         match text:
             case Plain():
                 return text.text
+            case DeepLink():
+                return self.link_base + text.payload
             case Joined():
                 return ", ".join(self.render(item, locale) for item in text.items)
             case Local():
@@ -74,8 +79,10 @@ class Translator:
     def _params(self, params: Mapping[str, Any], locale: str) -> dict[str, str]:
         rendered = {}
         for name, value in params.items():
-            if isinstance(value, Msg | Local | Plain | Joined):
+            if isinstance(value, Msg | Local | Plain | Joined | DeepLink):
                 rendered[name] = self.render(value, locale)
+            elif isinstance(value, datetime | date):
+                rendered[name] = format_date(value, format="long", locale=locale)
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 rendered[name] = format_decimal(value, locale=locale)
             else:

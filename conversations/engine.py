@@ -14,9 +14,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from conversations import events as ev
-from conversations.messages import Joined, Local, Msg, Plain, Text, _, _n
+from conversations.messages import DeepLink, Joined, Local, Msg, Plain, Text, _, _n
 from conversations.survey import (
     DONT_KNOW,
     NO,
@@ -30,11 +31,13 @@ from conversations.survey import (
 
 LANGUAGE_NAMES = {"uk": "Українська", "ru": "Русский", "en": "English", "pl": "Polski"}
 PAGE_SIZE = 8
-ACCEPT, DECLINE, ANOTHER = "accept", "decline", "another"
+ACCEPT, DECLINE, ANOTHER, SUBSCRIBE = "accept", "decline", "another", "subscribe"
+ERASE, KEEP = "erase", "keep"
 
 # Stages of a conversation.
 LANGUAGE, CONSENT, CITY, PRACTICE = "language", "consent", "city", "practice"
 QUESTION, PAUSED, FINISHED, IDLE = "question", "paused", "finished", "idle"
+CONFIRM_DELETE = "delete"
 
 SKIPPED = None  # a skipped question is stored as an answer without a value
 
@@ -107,6 +110,8 @@ class World:
     min_group_size: int = 5
     unfinished: Mapping[tuple[str, int | None], ResponseState] = field(default_factory=dict)
     completed: frozenset[tuple[str, int | None]] = frozenset()
+    can_subscribe: bool = False  # the channel can deliver invitations (Telegram, not the console)
+    subscribed: frozenset[str] = frozenset()  # cities this chat already gets invitations for
 
     def city(self, city_id: str | None) -> CityInfo | None:
         """The city with this id, if it has practices."""
@@ -164,7 +169,15 @@ class ForgetRespondent:
     """Erase the respondent and everything stored about them."""
 
 
-Write = SaveAnswer | DeleteAnswers | ForgetRespondent
+@dataclass(frozen=True)
+class Subscribe:
+    """Invite this chat to future rounds in a city, in the respondent's language."""
+
+    city_id: str
+    locale: str
+
+
+Write = SaveAnswer | DeleteAnswers | ForgetRespondent | Subscribe
 
 
 @dataclass
@@ -177,6 +190,51 @@ class Outcome:
     echo: Prompt | None = (
         None  # the answered question with its answer, to replace the pressed message
     )
+
+
+@dataclass(frozen=True)
+class StoredData:
+    """What is stored about one person, for /mydata."""
+
+    locale: str | None
+    consent_at: datetime | None
+    completed: int
+    unfinished: int
+    subscribed: tuple[Mapping[str, str], ...]  # names of the cities with invitations
+
+
+def my_data_prompt(data: StoredData) -> Prompt:
+    """The answer to /mydata: everything stored, in plain words, and how to delete it."""
+    if data.locale is None and not data.subscribed:
+        return Prompt((_("Nothing is stored about you."),))
+    lines: list[Text] = [_("This is what is stored about you:")]
+    if data.locale:
+        lines.append(_("• Language: {language}", language=Plain(LANGUAGE_NAMES[data.locale])))
+    if data.consent_at:
+        lines.append(_("• You agreed to take part on {date}.", date=data.consent_at))
+    lines.append(
+        _n(
+            "• {count} completed survey",
+            "• {count} completed surveys",
+            data.completed,
+        )
+    )
+    if data.unfinished:
+        lines.append(_n("• {count} unfinished survey", "• {count} unfinished surveys", data.unfinished))
+    if data.subscribed:
+        lines.append(
+            _(
+                "• Invitations to new surveys in: {cities}",
+                cities=Joined(tuple(Local(name) for name in data.subscribed)),
+            )
+        )
+    lines.append(
+        _(
+            "Your answers are stored under a code, not under your name or Telegram number. "
+            "To delete everything, send /delete."
+        )
+    )
+    return Prompt(tuple(lines))
 
 
 def handle(state: State, event: ev.Event, world: World) -> Outcome:
@@ -230,6 +288,10 @@ class _Conversation:
                 self._change_language(event.locale)
             case ev.Cancel():
                 self._cancel()
+            case ev.Help():
+                self._help()
+            case ev.Delete():
+                self._ask_delete()
             case ev.Unsupported():
                 self._notice(_("I can only read text and button presses."))
                 self._show_current()
@@ -249,6 +311,7 @@ class _Conversation:
             PAUSED: self._on_paused,
             FINISHED: self._on_finished,
             IDLE: self._on_idle,
+            CONFIRM_DELETE: self._on_confirm_delete,
         }
         handlers[self.state.stage](event)
 
@@ -709,15 +772,23 @@ class _Conversation:
         response.status, response.current = "completed", None
         self.state.stage = FINISHED
         self.state.practice_id = None
-        self._prompt(
-            [
-                _(
-                    "Thank you! Your answers are saved. "
-                    "They help to make city services better for migrants."
-                )
-            ],
-            ((Button(_("Evaluate another service"), ANOTHER),),),
+        thanks = _(
+            "Thank you! Your answers are saved. "
+            "They help to make city services better for migrants."
         )
+        share = _(
+            "Do you know someone who uses this service too? Send them this link: {link}",
+            link=DeepLink(f"p_{response.practice_id}"),
+        )
+        self._prompt([thanks, share], self._finished_buttons())
+
+    def _finished_buttons(self) -> tuple[tuple[Button, ...], ...]:
+        rows: list[tuple[Button, ...]] = []
+        city = self.state.city_id
+        if self.world.can_subscribe and city and city not in self.world.subscribed:
+            rows.append((Button(_("Invite me to future surveys"), SUBSCRIBE),))
+        rows.append((Button(_("Evaluate another service"), ANOTHER),))
+        return tuple(rows)
 
     def _ask_current_question(self) -> None:
         self.state.stage = QUESTION
@@ -839,12 +910,77 @@ class _Conversation:
         if isinstance(event, ev.Choose) and event.value == ANOTHER:
             self.state.page = 0
             self._ask_practice()
+        elif isinstance(event, ev.Choose) and event.value == SUBSCRIBE:
+            self._subscribe()
         elif isinstance(event, ev.Resume) and self._has_unfinished():
             self._offer_resume()
         else:
             self._prompt(
                 [_("Thank you for taking part! To evaluate another service, send /start.")]
             )
+
+    def _subscribe(self) -> None:
+        city = self.world.city(self.state.city_id)
+        if city is None or not self.world.can_subscribe or self.state.locale is None:
+            self._prompt([_("Invitations are not available here.")])
+            return
+        self.out.writes.append(Subscribe(city.id, self.state.locale))
+        self._prompt(
+            [
+                _(
+                    "Done. When a new survey starts in {city}, I will send you an invitation. "
+                    "To stop invitations, send /stop.",
+                    city=Local(city.name),
+                )
+            ],
+            ((Button(_("Evaluate another service"), ANOTHER),),),
+        )
+
+    def _help(self) -> None:
+        self._prompt(
+            [
+                _(
+                    "This bot asks migrants how useful their city's services for foreigners are. "
+                    "Your answers are anonymous and help the Open Cities audit.\n\n"
+                    "/start – start a survey\n"
+                    "/resume – continue where you stopped\n"
+                    "/language – change the language\n"
+                    "/mydata – see what is stored about you\n"
+                    "/delete – delete your data\n"
+                    "/stop – stop invitations\n"
+                    "/cancel – stop what you are doing"
+                )
+            ]
+        )
+
+    def _ask_delete(self) -> None:
+        self.state.stage = CONFIRM_DELETE
+        self._prompt(
+            [
+                _(
+                    "This deletes everything stored about you: your language, your answers and "
+                    "your invitations. It cannot be undone. Delete everything?"
+                )
+            ],
+            ((Button(_("Yes, delete"), ERASE), Button(_("No, keep"), KEEP)),),
+        )
+
+    def _on_confirm_delete(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Choose) and event.value == ERASE:
+            self.out.writes.append(ForgetRespondent())
+            self.out.state = State(stage=IDLE, revision=self.state.revision)
+            self._prompt(
+                [_("Everything about you has been deleted. To take part again, send /start.")]
+            )
+        elif isinstance(event, ev.Choose) and event.value == KEEP:
+            self._prompt([_("Nothing was deleted.")])
+            if self._has_unfinished():
+                self._offer_resume()
+            else:
+                self.state.stage = IDLE
+        else:
+            self._notice(_("Please choose one of the buttons below the message."))
+            self._ask_delete()
 
     def _on_idle(self, event: ev.Event) -> None:
         wants_resume = isinstance(event, ev.Resume) or (
@@ -901,6 +1037,8 @@ class _Conversation:
             self._ask_current_question()
         elif stage == PAUSED:
             self._pause()
+        elif stage == CONFIRM_DELETE:
+            self._ask_delete()
         else:
             self._prompt([_("To start a survey, send /start.")])
 

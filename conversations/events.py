@@ -84,12 +84,24 @@ class Cancel:
 
 
 @dataclass(frozen=True)
+class Help:
+    """/help: what the bot does and which commands there are."""
+
+
+@dataclass(frozen=True)
+class Delete:
+    """/delete: erase everything about me (asks for confirmation first)."""
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Something the bot cannot take here (a sticker, a photo, a voice message)."""
 
 
 Event = (
-    Start
+    Help
+    | Delete
+    | Start
     | Choose
     | Text
     | Back

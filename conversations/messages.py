@@ -33,13 +33,20 @@ class Plain:
 
 
 @dataclass(frozen=True)
+class DeepLink:
+    """A link that opens the bot with a start payload; the adapter knows the bot's address."""
+
+    payload: str
+
+
+@dataclass(frozen=True)
 class Joined:
     """Several texts shown as one comma-separated list."""
 
     items: tuple[Msg | Local | Plain, ...]
 
 
-Text = Msg | Local | Plain | Joined
+Text = Msg | Local | Plain | Joined | DeepLink
 
 
 def _(msgid: str, **params: Any) -> Msg:

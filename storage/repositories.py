@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -299,6 +299,44 @@ class ResponseRepository(_Repository):
 
 class SubscriptionRepository(_Repository):
     """Residents who want invitations (raw chat ids live here and in staff only)."""
+
+    async def subscribe(self, chat_id: int, city_id: str, locale: str) -> None:
+        """Opt a chat in to invitations for a city (again, if it had opted out)."""
+        statement = self._insert(Subscription).values(
+            chat_id=chat_id,
+            city_id=city_id,
+            locale=locale,
+            opted_in=True,
+            blocked=False,
+            created_at=utcnow(),
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[Subscription.chat_id, Subscription.city_id],
+            set_={"locale": locale, "opted_in": True, "blocked": False},
+        )
+        await self.session.execute(statement)
+
+    async def cities_of(self, chat_id: int) -> list[str]:
+        """The cities a chat is opted in to."""
+        query = select(Subscription.city_id).where(
+            Subscription.chat_id == chat_id, Subscription.opted_in.is_(True)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def opt_out(self, chat_id: int) -> int:
+        """Stop every invitation to a chat; returns how many subscriptions were active."""
+        result = await self.session.execute(
+            update(Subscription)
+            .where(Subscription.chat_id == chat_id, Subscription.opted_in.is_(True))
+            .values(opted_in=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def mark_blocked(self, chat_id: int) -> None:
+        """The person blocked the bot: send them nothing more."""
+        await self.session.execute(
+            update(Subscription).where(Subscription.chat_id == chat_id).values(blocked=True)
+        )
 
     async def forget_chat(self, chat_id: int) -> None:
         """Remove every subscription of a chat."""

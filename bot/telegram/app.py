@@ -1,0 +1,127 @@
+"""Wiring: build the PTB Application on our aiohttp transport, register handlers, run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import LOCALES, Settings
+from bot.services import Services, start_services
+from bot.telegram import handlers
+from bot.telegram.context import AuditApplication, AuditContext
+from bot.telegram.processor import PerUserUpdateProcessor
+from bot.transport import AiohttpRequest
+from conversations.messages import Msg, _
+
+log = logging.getLogger(__name__)
+
+COMMANDS: list[tuple[str, Msg]] = [
+    ("start", _("Start a survey")),
+    ("resume", _("Continue where you stopped")),
+    ("language", _("Change the language")),
+    ("help", _("What this bot does")),
+    ("mydata", _("What is stored about you")),
+    ("delete", _("Delete your data")),
+    ("stop", _("Stop invitations")),
+    ("cancel", _("Stop what you are doing")),
+]
+
+
+def build_application(
+    settings: Settings, services: Services, processor: BaseUpdateProcessor | None = None
+) -> AuditApplication:
+    """The PTB Application talking to TELEGRAM_API_URL over aiohttp, with every handler."""
+    assert settings.bot_token is not None
+    application: AuditApplication = (
+        ApplicationBuilder()
+        .token(settings.bot_token)
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .request(AiohttpRequest(connection_pool_size=256))
+        .get_updates_request(AiohttpRequest(connection_pool_size=4, read_timeout=40.0))
+        .context_types(ContextTypes(context=AuditContext))
+        .concurrent_updates(processor or PerUserUpdateProcessor(256))
+        .post_init(_post_init)
+        .build()
+    )
+    application.bot_data["services"] = services
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: AuditApplication) -> None:
+    """Private chats get the survey; groups a polite pointer; everything else a hint."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("start", handlers.on_start, private))
+    application.add_handler(CommandHandler("mydata", handlers.on_mydata, private))
+    application.add_handler(CommandHandler("stop", handlers.on_stop, private))
+    application.add_handler(
+        CommandHandler(list(handlers.COMMAND_EVENTS), handlers.on_command, private)
+    )
+    application.add_handler(CallbackQueryHandler(handlers.on_press))
+    application.add_handler(
+        MessageHandler(
+            private & filters.UpdateType.MESSAGE & filters.COMMAND, handlers.on_unknown_command
+        )
+    )
+    application.add_handler(
+        MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT, handlers.on_text)
+    )
+    application.add_handler(CommandHandler("start", handlers.on_group, ~private))
+    # Anything else from a private chat (photos, stickers, voice, edits) gets a hint.
+    application.add_handler(MessageHandler(private, handlers.on_other))
+    application.add_error_handler(handlers.on_error)
+
+
+async def _post_init(application: Any) -> None:
+    """Learn the bot's address for share links and set the command menu in every language."""
+    services: Services = application.bot_data["services"]
+    me = await application.bot.get_me()
+    services.translator.link_base = f"https://t.me/{me.username}?start="
+    await set_commands(application, services)
+
+
+async def set_commands(application: Any, services: Services) -> None:
+    """The command menu, translated per language (and the default language for the rest)."""
+    translator = services.translator
+    for locale in (None, *LOCALES):
+        shown = locale or translator.default_locale
+        commands = [BotCommand(name, translator.render(text, shown)) for name, text in COMMANDS]
+        await application.bot.set_my_commands(commands, language_code=locale)
+
+
+async def run_polling(settings: Settings) -> None:
+    """Start the bot with long polling and run until SIGINT or SIGTERM."""
+    services = await start_services(settings)
+    application = build_application(settings, services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with application:
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(
+                allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, timeout=30
+            )
+            log.info("bot is running (long polling)")
+            await stop.wait()
+            log.info("stopping")
+            await application.updater.stop()
+            await application.stop()
+    finally:
+        await services.close()

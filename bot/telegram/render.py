@@ -1,0 +1,154 @@
+"""Prompts → Telegram messages: inline keyboards, edits in place, toasts, careful retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
+
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.flow import Reply
+from bot.i18n import Translator
+from conversations import events as ev
+from conversations.engine import Prompt
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SEPARATOR = "|"
+MAX_ATTEMPTS = 4
+TOAST_LIMIT = 200
+
+
+def callback_data(token: int | None, action: str) -> str:
+    """Button data: the prompt's revision and the action (≤ 64 bytes: ids are short)."""
+    return f"{token if token is not None else ''}{SEPARATOR}{action}"
+
+
+def event_from_callback(data: str | None) -> ev.Event | None:
+    """The event a button press stands for; None for data we never sent."""
+    token, separator, action = (data or "").partition(SEPARATOR)
+    if not separator or not action or (token and not token.isdigit()):
+        return None
+    return ev.from_action(int(token) if token else None, action)
+
+
+class Renderer:
+    """Shows a reply in one chat in the reply's language."""
+
+    def __init__(self, translator: Translator, reply: Reply) -> None:
+        self.translator = translator
+        self.reply = reply
+
+    def text(self, prompt: Prompt) -> str:
+        """A prompt's lines as message text."""
+        return "\n\n".join(self.translator.render(line, self.reply.locale) for line in prompt.lines)
+
+    def keyboard(self, prompt: Prompt) -> InlineKeyboardMarkup | None:
+        """A prompt's buttons as an inline keyboard."""
+        if not prompt.buttons:
+            return None
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        self.translator.render(button.label, self.reply.locale),
+                        callback_data=callback_data(prompt.token, button.action),
+                    )
+                    for button in row
+                ]
+                for row in prompt.buttons
+            ]
+        )
+
+    def messages(self) -> list[Prompt]:
+        """Prompts to show as messages; notices are folded into the message that follows."""
+        result: list[Prompt] = []
+        pending: list[Prompt] = []
+        for prompt in self.reply.prompts:
+            if prompt.kind == "notice":
+                pending.append(prompt)
+                continue
+            lines = tuple(line for notice in pending for line in notice.lines) + prompt.lines
+            result.append(Prompt(lines, prompt.buttons, prompt.token, prompt.kind))
+            pending = []
+        if pending:
+            result.append(Prompt(tuple(line for p in pending for line in p.lines)))
+        return result
+
+    def toast(self) -> str | None:
+        """Notices shown as the short pop-up of a button press."""
+        notices = [p for p in self.reply.prompts if p.kind == "notice"]
+        if not notices:
+            return None
+        text = " ".join(self.text(p) for p in notices)
+        return text if len(text) <= TOAST_LIMIT else text[: TOAST_LIMIT - 1] + "…"
+
+
+async def show_after_message(renderer: Renderer, message: Message) -> None:
+    """Answer a typed message: every prompt as a new message."""
+    for prompt in renderer.messages():
+        await send_prompt(renderer, message.get_bot(), message.chat_id, prompt)
+
+
+async def show_after_press(renderer: Renderer, query: CallbackQuery) -> None:
+    """Answer a button press: a toast, the pressed message edited in place, then new messages."""
+    await send(lambda: query.answer(renderer.toast()))
+    prompts = [p for p in renderer.reply.prompts if p.kind != "notice"]
+    if renderer.reply.echo is not None:
+        await edit(query, renderer.text(renderer.reply.echo), None)
+    elif prompts and query.message is not None:
+        first, prompts = prompts[0], prompts[1:]
+        await edit(query, renderer.text(first), renderer.keyboard(first))
+    if query.message is None:
+        return
+    for prompt in prompts:
+        await send_prompt(renderer, query.get_bot(), query.message.chat.id, prompt)
+
+
+async def send_prompt(renderer: Renderer, bot: Bot, chat_id: int, prompt: Prompt) -> None:
+    """Send one prompt as a new message."""
+    await send(
+        partial(
+            bot.send_message, chat_id, renderer.text(prompt), reply_markup=renderer.keyboard(prompt)
+        )
+    )
+
+
+async def edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+    """Replace the pressed message; an unchanged or vanished message is fine."""
+    try:
+        await send(lambda: query.edit_message_text(text, reply_markup=keyboard))
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():
+            log.info("could not edit a message: %s", error.message)
+
+
+async def send(call: Callable[[], Awaitable[T]]) -> T:
+    """Call the Bot API, honouring RetryAfter and retrying network errors with backoff."""
+    delay = 0.5
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return await call()
+        except RetryAfter as error:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            await asyncio.sleep(_seconds(error.retry_after))
+        except Forbidden:
+            raise
+        except (TimedOut, NetworkError) as error:
+            if isinstance(error, BadRequest) or attempt == MAX_ATTEMPTS:
+                raise
+            log.info("Bot API call failed (%s); retry %d", type(error).__name__, attempt)
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _seconds(retry_after: object) -> float:
+    """RetryAfter.retry_after is an int today and a timedelta in later PTB versions."""
+    total = getattr(retry_after, "total_seconds", None)
+    return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]
