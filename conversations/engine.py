@@ -220,7 +220,9 @@ def my_data_prompt(data: StoredData) -> Prompt:
         )
     )
     if data.unfinished:
-        lines.append(_n("• {count} unfinished survey", "• {count} unfinished surveys", data.unfinished))
+        lines.append(
+            _n("• {count} unfinished survey", "• {count} unfinished surveys", data.unfinished)
+        )
     if data.subscribed:
         lines.append(
             _(

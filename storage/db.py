@@ -56,17 +56,25 @@ def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
     engine = create_async_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Foreign keys on (SQLite's default is off); WAL so readers never block the writer."""
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, see _begin_immediate
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """Take SQLite's write lock at BEGIN: two deferred transactions that both decide to write
+    later fail at once with "database is locked" instead of waiting for each other."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

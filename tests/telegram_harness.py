@@ -11,7 +11,7 @@ from telegram import Update
 
 from bot.config import Settings
 from bot.services import Services, start_services
-from bot.telegram.app import build_application
+from bot.telegram.app import build_application, prepare
 from bot.telegram.processor import PerUserUpdateProcessor
 from tests.conftest import make_settings
 from tests.fakebotapi import FakeBotApi, FakeUser
@@ -85,8 +85,9 @@ class Person:
 
     def buttons(self, message: JSON | None = None) -> list[str]:
         """Visible labels of the latest keyboard (or of a message)."""
-        target = message or next((m for m in reversed(self.received) if m.get("reply_markup")),
-                                 None)
+        target = message or next(
+            (m for m in reversed(self.received) if m.get("reply_markup")), None
+        )
         if target is None or not target.get("reply_markup"):
             return []
         rows = target["reply_markup"]["inline_keyboard"]
@@ -123,6 +124,7 @@ async def running_bot(
     application = build_application(settings, services, processor)
     try:
         async with application:
+            await prepare(application)
             await application.start()
             assert application.updater is not None
             await application.updater.start_polling(poll_interval=0.0, timeout=1)

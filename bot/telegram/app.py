@@ -54,7 +54,6 @@ def build_application(
         .get_updates_request(AiohttpRequest(connection_pool_size=4, read_timeout=40.0))
         .context_types(ContextTypes(context=AuditContext))
         .concurrent_updates(processor or PerUserUpdateProcessor(256))
-        .post_init(_post_init)
         .build()
     )
     application.bot_data["services"] = services
@@ -86,8 +85,8 @@ def register_handlers(application: AuditApplication) -> None:
     application.add_error_handler(handlers.on_error)
 
 
-async def _post_init(application: Any) -> None:
-    """Learn the bot's address for share links and set the command menu in every language."""
+async def prepare(application: Any) -> None:
+    """After initialize: learn the bot's address for share links, set the command menus."""
     services: Services = application.bot_data["services"]
     me = await application.bot.get_me()
     services.translator.link_base = f"https://t.me/{me.username}?start="
@@ -113,6 +112,7 @@ async def run_polling(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with application:
+            await prepare(application)
             await application.start()
             assert application.updater is not None
             await application.updater.start_polling(
