@@ -211,7 +211,7 @@ def my_data_prompt(data: StoredData) -> Prompt:
     if data.locale:
         lines.append(_("• Language: {language}", language=Plain(LANGUAGE_NAMES[data.locale])))
     if data.consent_at:
-        lines.append(_("• You agreed to take part on {date}.", date=data.consent_at))
+        lines.append(_("• Agreed to take part: {date}", date=data.consent_at))
     lines.append(
         _n(
             "• {count} completed survey",
@@ -615,8 +615,8 @@ class _Conversation:
             elif len(cleaned) > question.max_length:
                 self._hint(
                     _n(
-                        "This is too long: please keep it under {count} character.",
-                        "This is too long: please keep it under {count} characters.",
+                        "This is too long: please write at most {count} character.",
+                        "This is too long: please write at most {count} characters.",
                         question.max_length,
                     )
                 )
@@ -924,7 +924,7 @@ class _Conversation:
     def _subscribe(self) -> None:
         city = self.world.city(self.state.city_id)
         if city is None or not self.world.can_subscribe or self.state.locale is None:
-            self._prompt([_("Invitations are not available here.")])
+            self._prompt([_("Invitations are not available at the moment.")])
             return
         self.out.writes.append(Subscribe(city.id, self.state.locale))
         self._prompt(
@@ -943,7 +943,7 @@ class _Conversation:
             [
                 _(
                     "This bot asks migrants how useful their city's services for foreigners are. "
-                    "Your answers are anonymous and help the Open Cities audit.\n\n"
+                    "Your answers are stored under a code, not under your name, and help the Open Cities audit.\n\n"
                     "/start – start a survey\n"
                     "/resume – continue where you stopped\n"
                     "/language – change the language\n"
