@@ -6,15 +6,19 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 
+from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
+from bot.rounds import RoundError, close_round, create_round, open_round
 from bot.services import Services, start_services, survey_folders
+from conversations.round_setup import parse_date
 from conversations.survey import SurveyError, load_survey_file, survey_files
 from storage.catalog import (
     CatalogError,
@@ -25,6 +29,7 @@ from storage.catalog import (
     read_catalog,
 )
 from storage.db import Database
+from storage.models import utcnow
 
 app = typer.Typer(
     help="Open Cities audit bot (Miasta Otwarte).", no_args_is_help=True, add_completion=False
@@ -35,8 +40,13 @@ catalog_app = typer.Typer(help="The catalog of cities and practices.", no_args_i
 app.add_typer(db_app, name="db")
 app.add_typer(survey_app, name="survey")
 app.add_typer(catalog_app, name="catalog")
+staff_app = typer.Typer(help="Roles: admin, staff, coordinator.", no_args_is_help=True)
+round_app = typer.Typer(help="Survey rounds.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+app.add_typer(round_app, name="round")
 
 T = TypeVar("T")
+CLI_ACTOR = "cli"
 NO_TOKEN_HELP = """\
 BOT_TOKEN is not set, so the Telegram bot cannot start.
 
@@ -75,7 +85,7 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine, turning configuration problems into a clear message and exit code 2."""
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
-    except (ConfigError, MissingCatalog, CatalogError, SurveyError) as error:
+    except (ConfigError, MissingCatalog, CatalogError, SurveyError, ValueError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
 
@@ -206,6 +216,220 @@ def catalog_export(
         typer.echo(f"wrote {out}")
     else:
         sys.stdout.write(text)
+
+
+@staff_app.command("add")
+def staff_add(
+    user_id: Annotated[int, typer.Argument(help="Telegram user id.")],
+    role: Annotated[str, typer.Argument(help="admin, staff or coordinator.")],
+    city: Annotated[list[str] | None, typer.Option(help="A city (repeat for more).")] = None,
+) -> None:
+    """Give someone a role (for some cities, or all when none is named)."""
+
+    async def add(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            await staff.grant(uow, CLI_ACTOR, user_id, role, city or [])
+
+    _run(lambda: _with_services(_settings(), add))
+    typer.echo(f"{user_id} is now {role}" + (f" of {', '.join(city)}" if city else ""))
+
+
+@staff_app.command("remove")
+def staff_remove(user_id: Annotated[int, typer.Argument(help="Telegram user id.")]) -> None:
+    """Take someone's role away."""
+
+    async def remove(services: Services) -> bool:
+        async with services.db.unit_of_work() as uow:
+            return await staff.revoke(uow, CLI_ACTOR, user_id)
+
+    removed = _run(lambda: _with_services(_settings(), remove))
+    typer.echo("removed" if removed else f"{user_id} had no role")
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """Everyone with a role (administrators from ADMIN_IDS included)."""
+    settings = _settings()
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            rows = await uow.staff.listing()
+        lines = [f"{user}\tadmin\t(ADMIN_IDS)" for user in settings.admin_ids]
+        lines += [
+            f"{r.telegram_user_id}\t{r.role}\t{','.join(r.cities) or 'all cities'}" for r in rows
+        ]
+        return lines
+
+    for line in _run(lambda: _with_services(settings, listing)) or ["nobody has a role yet"]:
+        typer.echo(line)
+
+
+@app.command("audit-log")
+def audit_log(limit: Annotated[int, typer.Option(help="How many entries.")] = 50) -> None:
+    """Staff actions, newest first: when, who, what, on what."""
+
+    async def latest(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            rows = await uow.audit_log.latest(limit)
+        return [
+            f"{r.created_at:%Y-%m-%d %H:%M:%S}\t{r.actor}\t{r.action}\t{r.target or ''}"
+            f"\t{r.details or ''}"
+            for r in rows
+        ]
+
+    for line in _run(lambda: _with_services(_settings(), latest)):
+        typer.echo(line)
+
+
+@round_app.command("open")
+def round_open(
+    city: Annotated[str, typer.Option(help="City id, e.g. krakow.")],
+    closes: Annotated[str, typer.Option(help="Last day of the round (YYYY-MM-DD).")],
+    practice: Annotated[
+        list[str] | None, typer.Option(help="Practice id (repeat; default: all of the city).")
+    ] = None,
+    opens: Annotated[str | None, typer.Option(help="First day (default: now).")] = None,
+    survey: Annotated[str, typer.Option(help="Survey key (its newest version).")] = "open-cities",
+    remind_days: Annotated[int, typer.Option(help="Remind N days before closing (0: never).")] = 3,
+    remind_non_starters: Annotated[
+        bool, typer.Option(help="Remind subscribers who never started too.")
+    ] = False,
+) -> None:
+    """Plan a round; one that opens today opens now and invites the city's subscribers."""
+    settings = _settings()
+    opens_on = _date_option("--opens", opens) if opens else None
+    closes_on = _date_option("--closes", closes)
+
+    async def create(services: Services) -> str:
+        now = utcnow()
+        start = opens_on or now.astimezone(settings.tz).date()
+        opens_at, closes_at = staff.round_window(start, closes_on, settings.tz, now)
+        async with services.db.unit_of_work() as uow:
+            version = await uow.surveys.latest(survey)
+            if version is None:
+                raise RoundError(f"unknown survey '{survey}'")
+            round_ = await create_round(
+                uow,
+                CLI_ACTOR,
+                city,
+                practice or [],
+                version.id,
+                opens_at,
+                closes_at,
+                remind_days=remind_days,
+                remind_non_starters=remind_non_starters,
+            )
+            if round_.opens_at <= now:
+                invited = await open_round(uow, round_, CLI_ACTOR, now)
+                return f"round {round_.id} is open; {invited} invitation(s) queued"
+        return f"round {round_.id} is planned; it opens {opens_at:%Y-%m-%d %H:%M %Z}"
+
+    typer.echo(_run(lambda: _with_services(settings, create)))
+
+
+@round_app.command("close")
+def round_close(round_id: Annotated[int, typer.Argument(help="Round id.")]) -> None:
+    """Close a round now."""
+
+    async def close(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            round_ = await uow.rounds.get(round_id)
+            if round_ is None or round_.status == "closed":
+                raise RoundError(f"round {round_id} does not exist or is already closed")
+            await close_round(uow, round_, CLI_ACTOR, utcnow())
+
+    _run(lambda: _with_services(_settings(), close))
+    typer.echo(f"round {round_id} is closed")
+
+
+@round_app.command("list")
+def round_list(city: Annotated[str | None, typer.Option(help="Only this city.")] = None) -> None:
+    """Rounds, newest first, with their counts."""
+    settings = _settings()
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            rows = await uow.rounds.listing([city] if city else None)
+            lines = []
+            for r in rows:
+                counts = await uow.rounds.progress_counts(r.id)
+                done = sum(c["completed"] for c in counts.values())
+                started = sum(c["started"] for c in counts.values())
+                lines.append(
+                    f"{r.id}\t{r.city_id}\t{r.status}\t"
+                    f"{r.opens_at.astimezone(settings.tz):%Y-%m-%d}\t"
+                    f"{r.closes_at.astimezone(settings.tz):%Y-%m-%d}\t"
+                    f"started {started}, completed {done}"
+                )
+        return lines
+
+    for line in _run(lambda: _with_services(settings, listing)) or ["no rounds yet"]:
+        typer.echo(line)
+
+
+class PosterFormat(StrEnum):
+    """Poster file formats."""
+
+    pdf = "pdf"
+    png = "png"
+    svg = "svg"
+
+
+@app.command()
+def poster(
+    city: Annotated[str, typer.Option(help="City id.")],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    practice: Annotated[str | None, typer.Option(help="Practice id.")] = None,
+    round_id: Annotated[int | None, typer.Option("--round", help="Round id.")] = None,
+    format: Annotated[PosterFormat, typer.Option(help="pdf, png or svg.")] = PosterFormat.pdf,
+    bot_username: Annotated[
+        str | None,
+        typer.Option(
+            help="The bot's @username (default: "
+            "BOT_USERNAME, or asked from "
+            "Telegram with BOT_TOKEN)."
+        ),
+    ] = None,
+) -> None:
+    """An A4 poster with the survey's QR code and an invitation in four languages."""
+    settings = _settings()
+
+    async def make(services: Services) -> tuple[str, bytes]:
+        from bot.poster import poster_for
+
+        username = bot_username or settings.bot_username or await _ask_username(settings)
+        async with services.db.unit_of_work() as uow:
+            return await poster_for(
+                uow, services.translator, username, city, practice, round_id, format.value
+            )
+
+    _name, content = _run(lambda: _with_services(settings, make))
+    out.write_bytes(content)
+    typer.echo(f"wrote {out}")
+
+
+async def _ask_username(settings: Settings) -> str:
+    """The bot's username from getMe, when only the token is configured."""
+    if settings.bot_token is None:
+        raise ConfigError(
+            "BOT_USERNAME: not set (and no BOT_TOKEN to ask Telegram); pass --bot-username"
+        )
+    from telegram import Bot
+
+    from bot.transport import AiohttpRequest
+
+    async with Bot(
+        settings.bot_token, base_url=f"{settings.telegram_api_url}/bot", request=AiohttpRequest()
+    ) as bot:
+        return str(bot.username)
+
+
+def _date_option(name: str, value: str) -> date:
+    parsed = parse_date(value)
+    if parsed is None:
+        typer.echo(f"{name}: expected a date such as 2026-03-01, got {value!r}", err=True)
+        raise typer.Exit(2)
+    return parsed
 
 
 __all__ = ["LOCALES", "app"]

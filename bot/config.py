@@ -26,6 +26,7 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     bot_token: str | None = None
+    bot_username: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     pseudonym_secret: str | None = Field(default=None, repr=False)

@@ -56,6 +56,7 @@ class Reply:
     prompts: list[Prompt] = field(default_factory=list)
     echo: Prompt | None = None
     duplicate: bool = False
+    callback_prefix: str = ""  # marks buttons of a separate dialogue (staff)
 
 
 async def respond(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -23,8 +23,9 @@ class MissingCatalog(Exception):
 class Translator:
     """All four catalogs, loaded once; renders texts per locale."""
 
-    def __init__(self, default_locale: str = "en") -> None:
+    def __init__(self, default_locale: str = "en", timezone: tzinfo = UTC) -> None:
         self.default_locale = default_locale
+        self.timezone = timezone
         self.link_base = "https://t.me/?start="  # the Telegram adapter sets the bot's own address
         self.catalogs: dict[str, Translations] = {}
         for locale in LOCALES:
@@ -81,7 +82,10 @@ class Translator:
         for name, value in params.items():
             if isinstance(value, Msg | Local | Plain | Joined | DeepLink):
                 rendered[name] = self.render(value, locale)
-            elif isinstance(value, datetime | date):
+            elif isinstance(value, datetime):
+                local = value.astimezone(self.timezone)
+                rendered[name] = format_date(local, format="long", locale=locale)
+            elif isinstance(value, date):
                 rendered[name] = format_date(value, format="long", locale=locale)
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 rendered[name] = format_decimal(value, locale=locale)

@@ -49,7 +49,7 @@ class Services:
 
 async def start_services(settings: Settings, *, load_default_catalog: bool = True) -> Services:
     """Migrate, make sure the secret, surveys and catalog are in place, and load translations."""
-    translator = Translator(settings.default_locale)
+    translator = Translator(settings.default_locale, settings.tz)
     db = Database(settings.database_url)
     try:
         await db.upgrade()

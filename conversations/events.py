@@ -94,6 +94,11 @@ class Delete:
 
 
 @dataclass(frozen=True)
+class StopInvitations:
+    """Stop invitations to this chat (/stop or the button under an invitation)."""
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Something the bot cannot take here (a sticker, a photo, a voice message)."""
 
@@ -113,11 +118,14 @@ Event = (
     | ChangeLanguage
     | Cancel
     | Unsupported
+    | StopInvitations
 )
 
 # Buttons carry an action string; one decoder turns it back into an event for every adapter.
 BACK, SKIP, DONE, PAUSE, RESUME = "!back", "!skip", "!done", "!pause", "!resume"
 PAGE_PREFIX = "!page:"
+START_PREFIX = "!start:"  # a button that starts the survey from a deep-link payload
+STOP_INVITATIONS = "!stop"
 
 
 def from_action(token: int | None, action: str) -> Event:
@@ -131,6 +139,10 @@ def from_action(token: int | None, action: str) -> Event:
     }
     if action in simple:
         return simple[action](token)
+    if action.startswith(START_PREFIX):
+        return Start(payload=action[len(START_PREFIX) :] or None)
+    if action == STOP_INVITATIONS:
+        return StopInvitations()
     if action.startswith(PAGE_PREFIX) and action[len(PAGE_PREFIX) :].isdigit():
         return Page(token, int(action[len(PAGE_PREFIX) :]))
     return Choose(token, action)

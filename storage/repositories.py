@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import (
     Answer,
     AppSetting,
+    AuditLog,
     Category,
     City,
+    OutboxMessage,
     Practice,
     ProcessedUpdate,
     Progress,
@@ -23,6 +25,8 @@ from storage.models import (
     Response,
     Round,
     RoundPractice,
+    Staff,
+    StaffDialog,
     Subscription,
     Survey,
     utcnow,
@@ -143,6 +147,20 @@ class SurveyRepository(_Repository):
 class RoundRepository(_Repository):
     """Survey rounds."""
 
+    async def get(self, round_id: int) -> Round | None:
+        """One round."""
+        return await self.session.get(Round, round_id)
+
+    async def practice_ids(self, round_id: int) -> list[str]:
+        """The practices evaluated in a round, in catalog order."""
+        query = (
+            select(RoundPractice.practice_id)
+            .join(Practice, Practice.id == RoundPractice.practice_id)
+            .where(RoundPractice.round_id == round_id)
+            .order_by(Practice.position, Practice.id)
+        )
+        return list((await self.session.scalars(query)).all())
+
     async def open_at(self, moment: datetime) -> Sequence[tuple[Round, list[str]]]:
         """Rounds open at a moment, each with its practice ids."""
         query = select(Round).where(
@@ -160,6 +178,31 @@ class RoundRepository(_Repository):
         ).all()
         return [(r, [p for rid, p in links if rid == r.id]) for r in rounds]
 
+    async def listing(self, city_ids: Sequence[str] | None = None) -> Sequence[Round]:
+        """Rounds, newest first, optionally only in some cities."""
+        query = select(Round).order_by(Round.opens_at.desc(), Round.id.desc())
+        if city_ids is not None:
+            query = query.where(Round.city_id.in_(city_ids))
+        return (await self.session.scalars(query)).all()
+
+    async def due(self, moment: datetime) -> dict[str, Sequence[Round]]:
+        """Rounds that should open, be reminded of, or close at a moment."""
+        opening = select(Round).where(Round.status == "planned", Round.opens_at <= moment)
+        closing = select(Round).where(Round.status == "open", Round.closes_at <= moment)
+        reminding = select(Round).where(
+            Round.status == "open", Round.reminded_at.is_(None), Round.remind_days > 0
+        )
+        reminders = [
+            r
+            for r in (await self.session.scalars(reminding)).all()
+            if r.closes_at - timedelta(days=r.remind_days) <= moment < r.closes_at
+        ]
+        return {
+            "open": (await self.session.scalars(opening.with_for_update())).all(),
+            "remind": reminders,
+            "close": (await self.session.scalars(closing.with_for_update())).all(),
+        }
+
     async def add(
         self,
         city_id: str,
@@ -168,6 +211,7 @@ class RoundRepository(_Repository):
         opens_at: datetime,
         closes_at: datetime,
         status: str = "planned",
+        **options: Any,
     ) -> Round:
         """Create a round."""
         round_ = Round(
@@ -176,12 +220,28 @@ class RoundRepository(_Repository):
             opens_at=opens_at,
             closes_at=closes_at,
             status=status,
+            **options,
         )
         self.session.add(round_)
         await self.session.flush()
         self.session.add_all(RoundPractice(round_id=round_.id, practice_id=p) for p in practice_ids)
         await self.session.flush()
         return round_
+
+    async def progress_counts(self, round_id: int) -> dict[str, dict[str, int]]:
+        """Per practice: responses started and completed in a round."""
+        query = (
+            select(Response.practice_id, Response.status, func.count(Response.id))
+            .where(Response.round_id == round_id)
+            .group_by(Response.practice_id, Response.status)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for practice_id, status, number in (await self.session.execute(query)).all():
+            entry = counts.setdefault(practice_id, {"started": 0, "completed": 0})
+            entry["started"] += number
+            if status == "completed":
+                entry["completed"] += number
+        return counts
 
 
 class RespondentRepository(_Repository):
@@ -262,6 +322,19 @@ class ResponseRepository(_Repository):
         )
         return (await self.session.scalars(query)).all()
 
+    async def statuses_in_round(self, round_id: int, pseudonyms: Sequence[str]) -> dict[str, str]:
+        """For each pseudonym that answered in a round: 'completed' or 'in_progress'."""
+        result: dict[str, str] = {}
+        for chunk in range(0, len(pseudonyms), 500):
+            query = select(Response.pseudonym, Response.status).where(
+                Response.round_id == round_id,
+                Response.pseudonym.in_(pseudonyms[chunk : chunk + 500]),
+            )
+            for pseudonym, status in (await self.session.execute(query)).all():
+                if result.get(pseudonym) != "completed":
+                    result[pseudonym] = status
+        return result
+
     async def save_answer(self, response_id: int, question_id: str, values: dict[str, Any]) -> None:
         """Store or replace one answer (a second press on the same question replaces, never adds)."""
         row = {
@@ -323,6 +396,26 @@ class SubscriptionRepository(_Repository):
         )
         return list((await self.session.scalars(query)).all())
 
+    async def reachable_in(self, city_id: str) -> Sequence[tuple[int, str]]:
+        """(chat id, locale) of every opted-in, not blocked subscriber of a city."""
+        query = (
+            select(Subscription.chat_id, Subscription.locale)
+            .where(
+                Subscription.city_id == city_id,
+                Subscription.opted_in.is_(True),
+                Subscription.blocked.is_(False),
+            )
+            .order_by(Subscription.id)
+        )
+        return [(chat, locale) for chat, locale in (await self.session.execute(query)).all()]
+
+    async def blocked_in(self, city_id: str) -> int:
+        """How many subscribers of a city have blocked the bot."""
+        query = select(func.count(Subscription.id)).where(
+            Subscription.city_id == city_id, Subscription.blocked.is_(True)
+        )
+        return int(await self.session.scalar(query) or 0)
+
     async def opt_out(self, chat_id: int) -> int:
         """Stop every invitation to a chat; returns how many subscriptions were active."""
         result = await self.session.execute(
@@ -341,6 +434,165 @@ class SubscriptionRepository(_Repository):
     async def forget_chat(self, chat_id: int) -> None:
         """Remove every subscription of a chat."""
         await self.session.execute(delete(Subscription).where(Subscription.chat_id == chat_id))
+
+
+class StaffRepository(_Repository):
+    """People with roles, and the guided dialogues they are in."""
+
+    async def get(self, user_id: int) -> Staff | None:
+        """A staff member by Telegram user id."""
+        query = select(Staff).where(Staff.telegram_user_id == user_id)
+        return (await self.session.scalars(query)).first()
+
+    async def put(self, user_id: int, role: str, cities: Sequence[str]) -> None:
+        """Grant a role (replacing an earlier one)."""
+        row = await self.get(user_id)
+        if row is None:
+            self.session.add(Staff(telegram_user_id=user_id, role=role, cities=list(cities)))
+        else:
+            row.role, row.cities = role, list(cities)
+        await self.session.flush()
+
+    async def remove(self, user_id: int) -> bool:
+        """Take a role away; False when there was none."""
+        result = await self.session.execute(delete(Staff).where(Staff.telegram_user_id == user_id))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def listing(self) -> Sequence[Staff]:
+        """Everyone with a role."""
+        return (await self.session.scalars(select(Staff).order_by(Staff.id))).all()
+
+    async def with_role(self, role: str) -> Sequence[Staff]:
+        """Everyone with one role."""
+        query = select(Staff).where(Staff.role == role).order_by(Staff.id)
+        return (await self.session.scalars(query)).all()
+
+    async def dialog(self, user_id: int) -> StaffDialog | None:
+        """The guided dialogue a staff member is in, locked for this transaction."""
+        query = select(StaffDialog).where(StaffDialog.telegram_user_id == user_id).with_for_update()
+        return (await self.session.scalars(query)).first()
+
+    async def save_dialog(self, user_id: int, kind: str, data: dict[str, Any]) -> None:
+        """Store where a staff member is in a dialogue."""
+        row = await self.session.get(StaffDialog, user_id)
+        if row is None:
+            self.session.add(StaffDialog(telegram_user_id=user_id, kind=kind, data=data))
+        else:
+            row.kind, row.data, row.updated_at = kind, data, utcnow()
+        await self.session.flush()
+
+    async def end_dialog(self, user_id: int) -> None:
+        """Forget a finished or abandoned dialogue."""
+        await self.session.execute(
+            delete(StaffDialog).where(StaffDialog.telegram_user_id == user_id)
+        )
+
+
+class AuditLogRepository(_Repository):
+    """What staff did, for accountability."""
+
+    async def add(self, actor: str, action: str, target: str | None = None, **details: Any) -> None:
+        """Record one action."""
+        self.session.add(
+            AuditLog(
+                actor=actor, action=action, target=target, details=details, created_at=utcnow()
+            )
+        )
+        await self.session.flush()
+
+    async def latest(self, limit: int = 100) -> Sequence[AuditLog]:
+        """The most recent entries, newest first."""
+        query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+        return (await self.session.scalars(query)).all()
+
+
+class OutboxRepository(_Repository):
+    """Messages waiting to be delivered; each dedupe key is delivered once."""
+
+    async def enqueue(
+        self,
+        kind: str,
+        dedupe_key: str,
+        chat_id: int,
+        locale: str,
+        round_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> bool:
+        """Queue a message unless one with this key exists; True when queued now."""
+        statement = (
+            self._insert(OutboxMessage)
+            .values(
+                kind=kind,
+                dedupe_key=dedupe_key,
+                chat_id=chat_id,
+                locale=locale,
+                round_id=round_id,
+                payload=payload or {},
+                status="pending",
+                attempts=0,
+                next_attempt_at=utcnow(),
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
+        )
+        result = await self.session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def due(self, moment: datetime, limit: int) -> Sequence[OutboxMessage]:
+        """Pending messages whose time has come, oldest first."""
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= moment)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def claim(self, message_id: int, moment: datetime) -> bool:
+        """Mark a message as being sent; False when another sender took it first."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
+            .values(status="sending", claimed_at=moment)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish(
+        self, message_id: int, status: str, *, expect: str = "sending", **values: Any
+    ) -> bool:
+        """Move a message on from the status `expect` (the outcome of one attempt); False when
+        something else moved it first."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == expect)
+            .values(status=status, **values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_claims(self) -> int:
+        """After a crash: messages caught mid-send go back to the queue (sent at least once)."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending")
+            .values(status="pending", claimed_at=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def depth(self) -> int:
+        """How many messages wait to be sent."""
+        query = select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.status.in_(("pending", "sending"))
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def round_counts(self, round_id: int, kind: str) -> dict[str, int]:
+        """Messages of one kind for a round, by status."""
+        query = (
+            select(OutboxMessage.status, func.count(OutboxMessage.id))
+            .where(OutboxMessage.round_id == round_id, OutboxMessage.kind == kind)
+            .group_by(OutboxMessage.status)
+        )
+        return {status: n for status, n in (await self.session.execute(query)).all()}
 
 
 class UpdateLog(_Repository):

@@ -7,11 +7,14 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    AuditLogRepository,
     CatalogRepository,
+    OutboxRepository,
     RespondentRepository,
     ResponseRepository,
     RoundRepository,
     SettingsRepository,
+    StaffRepository,
     SubscriptionRepository,
     SurveyRepository,
     UpdateLog,
@@ -35,6 +38,9 @@ class UnitOfWork:
         self.responses = ResponseRepository(self.session)
         self.subscriptions = SubscriptionRepository(self.session)
         self.updates = UpdateLog(self.session)
+        self.staff = StaffRepository(self.session)
+        self.audit_log = AuditLogRepository(self.session)
+        self.outbox = OutboxRepository(self.session)
         return self
 
     async def __aexit__(

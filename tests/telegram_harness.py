@@ -100,10 +100,17 @@ class Person:
 class RunningBot:
     """The real Application, polling the fake server, on a real database."""
 
-    def __init__(self, server: FakeBotApi, services: Services, processor: RecordingProcessor):
+    def __init__(
+        self,
+        server: FakeBotApi,
+        services: Services,
+        processor: RecordingProcessor,
+        application: Any,
+    ) -> None:
         self.server = server
         self.services = services
         self.processor = processor
+        self.application = application
 
     def person(self, language_code: str | None = "uk", user_id: int | None = None) -> Person:
         return Person(self, self.server.user(user_id=user_id, language_code=language_code))
@@ -129,7 +136,7 @@ async def running_bot(
             assert application.updater is not None
             await application.updater.start_polling(poll_interval=0.0, timeout=1)
             try:
-                yield RunningBot(server, services, processor)
+                yield RunningBot(server, services, processor, application)
             finally:
                 await application.updater.stop()
                 await application.stop()

@@ -20,9 +20,12 @@ from telegram.ext import (
 
 from bot.config import LOCALES, Settings
 from bot.services import Services, start_services
-from bot.telegram import handlers
+from bot.telegram import handlers, staff_handlers
 from bot.telegram.context import AuditApplication, AuditContext
+from bot.telegram.jobs import schedule_jobs
+from bot.telegram.outbox import OutboxSender
 from bot.telegram.processor import PerUserUpdateProcessor
+from bot.telegram.staff_handlers import STAFF_PREFIX
 from bot.transport import AiohttpRequest
 from conversations.messages import Msg, _
 
@@ -64,6 +67,23 @@ def build_application(
 def register_handlers(application: AuditApplication) -> None:
     """Private chats get the survey; groups a polite pointer; everything else a hint."""
     private = filters.ChatType.PRIVATE
+    text = private & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    # Group -1: an open staff dialogue takes typed text and /cancel before the survey does.
+    application.add_handler(MessageHandler(text, staff_handlers.on_dialog_text), group=-1)
+    application.add_handler(
+        CommandHandler("cancel", staff_handlers.on_dialog_cancel, private), group=-1
+    )
+    for name, callback in (
+        ("grant", staff_handlers.on_grant),
+        ("revoke", staff_handlers.on_revoke),
+        ("round", staff_handlers.on_round),
+        ("status", staff_handlers.on_status),
+        ("poster", staff_handlers.on_poster),
+    ):
+        application.add_handler(CommandHandler(name, callback, private))
+    application.add_handler(
+        CallbackQueryHandler(staff_handlers.on_dialog_press, pattern=rf"^{STAFF_PREFIX}")
+    )
     application.add_handler(CommandHandler("start", handlers.on_start, private))
     application.add_handler(CommandHandler("mydata", handlers.on_mydata, private))
     application.add_handler(CommandHandler("stop", handlers.on_stop, private))
@@ -113,7 +133,10 @@ async def run_polling(settings: Settings) -> None:
     try:
         async with application:
             await prepare(application)
+            sender = OutboxSender(services, application.bot)
+            schedule_jobs(application, sender)
             await application.start()
+            sending = asyncio.create_task(sender.run(stop))
             assert application.updater is not None
             await application.updater.start_polling(
                 allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, timeout=30
@@ -122,6 +145,7 @@ async def run_polling(settings: Settings) -> None:
             await stop.wait()
             log.info("stopping")
             await application.updater.stop()
+            await sending
             await application.stop()
     finally:
         await services.close()

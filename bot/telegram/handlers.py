@@ -32,7 +32,7 @@ COMMAND_EVENTS: dict[str, Callable[[], ev.Event]] = {
 async def on_start(update: Update, context: AuditContext) -> None:
     """/start, possibly from a deep link (t.me/<bot>?start=<payload>)."""
     payload = context.args[0][:64] if context.args else None
-    await feed(update, context, ev.Start(payload=payload, language_code=_language_code(update)))
+    await feed(update, context, ev.Start(payload=payload, language_code=language_code(update)))
 
 
 async def on_command(update: Update, context: AuditContext) -> None:
@@ -44,12 +44,12 @@ async def on_command(update: Update, context: AuditContext) -> None:
 
 async def on_mydata(update: Update, context: AuditContext) -> None:
     """/mydata: show what is stored about the sender."""
-    reply = await my_data(context.services, context.identity(update), _language_code(update))
+    reply = await my_data(context.services, context.identity(update), language_code(update))
     await show(update, context, reply)
 
 
 async def on_stop(update: Update, context: AuditContext) -> None:
-    """/stop: no more invitations."""
+    """/stop, or the button under an invitation: no more invitations."""
     identity = context.identity(update)
     stopped = await stop_invitations(context.services, identity)
     message = (
@@ -67,7 +67,13 @@ async def on_press(update: Update, context: AuditContext) -> None:
     event = event_from_callback(query.data)
     if event is None:  # not from us, or from an older version of the bot
         event = ev.Choose(token=-1, value="")
-    await feed(update, context, event)
+    if isinstance(event, ev.StopInvitations):
+        await on_stop(update, context)
+    elif isinstance(event, ev.Start):  # a button under an invitation: keep the invitation
+        start = ev.Start(payload=event.payload, language_code=language_code(update))
+        await feed(update, context, start, edit=False)
+    else:
+        await feed(update, context, event)
 
 
 async def on_text(update: Update, context: AuditContext) -> None:
@@ -92,19 +98,21 @@ async def on_group(update: Update, context: AuditContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    reply = Reply(context.services.translator.choose_locale(None, _language_code(update)))
+    reply = Reply(context.services.translator.choose_locale(None, language_code(update)))
     text = context.services.translator.render(
         _("Surveys are private. Please write to me in a private chat."), reply.locale
     )
     await message.reply_text(text)
 
 
-async def feed(update: Update, context: AuditContext, event: ev.Event) -> None:
+async def feed(
+    update: Update, context: AuditContext, event: ev.Event, *, edit: bool = True
+) -> None:
     """Run one event through the flow and show the reply."""
     reply = await respond(
-        context.services, context.identity(update), event, language_code=_language_code(update)
+        context.services, context.identity(update), event, language_code=language_code(update)
     )
-    await show(update, context, reply)
+    await show(update, context, reply, edit=edit)
 
 
 async def notify(update: Update, context: AuditContext, message: Msg) -> None:
@@ -113,17 +121,18 @@ async def notify(update: Update, context: AuditContext, message: Msg) -> None:
     async with services.db.unit_of_work() as uow:
         respondent = await uow.respondents.get(context.identity(update).pseudonym)
     locale = services.translator.choose_locale(
-        respondent.locale if respondent else None, _language_code(update)
+        respondent.locale if respondent else None, language_code(update)
     )
     await show(update, context, Reply(locale, [Prompt((message,))]))
 
 
-async def show(update: Update, context: AuditContext, reply: Reply) -> None:
-    """Render a reply; a person who blocked the bot gets nothing more."""
+async def show(update: Update, context: AuditContext, reply: Reply, *, edit: bool = True) -> None:
+    """Render a reply (a pressed message is edited in place unless `edit` is False); a person
+    who blocked the bot gets nothing more."""
     renderer = Renderer(context.services.translator, reply)
     try:
         if update.callback_query is not None:
-            await show_after_press(renderer, update.callback_query)
+            await show_after_press(renderer, update.callback_query, edit=edit)
         elif update.effective_message is not None:
             await show_after_message(renderer, update.effective_message)
     except Forbidden:
@@ -150,6 +159,7 @@ async def on_error(update: object, context: AuditContext) -> None:
             log.warning("could not tell the person about the error")
 
 
-def _language_code(update: Update) -> str | None:
+def language_code(update: Update) -> str | None:
+    """The client's language as Telegram reports it."""
     user = update.effective_user
     return user.language_code if user else None

@@ -56,7 +56,8 @@ class Renderer:
                 [
                     InlineKeyboardButton(
                         self.translator.render(button.label, self.reply.locale),
-                        callback_data=callback_data(prompt.token, button.action),
+                        callback_data=self.reply.callback_prefix
+                        + callback_data(prompt.token, button.action),
                     )
                     for button in row
                 ]
@@ -94,15 +95,15 @@ async def show_after_message(renderer: Renderer, message: Message) -> None:
         await send_prompt(renderer, message.get_bot(), message.chat_id, prompt)
 
 
-async def show_after_press(renderer: Renderer, query: CallbackQuery) -> None:
+async def show_after_press(renderer: Renderer, query: CallbackQuery, *, edit: bool = True) -> None:
     """Answer a button press: a toast, the pressed message edited in place, then new messages."""
     await send(lambda: query.answer(renderer.toast()))
     prompts = [p for p in renderer.reply.prompts if p.kind != "notice"]
-    if renderer.reply.echo is not None:
-        await edit(query, renderer.text(renderer.reply.echo), None)
-    elif prompts and query.message is not None:
+    if edit and renderer.reply.echo is not None:
+        await edit_pressed(query, renderer.text(renderer.reply.echo), None)
+    elif edit and prompts and query.message is not None:
         first, prompts = prompts[0], prompts[1:]
-        await edit(query, renderer.text(first), renderer.keyboard(first))
+        await edit_pressed(query, renderer.text(first), renderer.keyboard(first))
     if query.message is None:
         return
     for prompt in prompts:
@@ -118,7 +119,9 @@ async def send_prompt(renderer: Renderer, bot: Bot, chat_id: int, prompt: Prompt
     )
 
 
-async def edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+async def edit_pressed(
+    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None
+) -> None:
     """Replace the pressed message; an unchanged or vanished message is fine."""
     try:
         await send(lambda: query.edit_message_text(text, reply_markup=keyboard))
@@ -136,7 +139,7 @@ async def send(call: Callable[[], Awaitable[T]]) -> T:
         except RetryAfter as error:
             if attempt == MAX_ATTEMPTS:
                 raise
-            await asyncio.sleep(_seconds(error.retry_after))
+            await asyncio.sleep(retry_seconds(error.retry_after))
         except Forbidden:
             raise
         except (TimedOut, NetworkError) as error:
@@ -148,7 +151,7 @@ async def send(call: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
-def _seconds(retry_after: object) -> float:
+def retry_seconds(retry_after: object) -> float:
     """RetryAfter.retry_after is an int today and a timedelta in later PTB versions."""
     total = getattr(retry_after, "total_seconds", None)
     return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]

@@ -1,0 +1,163 @@
+"""Round lifecycle: create, open (invite subscribers), remind, close — from any entry point.
+
+Every step is idempotent and keyed on the database (round status, outbox dedupe keys), so the
+scheduler can re-derive everything from the tables after a restart, and a step that runs twice
+(two processes, a retried job) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.services import Services
+from storage.models import Round, utcnow
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class RoundError(ValueError):
+    """A round cannot be created or changed as asked."""
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What one pass of the scheduler did."""
+
+    opened: tuple[int, ...] = ()
+    reminded: tuple[int, ...] = ()
+    closed: tuple[int, ...] = ()
+
+
+async def create_round(
+    uow: UnitOfWork,
+    actor: str,
+    city_id: str,
+    practice_ids: Sequence[str],
+    survey_id: int,
+    opens_at: datetime,
+    closes_at: datetime,
+    *,
+    remind_days: int = 3,
+    remind_non_starters: bool = False,
+) -> Round:
+    """Plan a round after checking its city, practices, survey and dates; logged."""
+    city = await uow.catalog.city(city_id)
+    if city is None:
+        raise RoundError(f"unknown city '{city_id}'")
+    active = {p.id for p in await uow.catalog.practices(active_only=True) if p.city_id == city_id}
+    chosen = list(dict.fromkeys(practice_ids)) or sorted(active)
+    unknown = [p for p in chosen if p not in active]
+    if unknown or not chosen:
+        raise RoundError(f"not active practices of {city_id}: {', '.join(unknown) or 'none'}")
+    if await uow.surveys.get(survey_id) is None:
+        raise RoundError(f"unknown survey version {survey_id}")
+    if closes_at <= opens_at:
+        raise RoundError("the round must close after it opens")
+    round_ = await uow.rounds.add(
+        city_id,
+        survey_id,
+        chosen,
+        opens_at,
+        closes_at,
+        remind_days=remind_days,
+        remind_non_starters=remind_non_starters,
+        created_by=actor,
+    )
+    await uow.audit_log.add(
+        actor,
+        "round.create",
+        f"round:{round_.id}",
+        city=city_id,
+        practices=chosen,
+        survey_id=survey_id,
+        opens_at=opens_at.isoformat(),
+        closes_at=closes_at.isoformat(),
+    )
+    return round_
+
+
+async def open_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) -> int:
+    """Open a round and queue one invitation per reachable subscriber; returns how many."""
+    round_.status, round_.opened_at = "open", now
+    if round_.opens_at > now:
+        round_.opens_at = now
+    invited = 0
+    for chat_id, locale in await uow.subscriptions.reachable_in(round_.city_id):
+        invited += await uow.outbox.enqueue(
+            "invitation", f"invite:{round_.id}:{chat_id}", chat_id, locale, round_.id
+        )
+    await uow.audit_log.add(actor, "round.open", f"round:{round_.id}", invited=invited)
+    log.info("round %s opened; %d invitations queued", round_.id, invited)
+    return invited
+
+
+async def close_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) -> None:
+    """Close a round; responses after this count for no round."""
+    round_.status, round_.closed_at = "closed", now
+    if round_.closes_at > now:
+        round_.closes_at = now
+    await uow.audit_log.add(actor, "round.close", f"round:{round_.id}")
+    log.info("round %s closed", round_.id)
+
+
+async def remind(uow: UnitOfWork, services: Services, round_: Round, now: datetime) -> int:
+    """Queue one reminder per subscriber who started and did not finish (and, if the round
+    asks for it, per subscriber who never started). Never more than one per person."""
+    statuses = await _subscriber_statuses(uow, services, round_)
+    queued = 0
+    for chat_id, locale, status in statuses:
+        if status == "completed" or (status is None and not round_.remind_non_starters):
+            continue
+        queued += await uow.outbox.enqueue(
+            "reminder",
+            f"remind:{round_.id}:{chat_id}",
+            chat_id,
+            locale,
+            round_.id,
+            {"started": status is not None},
+        )
+    round_.reminded_at = now
+    await uow.audit_log.add("scheduler", "round.remind", f"round:{round_.id}", queued=queued)
+    return queued
+
+
+async def _subscriber_statuses(
+    uow: UnitOfWork, services: Services, round_: Round
+) -> list[tuple[int, str, str | None]]:
+    """(chat, locale, best response status in this round) per reachable subscriber.
+
+    Respondents are stored under a keyed pseudonym of their Telegram id; in a private chat the
+    chat id is the user id, so the pseudonym is recomputed here instead of storing raw ids."""
+    subscribers = await uow.subscriptions.reachable_in(round_.city_id)
+    pseudonyms = {services.pseudonyms.of("tg", chat): chat for chat, _ in subscribers}
+    statuses = await uow.responses.statuses_in_round(round_.id, list(pseudonyms))
+    return [
+        (chat, locale, statuses.get(services.pseudonyms.of("tg", chat)))
+        for chat, locale in subscribers
+    ]
+
+
+async def reconcile(services: Services, now: datetime | None = None) -> Reconciled:
+    """Open, remind and close whatever is due; safe to run any number of times."""
+    now = now or utcnow()
+    async with services.db.unit_of_work() as uow:
+        due = await uow.rounds.due(now)
+        opened = [r.id for r in due["open"] if r.closes_at > now]
+        for round_ in due["open"]:
+            if round_.closes_at > now:
+                await open_round(uow, round_, "scheduler", now)
+        for round_ in due["open"]:
+            if round_.closes_at <= now:  # planned, but its whole window passed while we were down
+                await close_round(uow, round_, "scheduler", now)
+        reminded = []
+        for round_ in due["remind"]:
+            await remind(uow, services, round_, now)
+            reminded.append(round_.id)
+        closing = [r for r in due["close"]]
+        for round_ in closing:
+            await close_round(uow, round_, "scheduler", now)
+    return Reconciled(tuple(opened), tuple(reminded), tuple(r.id for r in closing))

@@ -1,0 +1,39 @@
+"""Scheduled work on PTB's JobQueue (APScheduler): rounds open, remind and close by themselves.
+
+Nothing is scheduled from memory: every minute (and right at start) the job re-derives what is
+due from the database, so a restart or a deploy loses nothing and a missed moment is caught up.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.rounds import reconcile
+from bot.services import Services
+from bot.telegram.context import AuditContext
+from bot.telegram.outbox import OutboxSender
+
+log = logging.getLogger(__name__)
+RECONCILE_EVERY = 60.0
+
+
+def schedule_jobs(application: Any, sender: OutboxSender | None = None) -> None:
+    """Register the recurring jobs."""
+    application.bot_data["sender"] = sender
+    application.job_queue.run_repeating(
+        reconcile_rounds, interval=RECONCILE_EVERY, first=0.5, name="rounds"
+    )
+
+
+async def reconcile_rounds(context: AuditContext) -> None:
+    """Open, remind and close the rounds that are due; wake the sender if there is mail."""
+    services: Services = context.services
+    done = await reconcile(services)
+    if done.opened or done.reminded or done.closed:
+        log.info(
+            "rounds: opened %s, reminded %s, closed %s", done.opened, done.reminded, done.closed
+        )
+    sender: OutboxSender | None = context.bot_data.get("sender")
+    if sender is not None:
+        sender.wake.set()

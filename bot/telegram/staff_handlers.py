@@ -1,0 +1,292 @@
+"""Staff commands: /grant, /revoke, /round (a guided dialogue), /status, /poster."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot import staff
+from bot.flow import Reply
+from bot.rounds import RoundError, create_round, open_round
+from bot.services import Services
+from bot.staff import Role, role_of
+from bot.telegram.context import AuditContext
+from bot.telegram.handlers import language_code, show
+from conversations import events as ev
+from conversations import round_setup
+from conversations.engine import Prompt
+from conversations.messages import Local, Msg, Text, _
+from storage.models import utcnow
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+DIALOG = "round"
+STAFF_PREFIX = "s"
+
+
+async def on_grant(update: Update, context: AuditContext) -> None:
+    """/grant USER_ID ROLE [city,city]: admins give roles."""
+    async with context.services.db.unit_of_work() as uow:
+        role = await _require(uow, context, update, "grant", lambda r: r.role == staff.ADMIN)
+        if role is None:
+            return
+        args = context.args or []
+        if len(args) < 2 or not args[0].lstrip("-").isdigit():
+            await _say(
+                update,
+                context,
+                _("Usage: /grant USER_ID ROLE [CITY,CITY]. Roles: admin, staff, coordinator."),
+            )
+            return
+        cities = [c for c in (args[2] if len(args) > 2 else "").split(",") if c]
+        try:
+            await staff.grant(uow, _actor(update), int(args[0]), args[1].lower(), cities)
+        except ValueError as error:
+            await _say(update, context, _("Not done: {reason}", reason=str(error)))
+            return
+    await _say(
+        update, context, _("Done: {user} is now {role}.", user=args[0], role=args[1].lower())
+    )
+
+
+async def on_revoke(update: Update, context: AuditContext) -> None:
+    """/revoke USER_ID: admins take roles away."""
+    async with context.services.db.unit_of_work() as uow:
+        role = await _require(uow, context, update, "revoke", lambda r: r.role == staff.ADMIN)
+        if role is None:
+            return
+        args = context.args or []
+        if not args or not args[0].lstrip("-").isdigit():
+            await _say(update, context, _("Usage: /revoke USER_ID"))
+            return
+        removed = await staff.revoke(uow, _actor(update), int(args[0]))
+    await _say(update, context, _("Done.") if removed else _("This person has no role."))
+
+
+async def on_round(update: Update, context: AuditContext) -> None:
+    """/round: start the guided dialogue that opens a round."""
+    user_id = _user_id(update)
+    async with context.services.db.unit_of_work() as uow:
+        role = await _require(uow, context, update, "round", lambda r: r.runs_rounds)
+        if role is None:
+            return
+        facts = await staff.setup_facts(uow, role, _today(context.services))
+        outcome = round_setup.begin(facts, revision=1)
+        await _store(uow, user_id, outcome)
+    await _show(update, context, outcome.prompts)
+
+
+async def on_dialog_text(update: Update, context: AuditContext) -> None:
+    """Typed text (e.g. a date) goes to an open staff dialogue before anything else."""
+    message = update.effective_message
+    assert message is not None
+    if await feed_dialog(update, context, ev.Text(message.text or "")):
+        raise ApplicationHandlerStop
+
+
+async def on_dialog_cancel(update: Update, context: AuditContext) -> None:
+    """/cancel ends an open staff dialogue (otherwise it goes to the survey)."""
+    if await feed_dialog(update, context, ev.Cancel()):
+        raise ApplicationHandlerStop
+
+
+async def on_dialog_press(update: Update, context: AuditContext) -> None:
+    """A button of the staff dialogue."""
+    query = update.callback_query
+    assert query is not None
+    token, _sep, action = (query.data or "")[len(STAFF_PREFIX) :].partition("|")
+    event = ev.from_action(int(token) if token.isdigit() else -1, action)
+    await feed_dialog(update, context, event)
+
+
+async def feed_dialog(update: Update, context: AuditContext, event: ev.Event) -> bool:
+    """Give an event to the staff member's open dialogue; False when there is none."""
+    user_id = _user_id(update)
+    services = context.services
+    async with services.db.unit_of_work() as uow:
+        dialog = await uow.staff.dialog(user_id)
+        role = await role_of(uow, services, user_id)
+        if dialog is None or role is None or not role.runs_rounds:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            if dialog is not None:
+                await uow.staff.end_dialog(user_id)
+            return False
+        facts = await staff.setup_facts(uow, role, _today(services))
+        outcome = round_setup.handle(dialog.data, event, facts)
+        await _store(uow, user_id, outcome)
+        prompts = outcome.prompts
+        if outcome.plan is not None:
+            prompts = await _create(uow, services, update, outcome.plan)
+    await _show(update, context, prompts)
+    return True
+
+
+async def on_status(update: Update, context: AuditContext) -> None:
+    """/status: counts per practice of the staff member's open rounds — never who."""
+    services = context.services
+    async with services.db.unit_of_work() as uow:
+        role = await _require(uow, context, update, "status", lambda r: r.runs_rounds)
+        if role is None:
+            return
+        lines = await status_lines(uow, role)
+    await _show(update, context, [Prompt(tuple(lines))])
+
+
+async def status_lines(uow: UnitOfWork, role: Role) -> list[Text]:
+    """The /status report for one role."""
+    rounds = [
+        r
+        for r in await uow.rounds.listing()
+        if r.status in ("open", "planned") and role.covers(r.city_id)
+    ]
+    if not rounds:
+        return [_("There are no open or planned rounds in your cities.")]
+    lines: list[Text] = []
+    for round_ in rounds:
+        city = await uow.catalog.city(round_.city_id)
+        invites = await uow.outbox.round_counts(round_.id, "invitation")
+        counts = await uow.rounds.progress_counts(round_.id)
+        lines.append(
+            _(
+                "Round {id} in {city} ({status}), open until {date}. "
+                "Invited: {invited}, not reachable (blocked): {blocked}.",
+                id=round_.id,
+                city=Local(city.name if city else {}),
+                status=round_.status,
+                date=round_.closes_at,
+                invited=invites.get("sent", 0),
+                blocked=invites.get("blocked", 0),
+            )
+        )
+        for practice_id in await uow.rounds.practice_ids(round_.id):
+            practice = await uow.catalog.practice(practice_id)
+            entry = counts.get(practice_id, {"started": 0, "completed": 0})
+            rate = round(100 * entry["completed"] / entry["started"]) if entry["started"] else 0
+            lines.append(
+                _(
+                    "• {practice}: started {started}, completed {completed} ({rate}%)",
+                    practice=Local(practice.name if practice else {}),
+                    started=entry["started"],
+                    completed=entry["completed"],
+                    rate=rate,
+                )
+            )
+    return lines
+
+
+async def on_poster(update: Update, context: AuditContext) -> None:
+    """/poster CITY [PRACTICE]: a printable A4 PDF with the QR code of the survey."""
+    from bot.poster import poster_for  # matplotlib and fpdf load only when a poster is made
+
+    services = context.services
+    async with services.db.unit_of_work() as uow:
+        role = await _require(uow, context, update, "poster", lambda r: r.runs_rounds)
+        if role is None:
+            return
+        args = context.args or []
+        if not args:
+            await _say(update, context, _("Usage: /poster CITY [SERVICE]. Example: /poster krakow"))
+            return
+        try:
+            name, content = await poster_for(
+                uow,
+                services.translator,
+                context.bot.username,
+                args[0],
+                args[1] if len(args) > 1 else None,
+                None,
+                "pdf",
+            )
+        except ValueError as error:
+            await _say(update, context, _("Not done: {reason}", reason=str(error)))
+            return
+        await uow.audit_log.add(_actor(update), "poster", f"city:{args[0]}")
+    message = update.effective_message
+    assert message is not None
+    await message.reply_document(content, filename=name)
+
+
+async def _create(
+    uow: UnitOfWork, services: Services, update: Update, plan: round_setup.RoundPlan
+) -> list[Prompt]:
+    now = utcnow()
+    opens_at, closes_at = staff.round_window(
+        plan.opens_on, plan.closes_on, services.settings.tz, now
+    )
+    try:
+        round_ = await create_round(
+            uow,
+            _actor(update),
+            plan.city_id,
+            plan.practice_ids,
+            plan.survey_id,
+            opens_at,
+            closes_at,
+        )
+    except RoundError as error:
+        return [Prompt((_("Not done: {reason}", reason=str(error)),))]
+    if round_.opens_at <= now:
+        invited = await open_round(uow, round_, _actor(update), now)
+        return [
+            Prompt(
+                (
+                    _(
+                        "Round {id} is open. Invitations are on their way to {count} "
+                        "subscriber(s).",
+                        id=round_.id,
+                        count=invited,
+                    ),
+                )
+            )
+        ]
+    return [
+        Prompt(
+            (_("Round {id} is planned. It opens on {date}.", id=round_.id, date=round_.opens_at),)
+        )
+    ]
+
+
+async def _require(
+    uow: UnitOfWork, context: AuditContext, update: Update, action: str, allowed: Any
+) -> Role | None:
+    """The sender's role if it allows the action; otherwise refuse politely and log it."""
+    role = await role_of(uow, context.services, _user_id(update))
+    if role is None or not allowed(role):
+        await uow.audit_log.add(_actor(update), "denied", action)
+        await _say(update, context, _("Sorry, this command is only for the Open Cities team."))
+        return None
+    return role
+
+
+async def _store(uow: UnitOfWork, user_id: int, outcome: round_setup.SetupOutcome) -> None:
+    if outcome.data is None:
+        await uow.staff.end_dialog(user_id)
+    else:
+        await uow.staff.save_dialog(user_id, DIALOG, outcome.data)
+
+
+async def _say(update: Update, context: AuditContext, message: Msg) -> None:
+    await _show(update, context, [Prompt((message,))])
+
+
+async def _show(update: Update, context: AuditContext, prompts: list[Prompt]) -> None:
+    """Show staff prompts; their buttons carry a prefix so presses come back to the dialogue."""
+    locale = context.services.translator.choose_locale(None, language_code(update))
+    await show(update, context, Reply(locale, prompts, callback_prefix=STAFF_PREFIX))
+
+
+def _today(services: Services) -> Any:
+    return utcnow().astimezone(services.settings.tz).date()
+
+
+def _user_id(update: Update) -> int:
+    assert update.effective_user is not None
+    return update.effective_user.id
+
+
+def _actor(update: Update) -> str:
+    return f"tg:{_user_id(update)}"

@@ -1,0 +1,56 @@
+"""Messages the bot sends on its own: invitations and reminders (rendered per subscriber)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from conversations import events as ev
+from conversations.engine import Button, Prompt
+from conversations.messages import Joined, Local, _
+
+
+def _round_buttons(round_id: int, start_label: str) -> tuple[tuple[Button, ...], ...]:
+    start = _("Take the survey") if start_label == "start" else _("Continue the survey")
+    return (
+        (Button(start, f"{ev.START_PREFIX}r_{round_id}"),),
+        (Button(_("Stop invitations"), ev.STOP_INVITATIONS),),
+    )
+
+
+def invitation(
+    round_id: int,
+    city: Mapping[str, str],
+    practices: Sequence[Mapping[str, str]],
+    closes_at: datetime,
+) -> Prompt:
+    """An invitation to a new round in the subscriber's city."""
+    text = _(
+        "A new survey has started in {city}. Please tell us how useful these services are "
+        "for you: {practices}. It takes about 3 minutes. The survey is open until {date}.",
+        city=Local(city),
+        practices=Joined(tuple(Local(p) for p in practices)),
+        date=closes_at,
+    )
+    return Prompt((text,), _round_buttons(round_id, "start"))
+
+
+def reminder(
+    round_id: int, city: Mapping[str, str], closes_at: datetime, *, started: bool
+) -> Prompt:
+    """One reminder before a round closes: to finish, or to take part at all."""
+    if started:
+        text = _(
+            "Reminder: you have not finished the survey in {city}. "
+            "It closes on {date}. Your answers so far are saved.",
+            city=Local(city),
+            date=closes_at,
+        )
+    else:
+        text = _(
+            "Reminder: the survey in {city} closes on {date}. "
+            "It takes about 3 minutes, and your opinion matters.",
+            city=Local(city),
+            date=closes_at,
+        )
+    return Prompt((text,), _round_buttons(round_id, "continue" if started else "start"))
