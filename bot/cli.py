@@ -18,6 +18,7 @@ from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
 from bot.rounds import RoundError, close_round, create_round, open_round
 from bot.services import Services, start_services, survey_folders
+from conversations.notices import last_moment
 from conversations.round_setup import parse_date
 from conversations.survey import SurveyError, load_survey_file, survey_files
 from storage.catalog import (
@@ -358,7 +359,7 @@ def round_list(city: Annotated[str | None, typer.Option(help="Only this city.")]
                 lines.append(
                     f"{r.id}\t{r.city_id}\t{r.status}\t"
                     f"{r.opens_at.astimezone(settings.tz):%Y-%m-%d}\t"
-                    f"{r.closes_at.astimezone(settings.tz):%Y-%m-%d}\t"
+                    f"{last_moment(r.closes_at).astimezone(settings.tz):%Y-%m-%d}\t"
                     f"started {started}, completed {done}"
                 )
         return lines

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from conversations import events as ev
 from conversations.engine import Button, Prompt
 from conversations.messages import Joined, Local, _
+
+
+def last_moment(closes_at: datetime) -> datetime:
+    """The last moment of a round, for "open until": a round closes at midnight after its last
+    day, and "until 1 March" must name that last day, not the next one."""
+    return closes_at - timedelta(seconds=1)
 
 
 def _round_buttons(round_id: int, start_label: str) -> tuple[tuple[Button, ...], ...]:
@@ -30,7 +36,7 @@ def invitation(
         "for you: {practices}. It takes about 3 minutes. The survey is open until {date}.",
         city=Local(city),
         practices=Joined(tuple(Local(p) for p in practices)),
-        date=closes_at,
+        date=last_moment(closes_at),
     )
     return Prompt((text,), _round_buttons(round_id, "start"))
 
@@ -44,13 +50,13 @@ def reminder(
             "Reminder: you have not finished the survey in {city}. "
             "It closes on {date}. Your answers so far are saved.",
             city=Local(city),
-            date=closes_at,
+            date=last_moment(closes_at),
         )
     else:
         text = _(
             "Reminder: the survey in {city} closes on {date}. "
             "It takes about 3 minutes, and your opinion matters.",
             city=Local(city),
-            date=closes_at,
+            date=last_moment(closes_at),
         )
     return Prompt((text,), _round_buttons(round_id, "continue" if started else "start"))

@@ -711,7 +711,10 @@ class FakeBotApi:
         return web.json_response(self.push_update(await request.json()))
 
     async def _control_calls(self, request: web.Request) -> web.Response:
-        calls = [{"method": c.method, "params": c.params, "time": c.time} for c in self.calls]
+        calls = [
+            {"method": c.method, "params": c.params, "time": c.time, "ok": c.error is None}
+            for c in self.calls
+        ]
         return web.json_response(calls)
 
     async def _control_chat(self, request: web.Request) -> web.Response:

@@ -12,6 +12,8 @@ from telegram import Update
 from bot.config import Settings
 from bot.services import Services, start_services
 from bot.telegram.app import build_application, prepare
+from bot.telegram.jobs import schedule_jobs
+from bot.telegram.outbox import OutboxSender
 from bot.telegram.processor import PerUserUpdateProcessor
 from tests.conftest import make_settings
 from tests.fakebotapi import FakeBotApi, FakeUser
@@ -118,7 +120,7 @@ class RunningBot:
 
 @asynccontextmanager
 async def running_bot(
-    database_url: str, server: FakeBotApi | None = None, **overrides: Any
+    database_url: str, server: FakeBotApi | None = None, *, jobs: bool = False, **overrides: Any
 ) -> AsyncIterator[RunningBot]:
     """Start services and the Application against a fake Bot API; stop both afterwards."""
     own_server = server is None
@@ -132,12 +134,20 @@ async def running_bot(
     try:
         async with application:
             await prepare(application)
+            stop = asyncio.Event()
+            sender = OutboxSender(services, application.bot, rate=200)
+            if jobs:  # as `auditbot run` does: the scheduler and the outbox sender
+                schedule_jobs(application, sender)
             await application.start()
+            sending = asyncio.create_task(sender.run(stop, idle_poll=0.2)) if jobs else None
             assert application.updater is not None
             await application.updater.start_polling(poll_interval=0.0, timeout=1)
             try:
                 yield RunningBot(server, services, processor, application)
             finally:
+                stop.set()
+                if sending is not None:
+                    await sending
                 await application.updater.stop()
                 await application.stop()
     finally:

@@ -39,8 +39,16 @@ async def open_now(services: Services, city: str = CITY, **options: object) -> R
     async with services.db.unit_of_work() as uow:
         survey = await uow.surveys.latest("open-cities")
         assert survey is not None
-        round_ = await create_round(uow, "test", city, [], survey.id, now - timedelta(minutes=1),
-                                    now + timedelta(days=14), **options)  # type: ignore[arg-type]
+        round_ = await create_round(
+            uow,
+            "test",
+            city,
+            [],
+            survey.id,
+            now - timedelta(minutes=1),
+            now + timedelta(days=14),
+            **options,
+        )  # type: ignore[arg-type]
         await open_round(uow, round_, "test", now)
     return round_
 
@@ -50,8 +58,9 @@ def sender_for(bot: RunningBot, rate: float = 500.0) -> OutboxSender:
 
 
 def sent_to(server: FakeBotApi) -> Counter[int]:
-    return Counter(int(c.params["chat_id"]) for c in server.calls_to("sendMessage")
-                   if c.error is None)
+    return Counter(
+        int(c.params["chat_id"]) for c in server.calls_to("sendMessage") if c.error is None
+    )
 
 
 async def audit(services: Services) -> list[tuple[str, str, str | None]]:
@@ -91,7 +100,7 @@ async def test_staff_open_a_round_by_dialogue_and_subscribers_are_invited_in_the
     await worker.send("2099-12-31")  # typed closing date
     assert "Please check" in worker.last_text
     await worker.tap("Create the round")
-    assert "Invitations are on their way to 4 subscriber(s)" in worker.last_text
+    assert "Invitations are on their way to 4 subscribers" in worker.last_text
 
     sender = sender_for(bot)
     await sender.drain()
@@ -102,8 +111,11 @@ async def test_staff_open_a_round_by_dialogue_and_subscribers_are_invited_in_the
     translator = bot.services.translator
     for chat, locale in subscribers.items():
         start = translator.render(_("Take the survey"), locale)
-        buttons = [b["text"] for row in bot.server.messages(chat)[-1]["reply_markup"][
-            "inline_keyboard"] for b in row]
+        buttons = [
+            b["text"]
+            for row in bot.server.messages(chat)[-1]["reply_markup"]["inline_keyboard"]
+            for b in row
+        ]
         assert start in buttons, (locale, buttons)
     assert "Кракові" in texts[501] or "Краків" in texts[501]
     assert "Краков" in texts[502]
@@ -196,10 +208,14 @@ async def test_retry_after_is_honoured_and_forbidden_marks_the_subscriber_blocke
     assert time.monotonic() - started >= 1.0
     assert sent_to(bot.server) == Counter({901: 1, 903: 1})
     async with bot.services.db.unit_of_work() as uow:
-        blocked = (await uow.session.scalars(
-            select(Subscription.chat_id).where(Subscription.blocked.is_(True)))).all()
-        statuses = dict((await uow.session.execute(
-            select(OutboxMessage.chat_id, OutboxMessage.status))).all())
+        blocked = (
+            await uow.session.scalars(
+                select(Subscription.chat_id).where(Subscription.blocked.is_(True))
+            )
+        ).all()
+        statuses = dict(
+            (await uow.session.execute(select(OutboxMessage.chat_id, OutboxMessage.status))).all()
+        )
     assert blocked == [902]
     assert statuses == {901: "sent", 902: "blocked", 903: "sent"}
 
@@ -211,12 +227,18 @@ async def test_reminders_reach_only_unfinished_respondents_once(bot: RunningBot)
     await sender_for(bot).drain()
     for person in (finisher, quitter):
         invitation = bot.server.messages(person.id)[-1]
-        await person.press(invitation["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
-                           invitation)
+        await person.press(
+            invitation["reply_markup"]["inline_keyboard"][0][0]["callback_data"], invitation
+        )
         await person.tap("English")
         await person.tap("I agree")
-        await person.press(next(b["callback_data"] for b in _buttons(person)
-                                if b["callback_data"].endswith("|krakow-otwarty-krakow")))
+        await person.press(
+            next(
+                b["callback_data"]
+                for b in _buttons(person)
+                if b["callback_data"].endswith("|krakow-otwarty-krakow")
+            )
+        )
     await finisher.tap("No")
     await finisher.send("Fine")
     await quitter.tap("Yes")
@@ -243,8 +265,9 @@ async def test_rounds_open_and_close_themselves_at_their_dates(bot: RunningBot) 
     async with bot.services.db.unit_of_work() as uow:
         survey = await uow.surveys.latest("open-cities")
         assert survey is not None
-        round_ = await create_round(uow, "test", CITY, [], survey.id, now + timedelta(days=1),
-                                    now + timedelta(days=8))
+        round_ = await create_round(
+            uow, "test", CITY, [], survey.id, now + timedelta(days=1), now + timedelta(days=8)
+        )
     assert (await reconcile(bot.services, now)).opened == ()
     opened = await reconcile(bot.services, now + timedelta(days=1, minutes=1))
     assert opened.opened == (round_.id,)
@@ -265,7 +288,7 @@ async def test_status_shows_counts_only(bot: RunningBot) -> None:
     await open_now(bot.services)
     await sender_for(bot).drain()
     await admin.send("/status")
-    assert "Invited: 2" in admin.last_text
+    assert "Invitations sent: 2" in admin.last_text
     assert "started 0, completed 0" in admin.last_text
 
 
@@ -276,3 +299,19 @@ async def test_poster_command_sends_a_pdf(bot: RunningBot) -> None:
     [upload] = document.files.values()
     assert upload.content.startswith(b"%PDF")
     assert ("tg:9001", "poster", "city:krakow") in await audit(bot.services)
+
+
+async def test_the_scheduler_opens_a_due_round_and_the_sender_invites(database_url: str) -> None:
+    async with running_bot(database_url, jobs=True) as bot:
+        await subscribe(bot.services, {1201: "uk"})
+        now = utcnow()
+        async with bot.services.db.unit_of_work() as uow:
+            survey = await uow.surveys.latest("open-cities")
+            assert survey is not None
+            await create_round(uow, "test", CITY, [], survey.id, now, now + timedelta(days=7))
+        # The job registered at start runs again on its interval; run it now instead of waiting.
+        [job] = bot.application.job_queue.get_jobs_by_name("rounds")
+        await job.run(bot.application)
+        await bot.server.wait_for(lambda: bot.server.messages(1201), timeout=10)
+        assert "Take the survey" not in bot.server.messages(1201)[0]["text"]
+        assert sent_to(bot.server) == Counter({1201: 1})

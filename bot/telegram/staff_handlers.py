@@ -18,7 +18,8 @@ from bot.telegram.handlers import language_code, show
 from conversations import events as ev
 from conversations import round_setup
 from conversations.engine import Prompt
-from conversations.messages import Local, Msg, Text, _
+from conversations.messages import Local, Msg, Text, _, _n
+from conversations.notices import last_moment
 from storage.models import utcnow
 from storage.uow import UnitOfWork
 
@@ -150,14 +151,26 @@ async def status_lines(uow: UnitOfWork, role: Role) -> list[Text]:
         city = await uow.catalog.city(round_.city_id)
         invites = await uow.outbox.round_counts(round_.id, "invitation")
         counts = await uow.rounds.progress_counts(round_.id)
+        name = Local(city.name if city else {})
+        if round_.status == "open":
+            heading = _(
+                "Round {id} in {city} is open until {date}.",
+                id=str(round_.id),
+                city=name,
+                date=last_moment(round_.closes_at),
+            )
+        else:
+            heading = _(
+                "Round {id} in {city} is planned from {opens} to {date}.",
+                id=str(round_.id),
+                city=name,
+                opens=round_.opens_at,
+                date=last_moment(round_.closes_at),
+            )
+        lines.append(heading)
         lines.append(
             _(
-                "Round {id} in {city} ({status}), open until {date}. "
-                "Invited: {invited}, not reachable (blocked): {blocked}.",
-                id=round_.id,
-                city=Local(city.name if city else {}),
-                status=round_.status,
-                date=round_.closes_at,
+                "Invitations sent: {invited}. Not reachable (blocked the bot): {blocked}.",
                 invited=invites.get("sent", 0),
                 blocked=invites.get("blocked", 0),
             )
@@ -234,18 +247,24 @@ async def _create(
         return [
             Prompt(
                 (
-                    _(
-                        "Round {id} is open. Invitations are on their way to {count} "
-                        "subscriber(s).",
-                        id=round_.id,
-                        count=invited,
+                    _n(
+                        "Round {id} is open. An invitation is on its way to {count} subscriber.",
+                        "Round {id} is open. Invitations are on their way to {count} subscribers.",
+                        invited,
+                        id=str(round_.id),
                     ),
                 )
             )
         ]
     return [
         Prompt(
-            (_("Round {id} is planned. It opens on {date}.", id=round_.id, date=round_.opens_at),)
+            (
+                _(
+                    "Round {id} is planned. It opens on {date}.",
+                    id=str(round_.id),
+                    date=round_.opens_at,
+                ),
+            )
         )
     ]
 
