@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
+from audit.summary import city_period, round_period, summarize, year_period
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
+from bot.reports import build
 from bot.rounds import RoundError, close_round, create_round, open_round
 from bot.services import Services, start_services, survey_folders
 from conversations.notices import last_moment
@@ -431,6 +434,110 @@ def _date_option(name: str, value: str) -> date:
         typer.echo(f"{name}: expected a date such as 2026-03-01, got {value!r}", err=True)
         raise typer.Exit(2)
     return parsed
+
+
+class ReportFormat(StrEnum):
+    """Report file formats."""
+
+    csv = "csv"
+    xlsx = "xlsx"
+    pdf = "pdf"
+    json = "json"
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    round_id: Annotated[int | None, typer.Option("--round", help="A round's summary.")] = None,
+    year: Annotated[int | None, typer.Option(help="The annual evaluation of a year.")] = None,
+    city: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these cities (repeat); alone: one city across its rounds."),
+    ] = None,
+    format: Annotated[ReportFormat, typer.Option(help="csv, xlsx, pdf or json.")] = (
+        ReportFormat.pdf
+    ),
+    lang: Annotated[Language, typer.Option(help="Language of the report.")] = Language.pl,
+) -> None:
+    """Summarise a round, a year or a city and write it as CSV, XLSX, PDF or JSON."""
+    settings = _settings()
+    given = (round_id is not None) + (year is not None)
+    if given > 1 or (given == 0 and len(city or []) != 1):
+        typer.echo("give exactly one of --round ID, --year YYYY, or a single --city", err=True)
+        raise typer.Exit(2)
+
+    async def make(services: Services) -> tuple[str, bytes]:
+        async with services.db.unit_of_work() as uow:
+            if round_id is not None:
+                period = await round_period(uow, round_id, settings.tz)
+            elif year is not None:
+                period = year_period(year, settings.tz, city)
+            else:
+                period = city_period((city or [""])[0])
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), transient=True
+        ) as bar:
+            task = bar.add_task("report", total=3)
+
+            def step(stage: str) -> None:
+                bar.update(task, description=stage, advance=1)
+
+            return await build(services, period, format.value, lang.value, step)
+
+    name, content = _run(lambda: _with_services(settings, make))
+    out.write_bytes(content)
+    typer.echo(f"wrote {out} ({name}, {len(content):,} bytes)")
+
+
+comments_app = typer.Typer(help="Free-text comments in reports.", no_args_is_help=True)
+app.add_typer(comments_app, name="comments")
+
+
+def _moderate(answer_id: int, hidden: bool) -> None:
+    async def change(services: Services) -> bool:
+        async with services.db.unit_of_work() as uow:
+            done = await uow.audit.set_hidden(answer_id, hidden, CLI_ACTOR)
+            if done:
+                await uow.audit_log.add(
+                    CLI_ACTOR, "comment.hide" if hidden else "comment.unhide", f"answer:{answer_id}"
+                )
+            return done
+
+    if not _run(lambda: _with_services(_settings(), change)):
+        typer.echo(f"no comment {answer_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"comment {answer_id} is {'hidden' if hidden else 'shown'}")
+
+
+@comments_app.command("hide")
+def comments_hide(answer_id: Annotated[int, typer.Argument(help="Comment id.")]) -> None:
+    """Keep a comment out of published reports."""
+    _moderate(answer_id, True)
+
+
+@comments_app.command("unhide")
+def comments_unhide(answer_id: Annotated[int, typer.Argument(help="Comment id.")]) -> None:
+    """Publish a hidden comment again."""
+    _moderate(answer_id, False)
+
+
+@comments_app.command("list")
+def comments_list(round_id: Annotated[int, typer.Option("--round", help="Round id.")]) -> None:
+    """A round's comments (contacts masked; only groups large enough to publish)."""
+    settings = _settings()
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            summary = await summarize(
+                uow, await round_period(uow, round_id, settings.tz), settings.min_group_size
+            )
+        return [
+            f"{c.id}\t{c.practice_id}\t{'hidden' if c.hidden else 'shown'}\t{c.text}"
+            for c in summary.comments
+        ]
+
+    for line in _run(lambda: _with_services(settings, listing)) or ["no comments to show"]:
+        typer.echo(line)
 
 
 __all__ = ["LOCALES", "app"]

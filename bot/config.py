@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     default_locale: str = "en"
     timezone: str = "Europe/Warsaw"
     min_group_size: int = Field(default=5, ge=2, le=1000)
+    report_locale: str = "pl"
+    annual_report_date: Annotated[tuple[int, int], NoDecode] = (1, 15)
     surveys_dir: Path | None = None
 
     @field_validator("database_url")
@@ -92,7 +95,20 @@ class Settings(BaseSettings):
             raise ValueError(f"no such folder: {value}")
         return value
 
-    @field_validator("default_locale")
+    @field_validator("annual_report_date", mode="before")
+    @classmethod
+    def _month_day(cls, value: object) -> object:
+        """ANNUAL_REPORT_DATE=01-15 (month-day)."""
+        if isinstance(value, str):
+            month, _sep, day = value.strip().partition("-")
+            try:
+                date(2024, int(month), int(day))  # a leap year accepts 02-29
+            except ValueError:
+                raise ValueError("expected a month and day such as 01-15") from None
+            return (int(month), int(day))
+        return value
+
+    @field_validator("default_locale", "report_locale")
     @classmethod
     def _supported_locale(cls, value: str) -> str:
         """Only the four languages the catalogs cover."""

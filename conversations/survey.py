@@ -63,6 +63,7 @@ class Question:
     labels: Mapping[str, Localized] = field(default_factory=dict)
     dont_know: bool = False
     max_length: int = DEFAULT_TEXT_LIMIT
+    positive: tuple[str, ...] = ()  # options that count as "yes" in shares (e.g. "used it")
 
     @property
     def option_ids(self) -> tuple[str, ...]:
@@ -163,6 +164,7 @@ def survey_from_dict(data: Mapping[str, Any]) -> Survey:
             labels=q.get("labels", {}),
             dont_know=bool(q.get("dont_know", False)),
             max_length=int(q.get("max_length", DEFAULT_TEXT_LIMIT)),
+            positive=tuple(q.get("positive", ())),
         )
         for q in data["questions"]
     )
@@ -295,6 +297,9 @@ class _SurveyChecker:
                 self._report(spot, "option is missing 'label'")
             else:
                 self._localized(option["label"], (*spot, "label"), placeholders=False)
+        positive = q.get("positive", [])
+        if not isinstance(positive, list) or not set(map(str, positive)) <= ids:
+            self._report((*where, "positive"), "positive must list options of this question")
         if q.get("type") == "multiple_choice":
             low, high = q.get("min", 1), q.get("max", len(options))
             if not (
@@ -387,7 +392,7 @@ class _SurveyChecker:
 
 
 _TYPE_FIELDS = {
-    "single_choice": {"options"},
+    "single_choice": {"options", "positive"},
     "multiple_choice": {"options", "min", "max"},
     "scale": {"labels", "dont_know"},
     "text": {"max_length"},

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.reporting import AuditRepository, ReportRepository
 from storage.repositories import (
     AuditLogRepository,
     CatalogRepository,
@@ -41,6 +42,8 @@ class UnitOfWork:
         self.staff = StaffRepository(self.session)
         self.audit_log = AuditLogRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.reports = ReportRepository(self.session)
         return self
 
     async def __aexit__(

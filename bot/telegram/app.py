@@ -20,7 +20,7 @@ from telegram.ext import (
 
 from bot.config import LOCALES, Settings
 from bot.services import Services, start_services
-from bot.telegram import handlers, staff_handlers
+from bot.telegram import handlers, report_handlers, staff_handlers
 from bot.telegram.context import AuditApplication, AuditContext
 from bot.telegram.jobs import schedule_jobs
 from bot.telegram.outbox import OutboxSender
@@ -79,11 +79,15 @@ def register_handlers(application: AuditApplication) -> None:
         ("round", staff_handlers.on_round),
         ("status", staff_handlers.on_status),
         ("poster", staff_handlers.on_poster),
+        ("report", report_handlers.on_report),
+        ("hide_comment", report_handlers.on_hide_comment),
+        ("unhide_comment", report_handlers.on_unhide_comment),
     ):
         application.add_handler(CommandHandler(name, callback, private))
     application.add_handler(
         CallbackQueryHandler(staff_handlers.on_dialog_press, pattern=rf"^{STAFF_PREFIX}")
     )
+    application.add_handler(CallbackQueryHandler(report_handlers.on_report_press, pattern=r"^rp\|"))
     application.add_handler(CommandHandler("start", handlers.on_start, private))
     application.add_handler(CommandHandler("mydata", handlers.on_mydata, private))
     application.add_handler(CommandHandler("stop", handlers.on_stop, private))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.reports import compile_due_reports
 from bot.rounds import reconcile
 from bot.services import Services
 from bot.telegram.context import AuditContext
@@ -16,6 +17,7 @@ from bot.telegram.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY = 60.0
+REPORTS_EVERY = 600.0
 
 
 def schedule_jobs(application: Any, sender: OutboxSender | None = None) -> None:
@@ -23,6 +25,9 @@ def schedule_jobs(application: Any, sender: OutboxSender | None = None) -> None:
     application.bot_data["sender"] = sender
     application.job_queue.run_repeating(
         reconcile_rounds, interval=RECONCILE_EVERY, first=0.5, name="rounds"
+    )
+    application.job_queue.run_repeating(
+        compile_reports, interval=REPORTS_EVERY, first=5.0, name="reports"
     )
 
 
@@ -36,4 +41,12 @@ async def reconcile_rounds(context: AuditContext) -> None:
         )
     sender: OutboxSender | None = context.bot_data.get("sender")
     if sender is not None:
+        sender.wake.set()
+
+
+async def compile_reports(context: AuditContext) -> None:
+    """Compile the weekly, final and annual reports that are due, and wake the sender."""
+    compiled = await compile_due_reports(context.services)
+    sender: OutboxSender | None = context.bot_data.get("sender")
+    if compiled and sender is not None:
         sender.wake.set()

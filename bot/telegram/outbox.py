@@ -26,6 +26,7 @@ from bot.services import Services
 from bot.telegram.render import Renderer, retry_seconds
 from conversations import notices
 from conversations.engine import Prompt
+from conversations.messages import _
 from storage.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -229,10 +230,26 @@ class OutboxSender:
             await uow.outbox.finish(message_id, "pending", expect="pending", next_attempt_at=later)
 
     async def _send(self, message: OutboxMessage) -> None:
+        if message.kind == "report":
+            await self._send_report(message)
+            return
         prompt = await self._compose(message)
         renderer = Renderer(self.services.translator, Reply(message.locale, [prompt]))
         await self.bot.send_message(
             message.chat_id, renderer.text(prompt), reply_markup=renderer.keyboard(prompt)
+        )
+
+    async def _send_report(self, message: OutboxMessage) -> None:
+        """A compiled report as a document, with a one-line caption."""
+        async with self.services.db.unit_of_work() as uow:
+            report = await uow.reports.get(int(message.payload["report_id"]))
+        if report is None:
+            raise BadRequest("the report of this message no longer exists")
+        caption = self.services.translator.render(
+            _("Open Cities audit summary: {name}", name=report.filename), message.locale
+        )
+        await self.bot.send_document(
+            message.chat_id, report.content, filename=report.filename, caption=caption
         )
 
     async def _compose(self, message: OutboxMessage) -> Prompt:

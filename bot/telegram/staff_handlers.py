@@ -31,12 +31,12 @@ STAFF_PREFIX = "s"
 async def on_grant(update: Update, context: AuditContext) -> None:
     """/grant USER_ID ROLE [city,city]: admins give roles."""
     async with context.services.db.unit_of_work() as uow:
-        role = await _require(uow, context, update, "grant", lambda r: r.role == staff.ADMIN)
+        role = await require(uow, context, update, "grant", lambda r: r.role == staff.ADMIN)
         if role is None:
             return
         args = context.args or []
         if len(args) < 2 or not args[0].lstrip("-").isdigit():
-            await _say(
+            await say(
                 update,
                 context,
                 _("Usage: /grant USER_ID ROLE [CITY,CITY]. Roles: admin, staff, coordinator."),
@@ -44,40 +44,38 @@ async def on_grant(update: Update, context: AuditContext) -> None:
             return
         cities = [c for c in (args[2] if len(args) > 2 else "").split(",") if c]
         try:
-            await staff.grant(uow, _actor(update), int(args[0]), args[1].lower(), cities)
+            await staff.grant(uow, actor_of(update), int(args[0]), args[1].lower(), cities)
         except ValueError as error:
-            await _say(update, context, _("Not done: {reason}", reason=str(error)))
+            await say(update, context, _("Not done: {reason}", reason=str(error)))
             return
-    await _say(
-        update, context, _("Done: {user} is now {role}.", user=args[0], role=args[1].lower())
-    )
+    await say(update, context, _("Done: {user} is now {role}.", user=args[0], role=args[1].lower()))
 
 
 async def on_revoke(update: Update, context: AuditContext) -> None:
     """/revoke USER_ID: admins take roles away."""
     async with context.services.db.unit_of_work() as uow:
-        role = await _require(uow, context, update, "revoke", lambda r: r.role == staff.ADMIN)
+        role = await require(uow, context, update, "revoke", lambda r: r.role == staff.ADMIN)
         if role is None:
             return
         args = context.args or []
         if not args or not args[0].lstrip("-").isdigit():
-            await _say(update, context, _("Usage: /revoke USER_ID"))
+            await say(update, context, _("Usage: /revoke USER_ID"))
             return
-        removed = await staff.revoke(uow, _actor(update), int(args[0]))
-    await _say(update, context, _("Done.") if removed else _("This person has no role."))
+        removed = await staff.revoke(uow, actor_of(update), int(args[0]))
+    await say(update, context, _("Done.") if removed else _("This person has no role."))
 
 
 async def on_round(update: Update, context: AuditContext) -> None:
     """/round: start the guided dialogue that opens a round."""
     user_id = _user_id(update)
     async with context.services.db.unit_of_work() as uow:
-        role = await _require(uow, context, update, "round", lambda r: r.runs_rounds)
+        role = await require(uow, context, update, "round", lambda r: r.runs_rounds)
         if role is None:
             return
         facts = await staff.setup_facts(uow, role, _today(context.services))
         outcome = round_setup.begin(facts, revision=1)
         await _store(uow, user_id, outcome)
-    await _show(update, context, outcome.prompts)
+    await show_staff(update, context, outcome.prompts)
 
 
 async def on_dialog_text(update: Update, context: AuditContext) -> None:
@@ -122,7 +120,7 @@ async def feed_dialog(update: Update, context: AuditContext, event: ev.Event) ->
         prompts = outcome.prompts
         if outcome.plan is not None:
             prompts = await _create(uow, services, update, outcome.plan)
-    await _show(update, context, prompts)
+    await show_staff(update, context, prompts)
     return True
 
 
@@ -130,11 +128,11 @@ async def on_status(update: Update, context: AuditContext) -> None:
     """/status: counts per practice of the staff member's open rounds — never who."""
     services = context.services
     async with services.db.unit_of_work() as uow:
-        role = await _require(uow, context, update, "status", lambda r: r.runs_rounds)
+        role = await require(uow, context, update, "status", lambda r: r.runs_rounds)
         if role is None:
             return
         lines = await status_lines(uow, role)
-    await _show(update, context, [Prompt(tuple(lines))])
+    await show_staff(update, context, [Prompt(tuple(lines))])
 
 
 async def status_lines(uow: UnitOfWork, role: Role) -> list[Text]:
@@ -197,12 +195,12 @@ async def on_poster(update: Update, context: AuditContext) -> None:
 
     services = context.services
     async with services.db.unit_of_work() as uow:
-        role = await _require(uow, context, update, "poster", lambda r: r.runs_rounds)
+        role = await require(uow, context, update, "poster", lambda r: r.runs_rounds)
         if role is None:
             return
         args = context.args or []
         if not args:
-            await _say(update, context, _("Usage: /poster CITY [SERVICE]. Example: /poster krakow"))
+            await say(update, context, _("Usage: /poster CITY [SERVICE]. Example: /poster krakow"))
             return
         try:
             name, content = await poster_for(
@@ -215,9 +213,9 @@ async def on_poster(update: Update, context: AuditContext) -> None:
                 "pdf",
             )
         except ValueError as error:
-            await _say(update, context, _("Not done: {reason}", reason=str(error)))
+            await say(update, context, _("Not done: {reason}", reason=str(error)))
             return
-        await uow.audit_log.add(_actor(update), "poster", f"city:{args[0]}")
+        await uow.audit_log.add(actor_of(update), "poster", f"city:{args[0]}")
     message = update.effective_message
     assert message is not None
     await message.reply_document(content, filename=name)
@@ -233,7 +231,7 @@ async def _create(
     try:
         round_ = await create_round(
             uow,
-            _actor(update),
+            actor_of(update),
             plan.city_id,
             plan.practice_ids,
             plan.survey_id,
@@ -243,7 +241,7 @@ async def _create(
     except RoundError as error:
         return [Prompt((_("Not done: {reason}", reason=str(error)),))]
     if round_.opens_at <= now:
-        invited = await open_round(uow, round_, _actor(update), now)
+        invited = await open_round(uow, round_, actor_of(update), now)
         return [
             Prompt(
                 (
@@ -269,14 +267,14 @@ async def _create(
     ]
 
 
-async def _require(
+async def require(
     uow: UnitOfWork, context: AuditContext, update: Update, action: str, allowed: Any
 ) -> Role | None:
     """The sender's role if it allows the action; otherwise refuse politely and log it."""
     role = await role_of(uow, context.services, _user_id(update))
     if role is None or not allowed(role):
-        await uow.audit_log.add(_actor(update), "denied", action)
-        await _say(update, context, _("Sorry, this command is only for the Open Cities team."))
+        await uow.audit_log.add(actor_of(update), "denied", action)
+        await say(update, context, _("Sorry, this command is only for the Open Cities team."))
         return None
     return role
 
@@ -288,14 +286,17 @@ async def _store(uow: UnitOfWork, user_id: int, outcome: round_setup.SetupOutcom
         await uow.staff.save_dialog(user_id, DIALOG, outcome.data)
 
 
-async def _say(update: Update, context: AuditContext, message: Msg) -> None:
-    await _show(update, context, [Prompt((message,))])
+async def say(update: Update, context: AuditContext, message: Msg) -> None:
+    await show_staff(update, context, [Prompt((message,))])
 
 
-async def _show(update: Update, context: AuditContext, prompts: list[Prompt]) -> None:
-    """Show staff prompts; their buttons carry a prefix so presses come back to the dialogue."""
+async def show_staff(
+    update: Update, context: AuditContext, prompts: list[Prompt], prefix: str = STAFF_PREFIX
+) -> None:
+    """Show staff prompts; their buttons carry a prefix so presses come back to the dialogue
+    (report buttons carry their whole route in the action and need none)."""
     locale = context.services.translator.choose_locale(None, language_code(update))
-    await show(update, context, Reply(locale, prompts, callback_prefix=STAFF_PREFIX))
+    await show(update, context, Reply(locale, prompts, callback_prefix=prefix))
 
 
 def _today(services: Services) -> Any:
@@ -307,5 +308,5 @@ def _user_id(update: Update) -> int:
     return update.effective_user.id
 
 
-def _actor(update: Update) -> str:
+def actor_of(update: Update) -> str:
     return f"tg:{_user_id(update)}"

@@ -1,0 +1,1 @@
+"""Audit summaries: SQL aggregates → report model → CSV/XLSX/PDF/JSON."""

@@ -1,0 +1,141 @@
+"""Compiling audit reports: on request (/report, `auditbot report`) and on a schedule.
+
+Scheduled reports — a weekly interim summary while a round is open, the final one when it
+closes, the annual evaluation on ANNUAL_REPORT_DATE for the previous year — are stored with a
+period key, so each is compiled once, and delivered to coordinators through the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
+
+from audit.export import EXPORTERS, file_name
+
+from audit.summary import Period, round_period, summarize, year_period
+from bot.services import Services
+from bot.staff import COORDINATOR
+from storage.models import utcnow
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+FORMATS = tuple(EXPORTERS)
+
+
+async def build(
+    services: Services,
+    period: Period,
+    fmt: str,
+    locale: str,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, bytes]:
+    """Summarise a period and export it: (file name, content)."""
+    if fmt not in EXPORTERS:
+        raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+    step = progress or (lambda _stage: None)
+    step("counting")
+    async with services.db.unit_of_work() as uow:
+        report = await summarize(uow, period, services.settings.min_group_size)
+    step("writing")
+    content = EXPORTERS[fmt](report, services.translator, locale)
+    step("done")
+    return file_name(report, fmt), content
+
+
+async def compile_due_reports(services: Services, now: datetime | None = None) -> list[str]:
+    """Compile and queue every scheduled report that is due; returns their period keys."""
+    now = now or utcnow()
+    compiled = []
+    for key, period, cities in await _due_periods(services, now):
+        if await _compile(services, key, period, cities):
+            compiled.append(key)
+    return compiled
+
+
+async def _due_periods(
+    services: Services, now: datetime
+) -> list[tuple[str, Period, Sequence[str] | None]]:
+    """(period key, period, cities it concerns) of every scheduled report due at `now`."""
+    zone = services.settings.tz
+    local = now.astimezone(zone)
+    week_start = datetime.combine(
+        local.date() - timedelta(days=local.weekday()), time(), tzinfo=zone
+    )
+    due: list[tuple[str, Period, Sequence[str] | None]] = []
+    async with services.db.unit_of_work() as uow:
+        for round_ in await uow.rounds.listing():
+            if round_.status == "open" and round_.opens_at < week_start:
+                year, week, _day = local.isocalendar()
+                due.append(
+                    (
+                        f"interim:round:{round_.id}:{year}-W{week:02d}",
+                        await round_period(uow, round_.id, zone),
+                        [round_.city_id],
+                    )
+                )
+            elif round_.status == "closed":
+                due.append(
+                    (
+                        f"final:round:{round_.id}",
+                        await round_period(uow, round_.id, zone),
+                        [round_.city_id],
+                    )
+                )
+        if local.date() >= _annual_day(local.year, *services.settings.annual_report_date):
+            year = local.year - 1
+            for cities in await _coordinator_city_sets(uow):
+                suffix = ",".join(cities) if cities else "all"
+                due.append((f"annual:{year}:{suffix}", year_period(year, zone, cities), cities))
+        due = [d for d in due if not await uow.reports.exists(d[0])]
+    return due
+
+
+def _annual_day(year: int, month: int, day: int) -> date:
+    """The annual report's day in a year (29 February falls back to the 28th)."""
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return date(year, month, day - 1)
+
+
+async def _coordinator_city_sets(uow: UnitOfWork) -> list[tuple[str, ...] | None]:
+    """The distinct sets of cities coordinators cover (None: all cities)."""
+    sets: list[tuple[str, ...] | None] = []
+    for row in await uow.staff.with_role(COORDINATOR):
+        cities = tuple(sorted(row.cities)) if row.cities else None
+        if cities not in sets:
+            sets.append(cities)
+    return sets
+
+
+async def _compile(
+    services: Services, key: str, period: Period, cities: Sequence[str] | None
+) -> bool:
+    """Build one scheduled report, store it, and queue it for its coordinators (once)."""
+    locale = services.settings.report_locale
+    name, content = await build(services, period, "pdf", locale)
+    async with services.db.unit_of_work() as uow:
+        report = await uow.reports.add(key, period.kind, period.label, locale, "pdf", name, content)
+        if report is None:  # another process compiled it first
+            return False
+        for row in await uow.staff.with_role(COORDINATOR):
+            if _covers(row.cities, cities):
+                await uow.outbox.enqueue(
+                    "report",
+                    f"report:{report.id}:{row.telegram_user_id}",
+                    row.telegram_user_id,
+                    locale,
+                    None,
+                    {"report_id": report.id},
+                )
+        await uow.audit_log.add("scheduler", "report.compile", key, report_id=report.id)
+    log.info("compiled report %s", key)
+    return True
+
+
+def _covers(coordinator_cities: Sequence[str], report_cities: Sequence[str] | None) -> bool:
+    """A coordinator of all cities gets everything; others only reports about their cities."""
+    if not coordinator_cities:
+        return True
+    return report_cities is not None and set(report_cities) <= set(coordinator_cities)

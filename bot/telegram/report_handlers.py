@@ -1,0 +1,131 @@
+"""Coordinators: /report (choose a round or a year, then a format) and comment moderation."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+
+from audit.summary import Period, ScopeError, round_period, year_period
+from bot.reports import FORMATS, build
+from bot.staff import Role
+from bot.telegram.context import AuditContext
+from bot.telegram.staff_handlers import actor_of, require, say, show_staff
+from conversations.engine import Button, Prompt
+from conversations.messages import Plain, _
+from storage.models import utcnow
+from storage.uow import UnitOfWork
+
+REPORT_PREFIX = "rp|"
+
+
+async def on_report(update: Update, context: AuditContext) -> None:
+    """/report: the rounds and years the coordinator may read."""
+    services = context.services
+    async with services.db.unit_of_work() as uow:
+        role = await require(uow, context, update, "report", lambda r: r.reads_reports)
+        if role is None:
+            return
+        rounds = [r for r in await uow.rounds.listing() if role.covers(r.city_id)][:8]
+    year = utcnow().astimezone(services.settings.tz).year
+    rows = [
+        (
+            Button(
+                _("Round {id} ({city})", id=str(r.id), city=Plain(r.city_id)),
+                f"{REPORT_PREFIX}r:{r.id}",
+            ),
+        )
+        for r in rounds
+    ]
+    rows += [
+        (Button(_("Year {year}", year=str(y)), f"{REPORT_PREFIX}y:{y}"),) for y in (year, year - 1)
+    ]
+    await show_staff(update, context, [Prompt((_("Which summary?"),), tuple(rows))], prefix="")
+
+
+async def on_report_press(update: Update, context: AuditContext) -> None:
+    """A round or year was chosen (then show formats), or a format (then send the file)."""
+    query = update.callback_query
+    assert query is not None
+    choice = (query.data or "")[len(REPORT_PREFIX) :].split(":")
+    services = context.services
+    async with services.db.unit_of_work() as uow:
+        role = await require(uow, context, update, "report", lambda r: r.reads_reports)
+        if role is None:
+            await query.answer()
+            return
+        try:
+            period = await _period(uow, role, choice, services.settings.tz)
+        except (ScopeError, ValueError):
+            await query.answer(
+                services.translator.render(
+                    _("This summary is not available to you."), services.translator.default_locale
+                )
+            )
+            return
+        if len(choice) == 3 and choice[2] in FORMATS:
+            await uow.audit_log.add(actor_of(update), "report.download", ":".join(choice))
+    if len(choice) == 2:
+        base = f"{REPORT_PREFIX}{choice[0]}:{choice[1]}"
+        rows = (tuple(Button(Plain(fmt.upper()), f"{base}:{fmt}") for fmt in FORMATS),)
+        await show_staff(update, context, [Prompt((_("Which format?"),), rows)], prefix="")
+        return
+    await query.answer()
+    locale = services.translator.choose_locale(
+        None, update.effective_user.language_code if update.effective_user else None
+    )
+    name, content = await build(services, period, choice[2], locale)
+    if query.message is not None:
+        await query.get_bot().send_document(query.message.chat.id, content, filename=name)
+
+
+async def _period(uow: UnitOfWork, role: Role, choice: list[str], zone: ZoneInfo) -> Period:
+    """The period a choice names, if the role may read it."""
+    kind, value = ([*choice, "", ""])[:2]
+    if kind == "r" and value.isdigit():
+        round_ = await uow.rounds.get(int(value))
+        if round_ is None or not role.covers(round_.city_id):
+            raise ScopeError("not your city")
+        return await round_period(uow, int(value), zone)
+    if kind == "y" and value.isdigit():
+        return year_period(int(value), zone, role.cities)
+    raise ValueError("unknown choice")
+
+
+async def on_hide_comment(update: Update, context: AuditContext) -> None:
+    """/hide_comment ID: keep a comment out of published reports (logged)."""
+    await _moderate(update, context, hidden=True)
+
+
+async def on_unhide_comment(update: Update, context: AuditContext) -> None:
+    """/unhide_comment ID: publish a hidden comment again (logged)."""
+    await _moderate(update, context, hidden=False)
+
+
+async def _moderate(update: Update, context: AuditContext, *, hidden: bool) -> None:
+    args = context.args or []
+    async with context.services.db.unit_of_work() as uow:
+        role = await require(uow, context, update, "comment", lambda r: r.reads_reports)
+        if role is None:
+            return
+        if not args or not args[0].isdigit():
+            await say(update, context, _("Usage: /hide_comment ID or /unhide_comment ID"))
+            return
+        answer_id = int(args[0])
+        city = await uow.audit.comment_city(answer_id)
+        if city is None or not role.covers(city):
+            await say(
+                update, context, _("There is no comment {id} in your cities.", id=str(answer_id))
+            )
+            return
+        await uow.audit.set_hidden(answer_id, hidden, actor_of(update))
+        await uow.audit_log.add(
+            actor_of(update), "comment.hide" if hidden else "comment.unhide", f"answer:{answer_id}"
+        )
+    await say(
+        update,
+        context,
+        _("Comment {id} is hidden.", id=str(answer_id))
+        if hidden
+        else _("Comment {id} is shown again.", id=str(answer_id)),
+    )

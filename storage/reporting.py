@@ -1,0 +1,268 @@
+"""Aggregates for the audit, computed by the database (GROUP BY), and stored reports.
+
+Python never sees single answers here: every query returns one row per group (round × practice
+× question × value), so a summary costs the same for a thousand answers as for millions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+
+from storage.models import (
+    Answer,
+    CommentModeration,
+    OutboxMessage,
+    Practice,
+    Report,
+    Response,
+    Round,
+    utcnow,
+)
+from storage.repositories import _Repository
+
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which responses a summary covers: some rounds, a time window (by start), some cities."""
+
+    round_ids: tuple[int, ...] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    city_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ValueCount:
+    """How many completed responses gave one value to one question."""
+
+    round_id: int | None
+    practice_id: str
+    survey_id: int
+    question_id: str
+    number: int | None
+    option: str | None
+    count: int
+
+
+class AuditRepository(_Repository):
+    """The figures behind a summary."""
+
+    def _within(self, query: _Query, scope: Scope) -> _Query:
+        """Restrict a query over responses (joined with practices) to a scope."""
+        if scope.round_ids is not None:
+            query = query.where(Response.round_id.in_(scope.round_ids))
+        if scope.since is not None:
+            query = query.where(Response.started_at >= scope.since)
+        if scope.until is not None:
+            query = query.where(Response.started_at < scope.until)
+        if scope.city_ids is not None:
+            query = query.where(Practice.city_id.in_(scope.city_ids))
+        return query
+
+    async def value_counts(self, scope: Scope) -> list[ValueCount]:
+        """Per round, practice, survey version, question and value: how many (completed only)."""
+        count = func.count(Answer.id)
+        query = (
+            select(
+                Response.round_id,
+                Response.practice_id,
+                Response.survey_id,
+                Answer.question_id,
+                Answer.value_number,
+                Answer.value_option,
+                count,
+            )
+            .join(Response, Response.id == Answer.response_id)
+            .join(Practice, Practice.id == Response.practice_id)
+            .where(
+                Response.status == "completed",
+                Answer.skipped.is_(False),
+                (Answer.value_number.is_not(None)) | (Answer.value_option.is_not(None)),
+            )
+            .group_by(
+                Response.round_id,
+                Response.practice_id,
+                Response.survey_id,
+                Answer.question_id,
+                Answer.value_number,
+                Answer.value_option,
+            )
+        )
+        rows = await self.session.execute(self._within(query, scope))
+        return [ValueCount(*row) for row in rows.all()]
+
+    async def response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
+        """(round, practice, status, how many responses)."""
+        query = (
+            select(
+                Response.round_id, Response.practice_id, Response.status, func.count(Response.id)
+            )
+            .join(Practice, Practice.id == Response.practice_id)
+            .group_by(Response.round_id, Response.practice_id, Response.status)
+        )
+        rows = await self.session.execute(self._within(query, scope))
+        return [(round_id, practice, status, n) for round_id, practice, status, n in rows]
+
+    async def locale_counts(self, scope: Scope) -> list[tuple[str, str, int]]:
+        """(practice, language, completed responses)."""
+        query = (
+            select(Response.practice_id, Response.locale, func.count(Response.id))
+            .join(Practice, Practice.id == Response.practice_id)
+            .where(Response.status == "completed")
+            .group_by(Response.practice_id, Response.locale)
+        )
+        rows = await self.session.execute(self._within(query, scope))
+        return [(practice, locale, n) for practice, locale, n in rows]
+
+    async def invitations_sent(self, round_ids: Sequence[int]) -> dict[int, int]:
+        """Delivered invitations per round."""
+        if not round_ids:
+            return {}
+        query = (
+            select(OutboxMessage.round_id, func.count(OutboxMessage.id))
+            .where(
+                OutboxMessage.round_id.in_(round_ids),
+                OutboxMessage.kind == "invitation",
+                OutboxMessage.status == "sent",
+            )
+            .group_by(OutboxMessage.round_id)
+        )
+        rows = (await self.session.execute(query)).all()
+        return {round_id: n for round_id, n in rows if round_id is not None}
+
+    async def comments(self, scope: Scope, question_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """(answer id, practice, survey, question, text, answered at, hidden) of completed
+        responses to the given questions."""
+        if not question_ids:
+            return []
+        query = (
+            select(
+                Answer.id,
+                Response.practice_id,
+                Response.survey_id,
+                Answer.question_id,
+                Answer.value_text,
+                Answer.answered_at,
+                func.coalesce(CommentModeration.hidden, False),
+            )
+            .join(Response, Response.id == Answer.response_id)
+            .join(Practice, Practice.id == Response.practice_id)
+            .outerjoin(CommentModeration, CommentModeration.answer_id == Answer.id)
+            .where(
+                Response.status == "completed",
+                Answer.question_id.in_(question_ids),
+                Answer.value_text.is_not(None),
+            )
+            .order_by(Answer.id)
+        )
+        return [tuple(row) for row in (await self.session.execute(self._within(query, scope)))]
+
+    async def rounds_of(self, scope: Scope) -> Sequence[Round]:
+        """Rounds whose responses fall in a scope (for invitations and trends)."""
+        query = select(Round).order_by(Round.opens_at)
+        if scope.round_ids is not None:
+            query = query.where(Round.id.in_(scope.round_ids))
+        if scope.city_ids is not None:
+            query = query.where(Round.city_id.in_(scope.city_ids))
+        if scope.since is not None:
+            query = query.where(
+                Round.opens_at < (scope.until or utcnow()), Round.closes_at > scope.since
+            )
+        return (await self.session.scalars(query)).all()
+
+    async def previous_round(self, round_: Round) -> Round | None:
+        """The latest earlier round in the same city."""
+        query = (
+            select(Round)
+            .where(
+                Round.city_id == round_.city_id,
+                Round.opens_at < round_.opens_at,
+                Round.id != round_.id,
+            )
+            .order_by(Round.opens_at.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def comment_city(self, answer_id: int) -> str | None:
+        """The city a free-text answer is about (to check who may moderate it)."""
+        query = (
+            select(Practice.city_id)
+            .join(Response, Response.practice_id == Practice.id)
+            .join(Answer, Answer.response_id == Response.id)
+            .where(Answer.id == answer_id, Answer.value_text.is_not(None))
+        )
+        return await self.session.scalar(query)
+
+    async def set_hidden(self, answer_id: int, hidden: bool, actor: str) -> bool:
+        """Hide or show a comment; False when there is no such answer."""
+        if await self.session.get(Answer, answer_id) is None:
+            return False
+        row = await self.session.get(CommentModeration, answer_id)
+        if row is None:
+            self.session.add(
+                CommentModeration(
+                    answer_id=answer_id, hidden=hidden, changed_by=actor, changed_at=utcnow()
+                )
+            )
+        else:
+            row.hidden, row.changed_by, row.changed_at = hidden, actor, utcnow()
+        await self.session.flush()
+        return True
+
+
+class ReportRepository(_Repository):
+    """Compiled reports, each period once."""
+
+    async def exists(self, period_key: str) -> bool:
+        """Whether a report for this period was compiled already."""
+        query = select(Report.id).where(Report.period_key == period_key)
+        return (await self.session.scalar(query)) is not None
+
+    async def add(
+        self,
+        period_key: str,
+        kind: str,
+        label: str,
+        locale: str,
+        fmt: str,
+        filename: str,
+        content: bytes,
+    ) -> Report | None:
+        """Store a report unless its period exists (a racing compiler loses quietly)."""
+        statement = (
+            self._insert(Report)
+            .values(
+                period_key=period_key,
+                kind=kind,
+                label=label,
+                locale=locale,
+                format=fmt,
+                filename=filename,
+                content=content,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=[Report.period_key])
+        )
+        result = await self.session.execute(statement)
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return None
+        return (
+            await self.session.scalars(select(Report).where(Report.period_key == period_key))
+        ).first()
+
+    async def get(self, report_id: int) -> Report | None:
+        """One report."""
+        return await self.session.get(Report, report_id)
+
+    async def latest(self, limit: int = 20) -> Sequence[Report]:
+        """The newest reports."""
+        query = select(Report).order_by(Report.id.desc()).limit(limit)
+        return (await self.session.scalars(query)).all()
