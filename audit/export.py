@@ -120,7 +120,8 @@ METHOD = (
     _(
         "The 95 % CI (confidence interval) of a mean is mean ± t(0.975, n − 1) × s / √n, where s is "
         "the standard deviation of the ratings and n their number. The CI of the composite score "
-        "treats the criteria as independent, so it is wider than reality when ratings go together."
+        "treats the criteria as independent; when ratings of different criteria go together, the "
+        "real interval is wider."
     ),
     K_NOTE,
     _(

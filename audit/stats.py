@@ -135,7 +135,8 @@ def composite(
     criteria: Mapping[str, ScaleStats | None], weights: Mapping[str, float]
 ) -> Composite | None:
     """Weighted mean of the criteria on 0–100; its interval treats the criteria as independent
-    (variance = Σ wᵢ² · SEᵢ² / (Σ wᵢ)²), which is wider than reality when ratings correlate."""
+    (variance = Σ wᵢ² · SEᵢ² / (Σ wᵢ)²), which is narrower than reality when ratings of the
+    criteria correlate positively, as they usually do."""
     rated = {name: s for name, s in criteria.items() if s is not None and weights.get(name, 0) > 0}
     if not rated:
         return None

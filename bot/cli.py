@@ -125,6 +125,81 @@ def run(verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False) -
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only for >1).")] = 1,
+    scheduler: Annotated[
+        bool,
+        typer.Option(help="Also run the scheduler and sender (one leader among all processes)."),
+    ] = True,
+    worker_index: Annotated[int, typer.Option(hidden=True)] = 0,
+    verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False,
+) -> None:
+    """Serve the Telegram webhook, the coordinator dashboard, /healthz and /metrics."""
+    settings = _settings()
+    _logging(verbose)
+    if workers > 1:
+        if settings.database_url.startswith("sqlite"):
+            typer.echo(
+                "--workers: several workers need PostgreSQL (DATABASE_URL); SQLite runs "
+                "one process",
+                err=True,
+            )
+            raise typer.Exit(2)
+        raise typer.Exit(_run_workers(host, port, workers, scheduler, verbose))
+    from bot.web.server import serve as serve_web
+
+    _run(
+        lambda: serve_web(
+            settings, host, port, scheduler=scheduler, register_webhook=worker_index == 0
+        )
+    )
+
+
+def _run_workers(host: str, port: int, workers: int, scheduler: bool, verbose: bool) -> int:
+    """Start N worker processes on one port and stop them together."""
+    import signal
+    import subprocess
+
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--scheduler" if scheduler else "--no-scheduler",
+        *(["--verbose"] if verbose else []),
+    ]
+    children = [subprocess.Popen([*command, "--worker-index", str(i)]) for i in range(workers)]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return max(child.wait() for child in children)
+
+
+@app.command("scheduler")
+def scheduler_command(
+    verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False,
+) -> None:
+    """Run the scheduler and the outbox sender as a process of their own."""
+    settings = _settings()
+    _logging(verbose)
+    from bot.web.server import run_scheduler
+
+    _run(lambda: run_scheduler(settings))
+
+
+@app.command()
 def chat(
     lang: Annotated[Language | None, typer.Option(help="Language: uk, ru, en or pl.")] = None,
     city: Annotated[str | None, typer.Option(help="Start in this city (catalog id).")] = None,

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     report_locale: str = "pl"
     annual_report_date: Annotated[tuple[int, int], NoDecode] = (1, 15)
     surveys_dir: Path | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(default=None, repr=False)
+    public_url: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -65,6 +68,26 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("webhook_url", "public_url")
+    @classmethod
+    def _optional_http_url(cls, value: str | None) -> str | None:
+        """Public addresses are http(s) URLs; empty means unset."""
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: str | None) -> str | None:
+        """Telegram accepts 1–256 characters of A–Z a–z 0–9 _ - as the webhook secret."""
+        if not value:
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value):
+            raise ValueError("use 16–256 characters of A–Z, a–z, 0–9, _ and -")
+        return value
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -125,6 +148,16 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("unknown time zone; use an IANA name such as Europe/Warsaw") from None
         return value
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """Where coordinators open the dashboard: PUBLIC_URL, or the webhook's origin."""
+        if self.public_url:
+            return self.public_url
+        if self.webhook_url:
+            scheme, _sep, rest = self.webhook_url.partition("://")
+            return f"{scheme}://{rest.split('/', 1)[0]}"
+        return None
 
     @property
     def tz(self) -> ZoneInfo:

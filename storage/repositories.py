@@ -17,6 +17,7 @@ from storage.models import (
     AuditLog,
     Category,
     City,
+    LoginToken,
     OutboxMessage,
     Practice,
     ProcessedUpdate,
@@ -29,6 +30,7 @@ from storage.models import (
     StaffDialog,
     Subscription,
     Survey,
+    WebSession,
     utcnow,
 )
 
@@ -50,6 +52,13 @@ class SettingsRepository(_Repository):
         """The stored value, or None."""
         row = await self.session.get(AppSetting, key)
         return row.value if row else None
+
+    async def put(self, key: str, value: str) -> None:
+        """Store a value, replacing any earlier one."""
+        statement = self._insert(AppSetting).values(key=key, value=value)
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=[AppSetting.key], set_={"value": value})
+        )
 
     async def set_once(self, key: str, value: str) -> str:
         """Store a value unless one exists; return the value that is stored (first writer wins)."""
@@ -593,6 +602,65 @@ class OutboxRepository(_Repository):
             .group_by(OutboxMessage.status)
         )
         return {status: n for status, n in (await self.session.execute(query)).all()}
+
+
+class WebAuthRepository(_Repository):
+    """Dashboard sign-in links and sessions (only hashes of the secrets are stored)."""
+
+    async def add_token(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        """Store a one-time sign-in link."""
+        self.session.add(
+            LoginToken(token_hash=token_hash, telegram_user_id=user_id, expires_at=expires_at)
+        )
+        await self.session.flush()
+
+    async def use_token(self, token_hash: str, now: datetime) -> int | None:
+        """Spend a sign-in link; the user id, or None when unknown, expired or already used."""
+        result = await self.session.execute(
+            update(LoginToken)
+            .where(
+                LoginToken.token_hash == token_hash,
+                LoginToken.used_at.is_(None),
+                LoginToken.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return None
+        row = await self.session.get(LoginToken, token_hash)
+        return row.telegram_user_id if row else None
+
+    async def add_session(
+        self, session_hash: str, user_id: int, csrf: str, locale: str, expires_at: datetime
+    ) -> None:
+        """Open a dashboard session."""
+        self.session.add(
+            WebSession(
+                session_hash=session_hash,
+                telegram_user_id=user_id,
+                csrf_token=csrf,
+                locale=locale,
+                created_at=utcnow(),
+                expires_at=expires_at,
+            )
+        )
+        await self.session.flush()
+
+    async def get_session(self, session_hash: str, now: datetime) -> WebSession | None:
+        """A session that has not expired."""
+        row = await self.session.get(WebSession, session_hash)
+        return row if row is not None and row.expires_at > now else None
+
+    async def end_session(self, session_hash: str) -> None:
+        """Sign out."""
+        await self.session.execute(
+            delete(WebSession).where(WebSession.session_hash == session_hash)
+        )
+
+    async def forget_expired(self, now: datetime) -> None:
+        """Drop spent links and old sessions."""
+        await self.session.execute(delete(LoginToken).where(LoginToken.expires_at < now))
+        await self.session.execute(delete(WebSession).where(WebSession.expires_at < now))
 
 
 class UpdateLog(_Repository):

@@ -19,6 +19,7 @@ from storage.repositories import (
     SubscriptionRepository,
     SurveyRepository,
     UpdateLog,
+    WebAuthRepository,
 )
 
 
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.reports = ReportRepository(self.session)
+        self.web = WebAuthRepository(self.session)
         return self
 
     async def __aexit__(

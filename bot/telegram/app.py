@@ -44,13 +44,20 @@ COMMANDS: list[tuple[str, Msg]] = [
 
 
 def build_application(
-    settings: Settings, services: Services, processor: BaseUpdateProcessor | None = None
+    settings: Settings,
+    services: Services,
+    processor: BaseUpdateProcessor | None = None,
+    *,
+    polling: bool = True,
 ) -> AuditApplication:
-    """The PTB Application talking to TELEGRAM_API_URL over aiohttp, with every handler."""
+    """The PTB Application talking to TELEGRAM_API_URL over aiohttp, with every handler
+    (without an updater when updates come through the webhook)."""
     assert settings.bot_token is not None
+    builder = ApplicationBuilder()
+    if not polling:
+        builder = builder.updater(None)
     application: AuditApplication = (
-        ApplicationBuilder()
-        .token(settings.bot_token)
+        builder.token(settings.bot_token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .request(AiohttpRequest(connection_pool_size=256))
@@ -80,6 +87,7 @@ def register_handlers(application: AuditApplication) -> None:
         ("status", staff_handlers.on_status),
         ("poster", staff_handlers.on_poster),
         ("report", report_handlers.on_report),
+        ("dashboard", report_handlers.on_dashboard),
         ("hide_comment", report_handlers.on_hide_comment),
         ("unhide_comment", report_handlers.on_unhide_comment),
     ):

@@ -24,6 +24,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.flow import Reply
 from bot.services import Services
 from bot.telegram.render import Renderer, retry_seconds
+from bot.web.metrics import SEND_ERRORS
 from conversations import notices
 from conversations.engine import Prompt
 from conversations.messages import _
@@ -176,6 +177,7 @@ class OutboxSender:
         try:
             await self._send(message)
         except RetryAfter as error:
+            SEND_ERRORS.labels("RetryAfter").inc()
             seconds = retry_seconds(error.retry_after)
             self.limiter.pause(seconds)
             self.stats.retried += 1
@@ -186,6 +188,7 @@ class OutboxSender:
                 claimed_at=None,
             )
         except Forbidden:
+            SEND_ERRORS.labels("Forbidden").inc()
             self.stats.blocked += 1
             await self._record(message, "blocked", error="blocked by the user")
             async with self.services.db.unit_of_work() as uow:
@@ -204,6 +207,7 @@ class OutboxSender:
 
     async def _retry_later(self, message: OutboxMessage, kind: str) -> None:
         self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
+        SEND_ERRORS.labels(kind).inc()
         attempts = message.attempts + 1
         if attempts >= MAX_ATTEMPTS:
             self.stats.failed += 1

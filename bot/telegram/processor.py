@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from bot.web.metrics import LATENCY, UPDATES, update_kind
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
@@ -19,7 +22,15 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self._waiting: dict[int, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for this user's earlier updates, then process."""
+        """Wait for this user's earlier updates, then process (timed for /metrics)."""
+        started = time.perf_counter()
+        try:
+            await self._in_turn(update, coroutine)
+        finally:
+            UPDATES.labels(update_kind(update)).inc()
+            LATENCY.observe(time.perf_counter() - started)
+
+    async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         user = update.effective_user if isinstance(update, Update) else None
         if user is None:
             await coroutine

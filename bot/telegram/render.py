@@ -13,6 +13,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.flow import Reply
 from bot.i18n import Translator
+from bot.web.metrics import SEND_ERRORS
 from conversations import events as ev
 from conversations.engine import Prompt
 
@@ -137,6 +138,7 @@ async def send(call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
         except RetryAfter as error:
+            SEND_ERRORS.labels("RetryAfter").inc()
             if attempt == MAX_ATTEMPTS:
                 raise
             await asyncio.sleep(retry_seconds(error.retry_after))
@@ -145,6 +147,7 @@ async def send(call: Callable[[], Awaitable[T]]) -> T:
         except (TimedOut, NetworkError) as error:
             if isinstance(error, BadRequest) or attempt == MAX_ATTEMPTS:
                 raise
+            SEND_ERRORS.labels(type(error).__name__).inc()
             log.info("Bot API call failed (%s); retry %d", type(error).__name__, attempt)
             await asyncio.sleep(delay)
             delay *= 2

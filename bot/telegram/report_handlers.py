@@ -11,6 +11,7 @@ from bot.reports import FORMATS, build
 from bot.staff import Role
 from bot.telegram.context import AuditContext
 from bot.telegram.staff_handlers import actor_of, require, say, show_staff
+from bot.web.auth import sign_in_link
 from conversations.engine import Button, Prompt
 from conversations.messages import Plain, _
 from storage.models import utcnow
@@ -27,6 +28,7 @@ async def on_report(update: Update, context: AuditContext) -> None:
         if role is None:
             return
         rounds = [r for r in await uow.rounds.listing() if role.covers(r.city_id)][:8]
+        cities = {c.id: c.name for c in await uow.catalog.cities()}
     year = utcnow().astimezone(services.settings.tz).year
     rows = [
         (
@@ -128,4 +130,22 @@ async def _moderate(update: Update, context: AuditContext, *, hidden: bool) -> N
         _("Comment {id} is hidden.", id=str(answer_id))
         if hidden
         else _("Comment {id} is shown again.", id=str(answer_id)),
+    )
+
+
+async def on_dashboard(update: Update, context: AuditContext) -> None:
+    """/dashboard: a one-time sign-in link to the web dashboard (15 minutes, single use)."""
+    async with context.services.db.unit_of_work() as uow:
+        role = await require(uow, context, update, "dashboard", lambda r: r.reads_reports)
+    if role is None:
+        return
+    try:
+        link = await sign_in_link(context.services, role.user_id)
+    except LookupError:
+        await say(update, context, _("The dashboard is not set up on this server."))
+        return
+    await say(
+        update,
+        context,
+        _("Your sign-in link (it works once, for 15 minutes): {link}", link=Plain(link)),
     )

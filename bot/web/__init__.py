@@ -1,0 +1,1 @@
+"""The aiohttp server: Telegram webhook, coordinator dashboard, health and metrics."""

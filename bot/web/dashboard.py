@@ -1,0 +1,316 @@
+"""The coordinator dashboard: rounds, a round's summary with charts, comments, downloads.
+
+Server-rendered (Jinja2), readable on a phone, no JavaScript needed. Every page checks the
+viewer's cities: a round of another city answers 404, whatever the URL says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import jinja2
+from aiohttp import web
+
+from audit.export import CRITERION_NAMES, EXPORTERS, file_name
+from audit.model import CRITERIA, PracticeSummary, Report
+from audit.summary import round_period, summarize
+from bot.config import LOCALES
+from bot.services import Services
+from bot.web.auth import (
+    COOKIE,
+    Viewer,
+    csrf_ok,
+    set_session_cookie,
+    sign_in,
+    viewer_of,
+)
+from conversations.engine import LANGUAGE_NAMES
+from conversations.messages import Local, Msg, _
+from storage.models import utcnow
+
+TEMPLATES = Path(__file__).parent / "templates"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Dashboard:
+    """Request handlers bound to the services."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+
+    def routes(self) -> list[web.RouteDef]:
+        """Every dashboard route."""
+        return [
+            web.get("/dashboard", self.signed_in(self.rounds)),
+            web.get("/dashboard/login/{token}", self.login),
+            web.get("/dashboard/rounds/{round_id:\\d+}", self.signed_in(self.round_page)),
+            web.get(
+                "/dashboard/rounds/{round_id:\\d+}/download/{fmt}", self.signed_in(self.download)
+            ),
+            web.post(
+                "/dashboard/comments/{answer_id:\\d+}/{action:hide|unhide}",
+                self.signed_in(self.moderate, form=True),
+            ),
+            web.post("/dashboard/language", self.signed_in(self.language, form=True)),
+            web.post("/dashboard/logout", self.signed_in(self.logout, form=True)),
+        ]
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def signed_in(
+        self,
+        handler: Callable[[web.Request, Viewer], Awaitable[web.StreamResponse]],
+        *,
+        form: bool = False,
+    ) -> Handler:
+        """Require a session (and, for forms, this session's CSRF token)."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            viewer = await viewer_of(request, self.services)
+            if viewer is None:
+                return self.page(
+                    "message.html",
+                    None,
+                    status=401,
+                    title=_("Please sign in"),
+                    text=_("Send /dashboard to the bot to get a sign-in link."),
+                )
+            if form:
+                data = await request.post()
+                if not csrf_ok(viewer, str(data.get("csrf", "")) or None):
+                    return self.page(
+                        "message.html",
+                        viewer,
+                        status=403,
+                        title=_("Not accepted"),
+                        text=_("This form has expired. Please reload the page and try again."),
+                    )
+            return await handler(request, viewer)
+
+        return guarded
+
+    def page(
+        self, template: str, viewer: Viewer | None, *, status: int = 200, **context: Any
+    ) -> web.Response:
+        """Render a page in the viewer's language."""
+        locale = viewer.locale if viewer else self.services.translator.default_locale
+        translator = self.services.translator
+
+        def translate(text: str | Msg | Local, **params: Any) -> str:
+            message = Msg(text, params) if isinstance(text, str) else text
+            return translator.render(message, locale)
+
+        html = self.env.get_template(template).render(
+            _=translate,
+            viewer=viewer,
+            locale=locale,
+            languages=LANGUAGE_NAMES,
+            locales=LOCALES,
+            criteria=CRITERIA,
+            criterion_names=CRITERION_NAMES,
+            **context,
+        )
+        return web.Response(
+            text=html,
+            status=status,
+            content_type="text/html",
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Security-Policy": "default-src 'self'; "
+                "style-src 'unsafe-inline'; img-src 'self' data:",
+            },
+        )
+
+    def not_found(self, viewer: Viewer) -> web.Response:
+        """The same answer for "does not exist" and "not yours": nothing to learn from it."""
+        return self.page(
+            "message.html",
+            viewer,
+            status=404,
+            title=_("Not found"),
+            text=_("There is nothing here for you."),
+        )
+
+    # --- pages --------------------------------------------------------------------------
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """Spend a one-time link and open a session."""
+        locale = self.services.translator.choose_locale(
+            None, request.headers.get("Accept-Language", "").split(",")[0] or None
+        )
+        cookie = await sign_in(self.services, request.match_info["token"], locale)
+        if cookie is None:
+            return self.page(
+                "message.html",
+                None,
+                status=403,
+                title=_("This link cannot be used"),
+                text=_(
+                    "Sign-in links work once and for 15 minutes. Send "
+                    "/dashboard to the bot for a new one."
+                ),
+            )
+        response = web.HTTPSeeOther("/dashboard")
+        set_session_cookie(response, cookie, secure=request.secure or self._behind_https())
+        return response
+
+    async def rounds(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """The rounds of the viewer's cities with their counts."""
+        rows = []
+        async with self.services.db.unit_of_work() as uow:
+            cities = {c.id: c.name for c in await uow.catalog.cities()}
+            for round_ in await uow.rounds.listing():
+                if not viewer.role.covers(round_.city_id):
+                    continue
+                counts = await uow.rounds.progress_counts(round_.id)
+                rows.append(
+                    {
+                        "round": round_,
+                        "city": Local(cities.get(round_.city_id, {})),
+                        "started": sum(c["started"] for c in counts.values()),
+                        "completed": sum(c["completed"] for c in counts.values()),
+                    }
+                )
+        return self.page("rounds.html", viewer, rows=rows, zone=self.services.settings.tz)
+
+    async def round_page(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """A round's summary per practice, with charts, trend, comments and downloads."""
+        report = await self._report(request, viewer)
+        if report is None:
+            return self.not_found(viewer)
+        charts = {
+            p.practice_id: criteria_chart(p, viewer.locale, self._criterion_label)
+            for p in report.practices
+            if not p.suppressed
+        }
+        return self.page(
+            "round.html", viewer, report=report, charts=charts, Local=Local, formats=list(EXPORTERS)
+        )
+
+    async def download(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """The round's summary in one of the export formats."""
+        fmt = request.match_info["fmt"]
+        report = await self._report(request, viewer)
+        if report is None or fmt not in EXPORTERS:
+            return self.not_found(viewer)
+        content = EXPORTERS[fmt](report, self.services.translator, viewer.locale)
+        name = file_name(report, fmt)
+        async with self.services.db.unit_of_work() as uow:
+            await uow.audit_log.add(
+                f"tg:{viewer.role.user_id}", "report.download", f"round:{report.label}", format=fmt
+            )
+        return web.Response(
+            body=content,
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Type": _CONTENT_TYPES[fmt],
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def moderate(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Hide or show a comment of the viewer's cities (logged)."""
+        answer_id = int(request.match_info["answer_id"])
+        hidden = request.match_info["action"] == "hide"
+        actor = f"tg:{viewer.role.user_id}"
+        async with self.services.db.unit_of_work() as uow:
+            city = await uow.audit.comment_city(answer_id)
+            if city is None or not viewer.role.covers(city):
+                return self.not_found(viewer)
+            await uow.audit.set_hidden(answer_id, hidden, actor)
+            await uow.audit_log.add(
+                actor, "comment.hide" if hidden else "comment.unhide", f"answer:{answer_id}"
+            )
+        back = str((await request.post()).get("back", "/dashboard"))
+        return web.HTTPSeeOther(back if back.startswith("/dashboard") else "/dashboard")
+
+    async def language(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Switch the dashboard's language."""
+        data = await request.post()
+        locale = str(data.get("locale", ""))
+        if locale in LOCALES:
+            async with self.services.db.unit_of_work() as uow:
+                session = await uow.web.get_session(viewer.session_hash, utcnow())
+                if session is not None:
+                    session.locale = locale
+        back = str(data.get("back", "/dashboard"))
+        return web.HTTPSeeOther(back if back.startswith("/dashboard") else "/dashboard")
+
+    async def logout(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """End the session."""
+        async with self.services.db.unit_of_work() as uow:
+            await uow.web.end_session(viewer.session_hash)
+        response = web.HTTPSeeOther("/dashboard")
+        response.del_cookie(COOKIE, path="/dashboard")
+        return response
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _report(self, request: web.Request, viewer: Viewer) -> Report | None:
+        """The round's report if the round exists and is in the viewer's cities."""
+        round_id = int(request.match_info["round_id"])
+        async with self.services.db.unit_of_work() as uow:
+            round_ = await uow.rounds.get(round_id)
+            if round_ is None or not viewer.role.covers(round_.city_id):
+                return None
+            period = await round_period(uow, round_id, self.services.settings.tz)
+            return await summarize(uow, period, self.services.settings.min_group_size)
+
+    def _criterion_label(self, criterion: str, locale: str) -> str:
+        return self.services.translator.render(CRITERION_NAMES[criterion], locale)
+
+    def _behind_https(self) -> bool:
+        url = self.services.settings.dashboard_url or ""
+        return url.startswith("https://")
+
+
+_CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+    "json": "application/json; charset=utf-8",
+}
+
+
+def criteria_chart(practice: PracticeSummary, locale: str, label: Callable[[str, str], str]) -> str:
+    """An inline SVG: each criterion's mean (1–5) as a bar with its 95 % interval."""
+    width, row, left, right = 320, 34, 130, 10
+    scale = (width - left - right) / 4.0
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} '
+        f'{row * len(CRITERIA) + 20}" role="img" class="chart">'
+    ]
+    for tick in range(1, 6):
+        x = left + (tick - 1) * scale
+        parts.append(
+            f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{row * len(CRITERIA)}" '
+            f'stroke="#ddd"/><text x="{x:.1f}" y="{row * len(CRITERIA) + 14}" '
+            f'font-size="10" text-anchor="middle">{tick}</text>'
+        )
+    for index, criterion in enumerate(CRITERIA):
+        y = index * row + 6
+        stats = practice.criteria.get(criterion)
+        parts.append(
+            f'<text x="0" y="{y + 14}" font-size="11">{escape(label(criterion, locale))}</text>'
+        )
+        if stats is None:
+            parts.append(f'<text x="{left}" y="{y + 14}" font-size="11" fill="#777">–</text>')
+            continue
+        end = left + (stats.mean - 1) * scale
+        low, high = left + (stats.ci_low - 1) * scale, left + (stats.ci_high - 1) * scale
+        parts.append(
+            f'<rect x="{left}" y="{y}" width="{max(end - left, 1):.1f}" height="18" '
+            f'fill="#2b6cb0"><title>{stats.mean:.2f}</title></rect>'
+            f'<line x1="{low:.1f}" y1="{y + 9}" x2="{high:.1f}" y2="{y + 9}" '
+            f'stroke="#1a202c" stroke-width="2"/>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,208 @@
+"""`auditbot serve` and `auditbot scheduler`: one aiohttp application, one or more workers.
+
+- POST /telegram/webhook: the secret header is checked (constant time); the update is handled
+  before the answer, so an update Telegram sees as delivered has been committed.
+- /dashboard…: the coordinator dashboard (bot/web/dashboard.py).
+- GET /healthz: the database answers and the scheduler's heartbeat is fresh.
+- GET /metrics: Prometheus text.
+
+Workers share the port (SO_REUSEPORT) and the PostgreSQL database; updates of one person are
+serialised by a row lock on their progress. Exactly one process — the leader, holding a
+database lock — runs the scheduler and the outbox sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import signal
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from telegram import Update
+
+from bot.config import ConfigError, Settings
+from bot.services import Services, start_services
+from bot.telegram.app import build_application, prepare
+from bot.telegram.jobs import schedule_jobs
+from bot.telegram.outbox import OutboxSender
+from bot.web.dashboard import Dashboard
+from bot.web.metrics import OUTBOX_DEPTH, REGISTRY
+from storage.leader import LeaderLock
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+HEARTBEAT_KEY = "scheduler_heartbeat"
+HEARTBEAT_EVERY = 20.0
+HEARTBEAT_STALE = timedelta(minutes=3)
+
+
+def build_web_app(services: Services, application: Any | None) -> web.Application:
+    """The aiohttp application: webhook (when a Telegram application is given), dashboard,
+    health and metrics."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app["services"] = services
+    app["telegram"] = application
+    if application is not None:
+        app.router.add_post("/telegram/webhook", webhook)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_routes(Dashboard(services).routes())
+    return app
+
+
+async def webhook(request: web.Request) -> web.Response:
+    """A Telegram update: 401 without the right secret; otherwise handled, then 200."""
+    services: Services = request.app["services"]
+    secret = services.settings.webhook_secret or ""
+    given = request.headers.get(SECRET_HEADER, "")
+    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        return web.json_response({"ok": False}, status=401)
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return web.json_response({"ok": False, "error": "not JSON"}, status=400)
+    application = request.app["telegram"]
+    update = Update.de_json(data, application.bot)
+    if update is None:
+        return web.json_response({"ok": True})
+    processor = application.update_processor
+    await processor.process_update(update, application.process_update(update))
+    return web.json_response({"ok": True})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers and a scheduler beat within the last three minutes."""
+    services: Services = request.app["services"]
+    checks = {"database": "ok", "scheduler": "ok"}
+    try:
+        async with services.db.unit_of_work() as uow:
+            await uow.session.execute(text("SELECT 1"))
+            beat = await uow.settings.get(HEARTBEAT_KEY)
+    except Exception as error:  # any failure of the database is the answer here
+        checks["database"] = type(error).__name__
+        beat = None
+    if beat is None or utcnow() - datetime.fromisoformat(beat) > HEARTBEAT_STALE:
+        checks["scheduler"] = "stale" if beat else "missing"
+    healthy = all(v == "ok" for v in checks.values())
+    return web.json_response(checks, status=200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition."""
+    services: Services = request.app["services"]
+    async with services.db.unit_of_work() as uow:
+        OUTBOX_DEPTH.set(await uow.outbox.depth())
+    return web.Response(
+        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+async def beat(services: Services) -> None:
+    """Record that the scheduler is alive."""
+    async with services.db.unit_of_work() as uow:
+        await uow.settings.put(HEARTBEAT_KEY, utcnow().isoformat())
+
+
+class Leadership:
+    """Runs the scheduler and the outbox sender while this process holds the leader lock."""
+
+    def __init__(self, services: Services, application: Any) -> None:
+        self.services = services
+        self.application = application
+        self.lock = LeaderLock(services.db.engine)
+        self.sender = OutboxSender(services, application.bot)
+        self.leading = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Try to lead; once leading, beat, schedule and send until stopped."""
+        sending: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                if not self.leading and await self.lock.acquire():
+                    self.leading = True
+                    log.info("this process is the scheduler leader")
+                    schedule_jobs(self.application, self.sender)
+                    sending = asyncio.create_task(self.sender.run(stop))
+                if self.leading:
+                    await beat(self.services)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), HEARTBEAT_EVERY)
+        finally:
+            if sending is not None:
+                await sending
+            await self.lock.release()
+
+
+async def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    scheduler: bool = True,
+    register_webhook: bool = True,
+) -> None:
+    """One worker: the web application, the webhook's PTB application, maybe the leader."""
+    if settings.bot_token is None:
+        raise ConfigError("BOT_TOKEN: needed to serve the Telegram webhook")
+    if settings.webhook_secret is None:
+        raise ConfigError("WEBHOOK_SECRET: needed so that only Telegram can call the webhook")
+    services = await start_services(settings)
+    application = build_application(settings, services, polling=False)
+    stop = _stop_on_signals()
+    try:
+        async with application:
+            await prepare(application)
+            if register_webhook and settings.webhook_url:
+                await application.bot.set_webhook(
+                    f"{settings.webhook_url.rstrip('/')}",
+                    secret_token=settings.webhook_secret,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            await application.start()
+            runner = web.AppRunner(build_web_app(services, application), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, host, port, reuse_port=True).start()
+            log.info("serving on %s:%s (pid %s)", host, port, os.getpid())
+            leader = Leadership(services, application) if scheduler else None
+            leading = asyncio.create_task(leader.run(stop)) if leader else None
+            await stop.wait()
+            if leading is not None:
+                await leading
+            await runner.cleanup()
+            await application.stop()
+    finally:
+        await services.close()
+
+
+async def run_scheduler(settings: Settings) -> None:
+    """The scheduler and the outbox sender as a process of their own (one leader at a time)."""
+    if settings.bot_token is None:
+        raise ConfigError("BOT_TOKEN: needed to send invitations and reports")
+    services = await start_services(settings)
+    application = build_application(settings, services, polling=False)
+    stop = _stop_on_signals()
+    try:
+        async with application:
+            await prepare(application)
+            await application.start()
+            await Leadership(services, application).run(stop)
+            await application.stop()
+    finally:
+        await services.close()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
