@@ -8,10 +8,10 @@ are suppressed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from audit.model import CRITERIA, Comment, PracticeSummary, Report, Trend
@@ -90,8 +90,20 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
     practices = await _practices_in(uow, period, rounds, responses)
     invited = await _invited(uow, rounds)
     weights = _weights(surveys.values())
+    counts_of = _by_practice(counts, lambda c: c.practice_id)
+    responses_of = _by_practice(responses, lambda r: r[1])
+    locales_of = _by_practice(locales, lambda r: r[0])
     summaries = [
-        _practice_summary(p, counts, responses, locales, questions, invited, weights, k)
+        _practice_summary(
+            p,
+            counts_of.get(p.id, []),
+            responses_of.get(p.id, []),
+            locales_of.get(p.id, []),
+            questions,
+            invited,
+            weights,
+            k,
+        )
         for p in practices
     ]
     if period.kind in ("round", "city"):
@@ -160,9 +172,20 @@ async def _invited(uow: UnitOfWork, rounds: Sequence[Any]) -> dict[str, int]:
     return invited
 
 
+_Row = TypeVar("_Row")
+
+
+def _by_practice(rows: Iterable[_Row], key: Callable[[_Row], str]) -> dict[str, list[_Row]]:
+    """Rows grouped by practice, once, so each practice's summary reads only its own rows."""
+    grouped: dict[str, list[_Row]] = defaultdict(list)
+    for row in rows:
+        grouped[key(row)].append(row)
+    return grouped
+
+
 def _practice_summary(
     practice: Any,
-    counts: Sequence[ValueCount],
+    own: Sequence[ValueCount],
     responses: Sequence[tuple[Any, ...]],
     locales: Sequence[tuple[Any, ...]],
     questions: Mapping[str, _Question],
@@ -170,8 +193,9 @@ def _practice_summary(
     weights: Mapping[str, float],
     k: int,
 ) -> PracticeSummary:
-    started = sum(n for _r, p, _s, n in responses if p == practice.id)
-    completed = sum(n for _r, p, s, n in responses if p == practice.id and s == "completed")
+    """One practice's figures from its own rows (value counts, response counts, languages)."""
+    started = sum(n for _r, _p, _s, n in responses)
+    completed = sum(n for _r, _p, s, n in responses if s == "completed")
     base = PracticeSummary(
         city_id=practice.city_id,
         city={},
@@ -187,16 +211,13 @@ def _practice_summary(
     )
     if base.suppressed:
         return base
-    own = [c for c in counts if c.practice_id == practice.id]
     base.started, base.completed = started, completed
     base.completion_rate = completed / started if started else None
     base.awareness = _share(own, questions, "awareness", k)
     base.usage = _share(own, questions, "usage", k)
     base.criteria = _criteria(own, questions, k)
     base.composite = composite(base.criteria, weights)
-    base.languages = {
-        locale: (n if n >= k else None) for p, locale, n in locales if p == practice.id
-    }
+    base.languages = {locale: (n if n >= k else None) for _p, locale, n in locales}
     return base
 
 

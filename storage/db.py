@@ -33,6 +33,11 @@ class Database:
         """A fresh unit of work: one session, one transaction, committed on clean exit."""
         return UnitOfWork(self.sessions)
 
+    async def ping(self) -> None:
+        """Raise unless the database answers."""
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+
     async def upgrade(self) -> None:
         """Apply every Alembic migration up to head."""
         async with self.engine.begin() as connection:

@@ -171,10 +171,10 @@ def test_csv_is_tidy_with_a_localized_header(report: Report, translator: Transla
     assert {len(row) for row in rows} == {len(header)}
     info = [row for row in body if row[2] == INFO_POINT["pl"]]
     assert [row[3] for row in info] == [
-        "City's engagement",
-        "Long-term character",
-        "Comprehensiveness",
-        "Overall usefulness",
+        "Zaangażowanie samorządu",
+        "Długofalowość",
+        "Kompleksowość",
+        "Ogólna przydatność",
     ]
     assert info[0][1] == "Kraków"
     assert info[0][4] == "12"

@@ -98,7 +98,10 @@ async def show_after_message(renderer: Renderer, message: Message) -> None:
 
 async def show_after_press(renderer: Renderer, query: CallbackQuery, *, edit: bool = True) -> None:
     """Answer a button press: a toast, the pressed message edited in place, then new messages."""
-    await send(lambda: query.answer(renderer.toast()))
+    try:
+        await send(lambda: query.answer(renderer.toast()))
+    except BadRequest as error:  # e.g. "query is too old" after a restart: still show the reply
+        log.info("could not answer a button press: %s", error.message)
     prompts = [p for p in renderer.reply.prompts if p.kind != "notice"]
     if edit and renderer.reply.echo is not None:
         await edit_pressed(query, renderer.text(renderer.reply.echo), None)

@@ -13,7 +13,7 @@ from bot.telegram.context import AuditContext
 from bot.telegram.staff_handlers import actor_of, require, say, show_staff
 from bot.web.auth import sign_in_link
 from conversations.engine import Button, Prompt
-from conversations.messages import Plain, _
+from conversations.messages import Local, Plain, _
 from storage.models import utcnow
 from storage.uow import UnitOfWork
 
@@ -33,7 +33,7 @@ async def on_report(update: Update, context: AuditContext) -> None:
     rows = [
         (
             Button(
-                _("Round {id} ({city})", id=str(r.id), city=Plain(r.city_id)),
+                _("Round {id} ({city})", id=str(r.id), city=Local(cities.get(r.city_id, {}))),
                 f"{REPORT_PREFIX}r:{r.id}",
             ),
         )

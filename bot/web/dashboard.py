@@ -281,36 +281,44 @@ _CONTENT_TYPES = {
 
 
 def criteria_chart(practice: PracticeSummary, locale: str, label: Callable[[str, str], str]) -> str:
-    """An inline SVG: each criterion's mean (1–5) as a bar with its 95 % interval."""
-    width, row, left, right = 320, 34, 130, 10
-    scale = (width - left - right) / 4.0
+    """An inline SVG: each criterion's name, then its mean (1–5) as a bar with the 95 % CI."""
+    width, row, margin = 320, 40, 8
+    scale = (width - 2 * margin) / 4.0
+    height = row * len(CRITERIA) + 16
+
+    def x_of(rating: float) -> float:
+        return margin + (rating - 1) * scale
+
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} '
-        f'{row * len(CRITERIA) + 20}" role="img" class="chart">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" class="chart">'
     ]
     for tick in range(1, 6):
-        x = left + (tick - 1) * scale
         parts.append(
-            f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{row * len(CRITERIA)}" '
-            f'stroke="#ddd"/><text x="{x:.1f}" y="{row * len(CRITERIA) + 14}" '
-            f'font-size="10" text-anchor="middle">{tick}</text>'
+            f'<line x1="{x_of(tick):.1f}" y1="12" x2="{x_of(tick):.1f}" '
+            f'y2="{height - 16}" stroke="#e2e8f0"/>'
+            f'<text x="{x_of(tick):.1f}" y="{height - 3}" font-size="10" '
+            f'text-anchor="middle">{tick}</text>'
         )
     for index, criterion in enumerate(CRITERIA):
-        y = index * row + 6
+        top = index * row
         stats = practice.criteria.get(criterion)
+        value = f" — {stats.mean:.2f}" if stats else " — –"
         parts.append(
-            f'<text x="0" y="{y + 14}" font-size="11">{escape(label(criterion, locale))}</text>'
+            f'<text x="{margin}" y="{top + 11}" font-size="11">'
+            f"{escape(label(criterion, locale))}{value}</text>"
         )
         if stats is None:
-            parts.append(f'<text x="{left}" y="{y + 14}" font-size="11" fill="#777">–</text>')
             continue
-        end = left + (stats.mean - 1) * scale
-        low, high = left + (stats.ci_low - 1) * scale, left + (stats.ci_high - 1) * scale
+        low, high = x_of(stats.ci_low), x_of(stats.ci_high)
         parts.append(
-            f'<rect x="{left}" y="{y}" width="{max(end - left, 1):.1f}" height="18" '
-            f'fill="#2b6cb0"><title>{stats.mean:.2f}</title></rect>'
-            f'<line x1="{low:.1f}" y1="{y + 9}" x2="{high:.1f}" y2="{y + 9}" '
-            f'stroke="#1a202c" stroke-width="2"/>'
+            f'<rect x="{margin}" y="{top + 15}" '
+            f'width="{max(x_of(stats.mean) - margin, 1):.1f}" height="14" '
+            f'fill="#2b6cb0"/><line x1="{low:.1f}" y1="{top + 22}" x2="{high:.1f}" '
+            f'y2="{top + 22}" stroke="#1a202c" stroke-width="2"/>'
+            f'<line x1="{low:.1f}" y1="{top + 17}" x2="{low:.1f}" y2="{top + 27}" '
+            f'stroke="#1a202c"/><line x1="{high:.1f}" y1="{top + 17}" '
+            f'x2="{high:.1f}" y2="{top + 27}" stroke="#1a202c"/>'
         )
     parts.append("</svg>")
     return "".join(parts)

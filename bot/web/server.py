@@ -25,7 +25,6 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from telegram import Update
 
 from bot.config import ConfigError, Settings
@@ -43,14 +42,16 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEARTBEAT_KEY = "scheduler_heartbeat"
 HEARTBEAT_EVERY = 20.0
 HEARTBEAT_STALE = timedelta(minutes=3)
+SERVICES = web.AppKey("services", Services)
+TELEGRAM: web.AppKey[Any] = web.AppKey("telegram")
 
 
 def build_web_app(services: Services, application: Any | None) -> web.Application:
     """The aiohttp application: webhook (when a Telegram application is given), dashboard,
     health and metrics."""
     app = web.Application(client_max_size=1024 * 1024)
-    app["services"] = services
-    app["telegram"] = application
+    app[SERVICES] = services
+    app[TELEGRAM] = application
     if application is not None:
         app.router.add_post("/telegram/webhook", webhook)
     app.router.add_get("/healthz", healthz)
@@ -61,7 +62,7 @@ def build_web_app(services: Services, application: Any | None) -> web.Applicatio
 
 async def webhook(request: web.Request) -> web.Response:
     """A Telegram update: 401 without the right secret; otherwise handled, then 200."""
-    services: Services = request.app["services"]
+    services: Services = request.app[SERVICES]
     secret = services.settings.webhook_secret or ""
     given = request.headers.get(SECRET_HEADER, "")
     if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
@@ -70,7 +71,7 @@ async def webhook(request: web.Request) -> web.Response:
         data = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         return web.json_response({"ok": False, "error": "not JSON"}, status=400)
-    application = request.app["telegram"]
+    application = request.app[TELEGRAM]
     update = Update.de_json(data, application.bot)
     if update is None:
         return web.json_response({"ok": True})
@@ -81,11 +82,11 @@ async def webhook(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers and a scheduler beat within the last three minutes."""
-    services: Services = request.app["services"]
+    services: Services = request.app[SERVICES]
     checks = {"database": "ok", "scheduler": "ok"}
     try:
+        await services.db.ping()
         async with services.db.unit_of_work() as uow:
-            await uow.session.execute(text("SELECT 1"))
             beat = await uow.settings.get(HEARTBEAT_KEY)
     except Exception as error:  # any failure of the database is the answer here
         checks["database"] = type(error).__name__
@@ -98,7 +99,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition."""
-    services: Services = request.app["services"]
+    services: Services = request.app[SERVICES]
     async with services.db.unit_of_work() as uow:
         OUTBOX_DEPTH.set(await uow.outbox.depth())
     return web.Response(
