@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     default_locale: str = "en"
     timezone: str = "Europe/Warsaw"
     min_group_size: int = Field(default=5, ge=2, le=1000)
+    retention_unfinished_days: int = Field(default=90, ge=1, le=3650)
+    retention_comments_days: int = Field(default=730, ge=0, le=36500)
     report_locale: str = "pl"
     annual_report_date: Annotated[tuple[int, int], NoDecode] = (1, 15)
     surveys_dir: Path | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.services import Services
 from storage.models import Round, utcnow
@@ -161,3 +161,32 @@ async def reconcile(services: Services, now: datetime | None = None) -> Reconcil
         for round_ in closing:
             await close_round(uow, round_, "scheduler", now)
     return Reconciled(tuple(opened), tuple(reminded), tuple(r.id for r in closing))
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What one retention pass removed."""
+
+    unfinished_deleted: int
+    comments_erased: int
+
+
+async def apply_retention(services: Services, now: datetime | None = None) -> Retention:
+    """Delete unfinished responses RETENTION_UNFINISHED_DAYS after their round closed (or after
+    their last change, outside rounds) and blank comments older than RETENTION_COMMENTS_DAYS
+    (0 keeps them); logged in the audit log."""
+    now = now or utcnow()
+    settings = services.settings
+    keep = timedelta(days=settings.retention_unfinished_days)
+    async with services.db.unit_of_work() as uow:
+        deleted = await uow.responses.delete_unfinished(now - keep, now - keep)
+        erased = 0
+        if settings.retention_comments_days:
+            erased = await uow.responses.erase_comments(
+                now - timedelta(days=settings.retention_comments_days)
+            )
+        if deleted or erased:
+            await uow.audit_log.add(
+                "scheduler", "retention", None, unfinished_deleted=deleted, comments_erased=erased
+            )
+    return Retention(deleted, erased)

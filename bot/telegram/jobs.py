@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from bot.reports import compile_due_reports
-from bot.rounds import reconcile
+from bot.rounds import apply_retention, reconcile
 from bot.services import Services
 from bot.telegram.context import AuditContext
 from bot.telegram.outbox import OutboxSender
@@ -18,6 +18,7 @@ from bot.telegram.outbox import OutboxSender
 log = logging.getLogger(__name__)
 RECONCILE_EVERY = 60.0
 REPORTS_EVERY = 600.0
+RETENTION_EVERY = 6 * 3600.0
 
 
 def schedule_jobs(application: Any, sender: OutboxSender | None = None) -> None:
@@ -28,6 +29,9 @@ def schedule_jobs(application: Any, sender: OutboxSender | None = None) -> None:
     )
     application.job_queue.run_repeating(
         compile_reports, interval=REPORTS_EVERY, first=5.0, name="reports"
+    )
+    application.job_queue.run_repeating(
+        retention, interval=RETENTION_EVERY, first=30.0, name="retention"
     )
 
 
@@ -50,3 +54,14 @@ async def compile_reports(context: AuditContext) -> None:
     sender: OutboxSender | None = context.bot_data.get("sender")
     if compiled and sender is not None:
         sender.wake.set()
+
+
+async def retention(context: AuditContext) -> None:
+    """Remove what the retention settings say is no longer to be kept."""
+    done = await apply_retention(context.services)
+    if done.unfinished_deleted or done.comments_erased:
+        log.info(
+            "retention: %d unfinished responses deleted, %d comments erased",
+            done.unfinished_deleted,
+            done.comments_erased,
+        )
