@@ -30,16 +30,22 @@ async def test_unfinished_responses_go_90_days_after_their_round_closed(
     assert later.unfinished_deleted == 2  # the round's half response and the idle always-on one
     async with services.db.unit_of_work() as uow:
         statuses = (await uow.session.scalars(select(Response.status))).all()
-        log = (await uow.session.scalars(select(AuditLog).where(
-            AuditLog.action == "retention"))).all()
+        log = (
+            await uow.session.scalars(select(AuditLog).where(AuditLog.action == "retention"))
+        ).all()
     assert statuses == ["completed"]
     assert log[0].details["unfinished_deleted"] == 2
 
 
 async def test_comments_are_blanked_after_their_retention(services: Services) -> None:
     round_id = await make_round(services, 5)
-    await add_response(services, "writer", A, round_id,
-                       person("yes", "once", (4, 4, 4, 4), "Please open on Saturdays"))
+    await add_response(
+        services,
+        "writer",
+        A,
+        round_id,
+        person("yes", "once", (4, 4, 4, 4), "Please open on Saturdays"),
+    )
     kept = await apply_retention(services, utcnow() + timedelta(days=700))
     assert kept.comments_erased == 0
     erased = await apply_retention(services, utcnow() + timedelta(days=731))
