@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -76,3 +77,12 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         yield started
     finally:
         await started.close()
+
+
+@pytest.fixture
+async def bot(database_url: str) -> AsyncIterator[Any]:
+    """The real PTB Application polling a fake Bot API server, on the parametrised database."""
+    from tests.telegram_harness import running_bot
+
+    async with running_bot(database_url) as running:
+        yield running

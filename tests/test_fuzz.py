@@ -13,7 +13,6 @@ from bot.telegram.render import event_from_callback
 from conversations import events as ev
 from conversations.engine import SaveAnswer, State, handle, required_answers
 from tests.test_engine import SURVEY, WORLD
-from tests.test_telegram import bot as running_bot_fixture  # noqa: F401  (fixture "bot")
 
 TEXTS = st.one_of(
     st.text(max_size=200),

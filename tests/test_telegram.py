@@ -53,12 +53,6 @@ def is_ukrainian(text: str) -> bool:
     return bool(re.search(r"[а-яіїєґ]", text.lower())) and not re.search(r"[ыэёъ]", text.lower())
 
 
-@pytest.fixture
-async def bot(database_url: str):  # type: ignore[no-untyped-def]
-    async with running_bot(database_url) as running:
-        yield running
-
-
 @pytest.mark.parametrize("locale", ["uk", "ru", "en", "pl"])
 async def test_a_respondent_completes_the_survey_in_each_language(
     bot: RunningBot, locale: str
