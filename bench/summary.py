@@ -135,7 +135,14 @@ async def prepare(services: Services, answers: int, rng: random.Random) -> Plan:
                 )
                 plan.rounds.append((round_.id, city["id"], opens, closes))
     plan.quality = {p: rng.uniform(2.3, 4.6) for ps in plan.practices.values() for p in ps}
-    per_city = max(20, answers // 350)
+    await add_respondents(services, plan, max(20, answers // 350), rng)
+    return plan
+
+
+async def add_respondents(
+    services: Services, plan: Plan, per_city: int, rng: random.Random
+) -> None:
+    """`per_city` respondents in each city (about 2.5 responses each), in four languages."""
     rows = []
     for c, city in enumerate(plan.practices):
         people = []
@@ -149,7 +156,6 @@ async def prepare(services: Services, answers: int, rng: random.Random) -> Plan:
     async with services.db.engine.begin() as connection:
         for start in range(0, len(rows), CHUNK):
             await connection.execute(insert(Respondent), rows[start : start + CHUNK])
-    return plan
 
 
 def rating(rng: random.Random, quality: float) -> int:

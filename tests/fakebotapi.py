@@ -12,9 +12,11 @@ import contextlib
 import copy
 import itertools
 import json
+import random
 import re
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -105,6 +107,7 @@ class Call:
     time: float
     files: dict[str, UploadedFile] = field(default_factory=dict)
     error: ApiError | None = None
+    delay: float = 0.0  # set by a fault rule: answer late (but carry the call out)
 
 
 @dataclass
@@ -142,6 +145,61 @@ class FailNext:
             return None
         self.times -= 1
         return ApiError.make(self.status, self.retry_after, self.description)
+
+
+class Drop(Exception):
+    """Fault: close the connection without an answer (the call is not carried out)."""
+
+
+class Hang(Exception):
+    """Fault: answer nothing for `seconds`, then drop (the call is not carried out)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+@dataclass
+class RandomFaults:
+    """Fault rule: a share of calls to `methods` fail in random ways (reproducible by seed).
+
+    Kinds: 429 with retry_after, 500, 502, a slow answer (then carried out), a hang until the
+    client gives up, a dropped connection. Failed calls are not carried out, as a gateway error
+    in front of Telegram would leave them.
+    """
+
+    rate: float = 0.2
+    seed: int = 1
+    methods: tuple[str, ...] = (
+        "sendMessage",
+        "editMessageText",
+        "answerCallbackQuery",
+        "sendDocument",
+    )
+    kinds: tuple[str, ...] = ("429", "500", "502", "slow", "hang", "drop")
+    slow: float = 0.3
+    hang: float = 1.5
+    seen: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def __call__(self, call: Call) -> ApiError | None:
+        """Maybe fail this call."""
+        if call.method not in self.methods or self._random.random() >= self.rate:
+            return None
+        kind = self._random.choice(self.kinds)
+        self.seen[kind] += 1
+        if kind == "429":
+            return ApiError.make(429, retry_after=1)
+        if kind in ("500", "502"):
+            return ApiError.make(int(kind))
+        if kind == "drop":
+            raise Drop()
+        if kind == "hang":
+            raise Hang(self.hang)
+        call.delay = self.slow
+        return None
 
 
 def api(*names: str) -> Callable[[F], F]:
@@ -680,10 +738,19 @@ class FakeBotApi:
             for rule in self.faults:
                 if (error := rule(call)) is not None:
                     raise error
+            if call.delay:
+                await asyncio.sleep(call.delay)
             result = await handler(self, call)
         except ApiError as error:
             call.error = error
             return web.json_response(error.body(), status=error.status)
+        except (Drop, Hang) as fault:
+            call.error = ApiError(599, type(fault).__name__)
+            if isinstance(fault, Hang):
+                await asyncio.sleep(fault.seconds)
+            if request.transport is not None:
+                request.transport.close()
+            raise web.HTTPServiceUnavailable() from None
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod

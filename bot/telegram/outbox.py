@@ -31,7 +31,8 @@ from conversations.messages import _
 from storage.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 10  # transient errors only; with backoff capped at 10 minutes that is ~1 hour
+MAX_BACKOFF = 600.0
 
 
 @dataclass
@@ -91,12 +92,14 @@ class OutboxSender:
         rate: float = 28.0,
         concurrency: int = 32,
         batch: int = 200,
+        retry_base: float = 2.0,
     ) -> None:
         self.services = services
         self.bot = bot
         self.limiter = RateLimiter(rate)
         self.slots = asyncio.Semaphore(concurrency)
         self.batch = batch
+        self.retry_base = retry_base
         self.stats = SenderStats()
         self.in_flight: set[asyncio.Task[None]] = set()
         self.dispatched: set[int] = set()
@@ -214,7 +217,7 @@ class OutboxSender:
             await self._record(message, "failed", attempts=attempts, error=kind)
             return
         self.stats.retried += 1
-        delay = timedelta(seconds=2**attempts)
+        delay = timedelta(seconds=min(self.retry_base * 2 ** (attempts - 1), MAX_BACKOFF))
         await self._record(
             message,
             "pending",
