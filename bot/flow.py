@@ -6,6 +6,7 @@ Shared by every adapter (Telegram, console), so they all behave the same.
 from __future__ import annotations
 
 import logging
+import time as time_module
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
@@ -36,7 +37,6 @@ from storage.models import Answer, Response, utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-_survey_cache: dict[tuple[int, str], Survey] = {}
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,10 @@ async def _respond(
     if identity.update_id is not None and not await uow.updates.claim(identity.update_id):
         return Reply(services.translator.default_locale, duplicate=True)
     state = await load_state(uow, identity.pseudonym)
-    world = await load_world(uow, services, identity)
+    if answers_a_question(state, event):
+        world = await load_survey_world(uow, services, identity, state)
+    else:
+        world = await load_world(uow, services, identity)
     outcome = engine.handle(state, event, world)
     await store_outcome(uow, identity, outcome, world)
     locale = services.translator.choose_locale(outcome.state.locale, language_code)
@@ -116,12 +119,63 @@ async def load_state(uow: UnitOfWork, pseudonym: str) -> State:
     )
 
 
+SURVEY_EVENTS = (ev.Choose, ev.Text, ev.Back, ev.Skip, ev.Done, ev.Pause, ev.Unsupported)
+CATALOG_TTL = 30.0  # seconds a process trusts its copy of the catalog
+
+
+def answers_a_question(state: State, event: ev.Event) -> bool:
+    """The hot path: an event inside a survey needs only the catalog and the current survey."""
+    return (
+        state.stage == engine.QUESTION
+        and state.response is not None
+        and state.response.status == "in_progress"
+        and isinstance(event, SURVEY_EVENTS)
+    )
+
+
+async def load_survey_world(
+    uow: UnitOfWork, services: Services, identity: Identity, state: State
+) -> World:
+    """What answering a question can touch: names, the survey, whether invitations are on."""
+    assert state.response is not None
+    cities, practices = await _catalog(uow, services)
+    survey_id = state.response.survey_id
+    return World(
+        cities=cities,
+        practices=practices,
+        rounds=(),
+        surveys=await _surveys(uow, services, {survey_id}),
+        default_survey_id=survey_id,
+        min_group_size=services.settings.min_group_size,
+        can_subscribe=identity.chat_id is not None,
+        subscribed=frozenset(
+            await uow.subscriptions.cities_of(identity.chat_id) if identity.chat_id else ()
+        ),
+    )
+
+
+async def _catalog(
+    uow: UnitOfWork, services: Services
+) -> tuple[tuple[CityInfo, ...], tuple[PracticeInfo, ...]]:
+    """Cities with active practices, and those practices; cached for CATALOG_TTL seconds (a
+    catalog change shows within that time in every process)."""
+    cached = services.cache.get("catalog")
+    if cached is not None and cached[0] > time_module.monotonic():
+        return cached[1], cached[2]
+    practices = [p for p in await uow.catalog.practices(active_only=True)]
+    with_practices = {p.city_id for p in practices}
+    cities = tuple(
+        CityInfo(c.id, c.name) for c in await uow.catalog.cities() if c.id in with_practices
+    )
+    infos = tuple(PracticeInfo(p.id, p.city_id, p.name, p.description) for p in practices)
+    services.cache["catalog"] = (time_module.monotonic() + CATALOG_TTL, cities, infos)
+    return cities, infos
+
+
 async def load_world(uow: UnitOfWork, services: Services, identity: Identity) -> World:
     """The catalog, open rounds, surveys in use and the respondent's own history."""
     pseudonym = identity.pseudonym
-    practices = [p for p in await uow.catalog.practices(active_only=True)]
-    with_practices = {p.city_id for p in practices}
-    cities = [c for c in await uow.catalog.cities() if c.id in with_practices]
+    cities, practices = await _catalog(uow, services)
     now = utcnow()
     rounds = await uow.rounds.open_at(now)
     default = await uow.surveys.latest(DEFAULT_SURVEY_KEY)
@@ -137,10 +191,10 @@ async def load_world(uow: UnitOfWork, services: Services, identity: Identity) ->
     answers = await uow.responses.answers([r.id for r in unfinished_rows])
     survey_ids = {default.id, *(r.survey_id for r, _ in rounds), *(r.survey_id for r in own)}
     return World(
-        cities=tuple(CityInfo(c.id, c.name) for c in cities),
-        practices=tuple(PracticeInfo(p.id, p.city_id, p.name, p.description) for p in practices),
+        cities=cities,
+        practices=practices,
         rounds=tuple(RoundInfo(r.id, r.city_id, frozenset(ids), r.survey_id) for r, ids in rounds),
-        surveys=await _surveys(uow, survey_ids),
+        surveys=await _surveys(uow, services, survey_ids),
         default_survey_id=default.id,
         min_group_size=services.settings.min_group_size,
         unfinished={
@@ -157,16 +211,14 @@ async def load_world(uow: UnitOfWork, services: Services, identity: Identity) ->
     )
 
 
-async def _surveys(uow: UnitOfWork, survey_ids: set[int]) -> dict[int, Survey]:
-    """Survey versions by id; parsed definitions are cached by id and content hash."""
-    rows = await uow.surveys.many(survey_ids)
-    result = {}
-    for row in rows:
-        key = (row.id, row.content_hash)
-        if key not in _survey_cache:
-            _survey_cache[key] = survey_from_dict(row.definition)
-        result[row.id] = _survey_cache[key]
-    return result
+async def _surveys(uow: UnitOfWork, services: Services, survey_ids: set[int]) -> dict[int, Survey]:
+    """Survey versions by id. A version that responses point at never changes, and versions
+    are only stored at start, so a process keeps each one it has parsed."""
+    known: dict[int, Survey] = services.cache.setdefault("surveys", {})
+    missing = survey_ids - set(known)
+    for row in await uow.surveys.many(missing) if missing else ():
+        known[row.id] = survey_from_dict(row.definition)
+    return {survey_id: known[survey_id] for survey_id in survey_ids if survey_id in known}
 
 
 async def store_outcome(

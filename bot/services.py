@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.config import ConfigError, Settings
 from bot.i18n import Translator
@@ -41,6 +42,7 @@ class Services:
     db: Database
     translator: Translator
     pseudonyms: Pseudonymizer
+    cache: dict[str, Any] = field(default_factory=dict)  # per process: see bot/flow.py
 
     async def close(self) -> None:
         """Release the database connections."""
