@@ -72,34 +72,38 @@ class Driver:
 
     async def step(self) -> dict[str, Any] | None:
         """Send the next input; None when the survey is complete."""
-        self.steps += 1
         progress, response, answers = await self.state()
+        chosen = next((a.value_options for a in answers if a.question_id == "help_areas"), None)
+        return await self.act(progress, response, chosen)
+
+    async def act(
+        self, progress: Progress | None, response: Response | None, help_areas: list[str] | None
+    ) -> dict[str, Any] | None:
+        """Send what this person does next in the given state; None when they are done."""
+        self.steps += 1
         if response is not None and response.status == "completed":
             return None
         if progress is None or not self.user.received:
             return await self.user.send(f"/start p_{PRACTICE}")
-        token = progress.revision
-        stage = progress.stage
+        token, stage = progress.revision, progress.stage
         if stage == "language":
             return await self._press(token, self.plan.locale)
         if stage == "consent":
             return await self._press(token, "accept")
-        if stage in ("city", "practice", "idle"):
+        if stage == "paused":
+            return await self.user.send("/resume")
+        if stage == FINISHED:
+            return await self._press(token, ANOTHER)
+        if stage != "question" or response is None or response.current_question is None:
             return await self.user.send(f"/start p_{PRACTICE}")
-        if stage in ("paused", FINISHED):
-            return (
-                await self.user.send("/resume")
-                if stage == "paused"
-                else await self._press(token, ANOTHER)
-            )
-        assert response is not None and response.current_question is not None
-        return await self._answer(token, response.current_question, answers)
+        return await self._answer(token, response.current_question, help_areas)
 
-    async def _answer(self, token: int, question: str, answers: list[Answer]) -> dict[str, Any]:
+    async def _answer(
+        self, token: int, question: str, help_areas: list[str] | None
+    ) -> dict[str, Any]:
         planned = self.plan.answers.get(question, ev.SKIP)
         if question == "help_areas":
-            chosen = next((a.value_options for a in answers if a.question_id == question), None)
-            if chosen and planned in chosen:
+            if help_areas and planned in help_areas:
                 return await self._press(token, ev.DONE)
             return await self._press(token, planned)
         if question == "comment" and planned != ev.SKIP:

@@ -14,6 +14,7 @@ from bot.services import Services, start_services
 from bot.telegram.app import build_application, prepare
 from bot.telegram.jobs import schedule_jobs
 from bot.telegram.outbox import OutboxSender
+from bot.telegram.polling import poll
 from bot.telegram.processor import PerUserUpdateProcessor
 from tests.conftest import make_settings
 from tests.fakebotapi import FakeBotApi, FakeUser
@@ -140,15 +141,14 @@ async def running_bot(
                 schedule_jobs(application, sender)
             await application.start()
             sending = asyncio.create_task(sender.run(stop, idle_poll=0.2)) if jobs else None
-            assert application.updater is not None
-            await application.updater.start_polling(poll_interval=0.0, timeout=1)
+            polling = asyncio.create_task(poll(application, stop, long_poll=1))
             try:
                 yield RunningBot(server, services, processor, application)
             finally:
                 stop.set()
+                await polling
                 if sending is not None:
                     await sending
-                await application.updater.stop()
                 await application.stop()
     finally:
         await services.close()

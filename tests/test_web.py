@@ -136,7 +136,7 @@ class Worker:
 
     async def __aenter__(self) -> Worker:
         self.services = await start_services(self.settings)
-        self.application = build_application(self.settings, self.services, polling=False)
+        self.application = build_application(self.settings, self.services)
         await self.application.initialize()
         await prepare(self.application)
         await self.application.start()

@@ -7,7 +7,7 @@ import logging
 import signal
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import BotCommand
 from telegram.ext import (
     ApplicationBuilder,
     BaseUpdateProcessor,
@@ -24,6 +24,7 @@ from bot.telegram import handlers, report_handlers, staff_handlers
 from bot.telegram.context import AuditApplication, AuditContext
 from bot.telegram.jobs import schedule_jobs
 from bot.telegram.outbox import OutboxSender
+from bot.telegram.polling import poll
 from bot.telegram.processor import PerUserUpdateProcessor
 from bot.telegram.staff_handlers import STAFF_PREFIX
 from bot.transport import AiohttpRequest
@@ -47,21 +48,18 @@ def build_application(
     settings: Settings,
     services: Services,
     processor: BaseUpdateProcessor | None = None,
-    *,
-    polling: bool = True,
 ) -> AuditApplication:
-    """The PTB Application talking to TELEGRAM_API_URL over aiohttp, with every handler
-    (without an updater when updates come through the webhook)."""
+    """The PTB Application talking to TELEGRAM_API_URL over aiohttp, with every handler.
+    It has no Updater: updates arrive through bot/telegram/polling.py or the webhook."""
     assert settings.bot_token is not None
-    builder = ApplicationBuilder()
-    if not polling:
-        builder = builder.updater(None)
     application: AuditApplication = (
-        builder.token(settings.bot_token)
+        ApplicationBuilder()
+        .updater(None)
+        .token(settings.bot_token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .request(AiohttpRequest(connection_pool_size=256))
-        .get_updates_request(AiohttpRequest(connection_pool_size=4, read_timeout=40.0))
+        .get_updates_request(AiohttpRequest(connection_pool_size=4, read_timeout=45.0))
         .context_types(ContextTypes(context=AuditContext))
         .concurrent_updates(processor or PerUserUpdateProcessor(256))
         .build()
@@ -149,14 +147,9 @@ async def run_polling(settings: Settings) -> None:
             schedule_jobs(application, sender)
             await application.start()
             sending = asyncio.create_task(sender.run(stop))
-            assert application.updater is not None
-            await application.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, timeout=30
-            )
             log.info("bot is running (long polling)")
-            await stop.wait()
+            await poll(application, stop)
             log.info("stopping")
-            await application.updater.stop()
             await sending
             await application.stop()
     finally:

@@ -157,7 +157,7 @@ async def serve(
     if settings.webhook_secret is None:
         raise ConfigError("WEBHOOK_SECRET: needed so that only Telegram can call the webhook")
     services = await start_services(settings)
-    application = build_application(settings, services, polling=False)
+    application = build_application(settings, services)
     stop = _stop_on_signals()
     try:
         async with application:
@@ -189,7 +189,7 @@ async def run_scheduler(settings: Settings) -> None:
     if settings.bot_token is None:
         raise ConfigError("BOT_TOKEN: needed to send invitations and reports")
     services = await start_services(settings)
-    application = build_application(settings, services, polling=False)
+    application = build_application(settings, services)
     stop = _stop_on_signals()
     try:
         async with application:
