@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 
 from audit.export import EXPORTERS, file_name
-
 from audit.summary import Period, round_period, summarize, year_period
 from bot.services import Services
 from bot.staff import COORDINATOR
@@ -35,7 +34,7 @@ async def build(
         raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     step = progress or (lambda _stage: None)
     step("counting")
-    async with services.db.unit_of_work() as uow:
+    async with services.db.reading() as uow:
         report = await summarize(uow, period, services.settings.min_group_size)
     step("writing")
     content = EXPORTERS[fmt](report, services.translator, locale)

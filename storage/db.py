@@ -23,6 +23,12 @@ class Database:
         self.url = url
         self.engine: AsyncEngine = _create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: long reads (summaries, the dashboard) use their own engine whose transactions
+        # do not take the write lock, so a year's report never stalls the bot's answers.
+        self.reader: AsyncEngine = (
+            _create_engine(url, echo=echo, writer=False) if self.is_sqlite else self.engine
+        )
+        self.read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -32,6 +38,10 @@ class Database:
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work: one session, one transaction, committed on clean exit."""
         return UnitOfWork(self.sessions)
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work for reading only (SQLite: without the write lock)."""
+        return UnitOfWork(self.read_sessions)
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
@@ -46,9 +56,11 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
 
 
-def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
+def _create_engine(url: str, *, echo: bool, writer: bool = True) -> AsyncEngine:
     """Create the engine; SQLite gets its folder, WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
     options: dict[str, Any] = {"echo": echo}
@@ -61,7 +73,7 @@ def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
     engine = create_async_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "begin", _begin_immediate if writer else _begin_deferred)
     return engine
 
 
@@ -80,6 +92,11 @@ def _begin_immediate(connection: Connection) -> None:
     """Take SQLite's write lock at BEGIN: two deferred transactions that both decide to write
     later fail at once with "database is locked" instead of waiting for each other."""
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(connection: Connection) -> None:
+    """A reading transaction: a consistent snapshot (WAL) without blocking the writer."""
+    connection.exec_driver_sql("BEGIN")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

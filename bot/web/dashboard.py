@@ -257,7 +257,7 @@ class Dashboard:
     async def _report(self, request: web.Request, viewer: Viewer) -> Report | None:
         """The round's report if the round exists and is in the viewer's cities."""
         round_id = int(request.match_info["round_id"])
-        async with self.services.db.unit_of_work() as uow:
+        async with self.services.db.reading() as uow:
             round_ = await uow.rounds.get(round_id)
             if round_ is None or not viewer.role.covers(round_.city_id):
                 return None
