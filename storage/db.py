@@ -68,6 +68,10 @@ def _create_engine(url: str, *, echo: bool, writer: bool = True) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": 30}
+        # One writer connection: SQLite has one write lock anyway, and waiting for the pool is
+        # an asyncio wait, while waiting for the lock is SQLite's sleeping busy handler.
+        if writer:
+            options.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
         options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **options)

@@ -313,8 +313,7 @@ class FakeUser:
     @property
     def last(self) -> JSON | None:
         """The latest bot message in this chat, or None."""
-        received = self.received
-        return received[-1] if received else None
+        return self.server.last_message(self.id)
 
     @property
     def callback_answers(self) -> list[JSON]:
@@ -568,6 +567,13 @@ class FakeBotApi:
         chat = self._chats.get(chat_id, {})
         own = [m for m in chat.values() if m["from"]["id"] == self.bot_user["id"]]
         return copy.deepcopy(own)
+
+    def last_message(self, chat_id: int) -> JSON | None:
+        """The latest bot message in a chat (a copy), without copying the whole chat."""
+        for message in reversed(self._chats.get(chat_id, {}).values()):
+            if message["from"]["id"] == self.bot_user["id"]:
+                return copy.deepcopy(message)
+        return None
 
     def message(self, chat_id: int, message_id: int) -> JSON | None:
         """Any message (bot's or user's) by id, in its current state (copy)."""

@@ -83,7 +83,7 @@ class Driver:
         self.steps += 1
         if response is not None and response.status == "completed":
             return None
-        if progress is None or not self.user.received:
+        if progress is None or self.user.last is None:
             return await self.user.send(f"/start p_{PRACTICE}")
         token, stage = progress.revision, progress.stage
         if stage == "language":
