@@ -158,7 +158,7 @@ class Dashboard:
                     "/dashboard to the bot for a new one."
                 ),
             )
-        response = web.HTTPSeeOther("/dashboard")
+        response = see_other("/dashboard")
         set_session_cookie(response, cookie, secure=request.secure or self._behind_https())
         return response
 
@@ -230,7 +230,7 @@ class Dashboard:
                 actor, "comment.hide" if hidden else "comment.unhide", f"answer:{answer_id}"
             )
         back = str((await request.post()).get("back", "/dashboard"))
-        return web.HTTPSeeOther(back if back.startswith("/dashboard") else "/dashboard")
+        return see_other(back if back.startswith("/dashboard") else "/dashboard")
 
     async def language(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """Switch the dashboard's language."""
@@ -242,13 +242,13 @@ class Dashboard:
                 if session is not None:
                     session.locale = locale
         back = str(data.get("back", "/dashboard"))
-        return web.HTTPSeeOther(back if back.startswith("/dashboard") else "/dashboard")
+        return see_other(back if back.startswith("/dashboard") else "/dashboard")
 
     async def logout(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """End the session."""
         async with self.services.db.unit_of_work() as uow:
             await uow.web.end_session(viewer.session_hash)
-        response = web.HTTPSeeOther("/dashboard")
+        response = see_other("/dashboard")
         response.del_cookie(COOKIE, path="/dashboard")
         return response
 
@@ -270,6 +270,11 @@ class Dashboard:
     def _behind_https(self) -> bool:
         url = self.services.settings.dashboard_url or ""
         return url.startswith("https://")
+
+
+def see_other(location: str) -> web.Response:
+    """A 303 redirect (after a sign-in or a form), only ever to a dashboard page."""
+    return web.Response(status=303, headers={"Location": location})
 
 
 _CONTENT_TYPES = {
