@@ -363,9 +363,13 @@ class _Conversation:
         self.state.stage = LANGUAGE
         order = sorted(LANGUAGE_NAMES, key=lambda code: code != _base_language(language_code))
         rows = tuple((Button(Plain(LANGUAGE_NAMES[code]), code),) for code in order)
-        self._prompt(
-            [Plain("Оберіть мову · Выберите язык · Choose your language · Wybierz język")], rows
-        )
+        if _base_language(language_code) in LANGUAGE_NAMES:  # shown in that language
+            self._prompt([_("Choose your language:")], rows)
+        else:
+            self._prompt(
+                [Plain("Оберіть мову · Выберите язык · Choose your language · Wybierz język")],
+                rows,
+            )
 
     def _change_language(self, locale: str | None) -> None:
         if locale is None:

@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 from telegram import BotCommand
+from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationBuilder,
     BaseUpdateProcessor,
@@ -129,7 +130,10 @@ async def set_commands(application: Any, services: Services) -> None:
     for locale in (None, *LOCALES):
         shown = locale or translator.default_locale
         commands = [BotCommand(name, translator.render(text, shown)) for name, text in COMMANDS]
-        await application.bot.set_my_commands(commands, language_code=locale)
+        try:
+            await application.bot.set_my_commands(commands, language_code=locale)
+        except TelegramError as error:  # a menu is a nicety; a server without it still works
+            log.warning("could not set the command menu (%s): %s", locale, error)
 
 
 async def run_polling(settings: Settings) -> None:

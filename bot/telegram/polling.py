@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.telegram.render import retry_seconds
 
@@ -25,7 +25,10 @@ async def poll(
     application: Any, stop: asyncio.Event, long_poll: int = 30, limit: int = 100
 ) -> None:
     """Fetch, handle, confirm — until `stop` is set."""
-    await application.bot.delete_webhook(drop_pending_updates=False)
+    try:  # polling and a webhook exclude each other
+        await application.bot.delete_webhook(drop_pending_updates=False)
+    except TelegramError as error:
+        log.warning("could not delete the webhook: %s", error)
     offset: int | None = None
     delay = 1.0
     while not stop.is_set():
