@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
 
 from audit.summary import round_period, summarize, year_period
 from bot.config import LOCALES, Settings, load_settings
@@ -48,6 +47,7 @@ from bot.rounds import create_round
 from bot.services import Services, start_services
 from storage.catalog import load_catalog
 from storage.models import Answer, Respondent, Response
+from tests.conftest import reset_postgresql
 
 SECRET = "bench-summary-secret-0123456789abcdefghij"
 CITIES = 20
@@ -283,24 +283,6 @@ async def populate(database_url: str, answers: int, seed: int) -> tuple[int, int
     finally:
         await services.close()
     return total, plan.rounds[1][0]
-
-
-async def reset_postgresql(url: str) -> None:
-    """Drop and recreate the `public` schema of the (shared) test database."""
-    import asyncpg
-
-    parsed = make_url(url)
-    connection = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=parsed.database or "test",
-    )
-    try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await connection.close()
 
 
 def export_csv(sqlite_path: Path, out: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import BotCommand
@@ -136,8 +138,10 @@ async def set_commands(application: Any, services: Services) -> None:
             log.warning("could not set the command menu (%s): %s", locale, error)
 
 
-async def run_polling(settings: Settings) -> None:
-    """Start the bot with long polling and run until SIGINT or SIGTERM."""
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[tuple[Services, Any, asyncio.Event]]:
+    """Services and a started Application, with an event that SIGINT or SIGTERM sets; all
+    stopped and closed on the way out."""
     services = await start_services(settings)
     application = build_application(settings, services)
     stop = asyncio.Event()
@@ -147,14 +151,22 @@ async def run_polling(settings: Settings) -> None:
     try:
         async with application:
             await prepare(application)
-            sender = OutboxSender(services, application.bot)
-            schedule_jobs(application, sender)
             await application.start()
-            sending = asyncio.create_task(sender.run(stop))
-            log.info("bot is running (long polling)")
-            await poll(application, stop)
-            log.info("stopping")
-            await sending
-            await application.stop()
+            try:
+                yield services, application, stop
+            finally:
+                await application.stop()
     finally:
         await services.close()
+
+
+async def run_polling(settings: Settings) -> None:
+    """Start the bot with long polling and run until SIGINT or SIGTERM."""
+    async with running(settings) as (services, application, stop):
+        sender = OutboxSender(services, application.bot)
+        schedule_jobs(application, sender)
+        sending = asyncio.create_task(sender.run(stop))
+        log.info("bot is running (long polling)")
+        await poll(application, stop)
+        log.info("stopping")
+        await sending

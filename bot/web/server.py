@@ -19,7 +19,6 @@ import hmac
 import json
 import logging
 import os
-import signal
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,8 +27,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from telegram import Update
 
 from bot.config import ConfigError, Settings
-from bot.services import Services, start_services
-from bot.telegram.app import build_application, prepare
+from bot.services import Services
+from bot.telegram.app import running
 from bot.telegram.jobs import schedule_jobs
 from bot.telegram.outbox import OutboxSender
 from bot.web.dashboard import Dashboard
@@ -156,54 +155,29 @@ async def serve(
         raise ConfigError("BOT_TOKEN: needed to serve the Telegram webhook")
     if settings.webhook_secret is None:
         raise ConfigError("WEBHOOK_SECRET: needed so that only Telegram can call the webhook")
-    services = await start_services(settings)
-    application = build_application(settings, services)
-    stop = _stop_on_signals()
-    try:
-        async with application:
-            await prepare(application)
-            if register_webhook and settings.webhook_url:
-                await application.bot.set_webhook(
-                    f"{settings.webhook_url.rstrip('/')}",
-                    secret_token=settings.webhook_secret,
-                    allowed_updates=Update.ALL_TYPES,
-                )
-            await application.start()
-            runner = web.AppRunner(build_web_app(services, application), access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, host, port, reuse_port=True).start()
-            log.info("serving on %s:%s (pid %s)", host, port, os.getpid())
-            leader = Leadership(services, application) if scheduler else None
-            leading = asyncio.create_task(leader.run(stop)) if leader else None
-            await stop.wait()
-            if leading is not None:
-                await leading
-            await runner.cleanup()
-            await application.stop()
-    finally:
-        await services.close()
+    async with running(settings) as (services, application, stop):
+        if register_webhook and settings.webhook_url:
+            await application.bot.set_webhook(
+                settings.webhook_url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        runner = web.AppRunner(build_web_app(services, application), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port, reuse_port=True).start()
+        log.info("serving on %s:%s (pid %s)", host, port, os.getpid())
+        leading = (
+            asyncio.create_task(Leadership(services, application).run(stop)) if scheduler else None
+        )
+        await stop.wait()
+        if leading is not None:
+            await leading
+        await runner.cleanup()
 
 
 async def run_scheduler(settings: Settings) -> None:
     """The scheduler and the outbox sender as a process of their own (one leader at a time)."""
     if settings.bot_token is None:
         raise ConfigError("BOT_TOKEN: needed to send invitations and reports")
-    services = await start_services(settings)
-    application = build_application(settings, services)
-    stop = _stop_on_signals()
-    try:
-        async with application:
-            await prepare(application)
-            await application.start()
-            await Leadership(services, application).run(stop)
-            await application.stop()
-    finally:
-        await services.close()
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
+    async with running(settings) as (services, application, stop):
+        await Leadership(services, application).run(stop)
