@@ -18,7 +18,7 @@ from audit.summary import city_period, round_period, summarize, year_period
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
-from bot.reports import build
+from bot.reports import build, moderate_comment
 from bot.rounds import RoundError, close_round, create_round, open_round
 from bot.services import Services, start_services, survey_folders
 from conversations.notices import last_moment
@@ -571,12 +571,7 @@ app.add_typer(comments_app, name="comments")
 def _moderate(answer_id: int, hidden: bool) -> None:
     async def change(services: Services) -> bool:
         async with services.db.unit_of_work() as uow:
-            done = await uow.audit.set_hidden(answer_id, hidden, CLI_ACTOR)
-            if done:
-                await uow.audit_log.add(
-                    CLI_ACTOR, "comment.hide" if hidden else "comment.unhide", f"answer:{answer_id}"
-                )
-            return done
+            return await moderate_comment(uow, CLI_ACTOR, answer_id, hidden)
 
     if not _run(lambda: _with_services(_settings(), change)):
         typer.echo(f"no comment {answer_id}", err=True)

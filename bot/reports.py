@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from audit.export import EXPORTERS, file_name
 from audit.summary import Period, round_period, summarize, year_period
 from bot.services import Services
-from bot.staff import COORDINATOR
+from bot.staff import COORDINATOR, Role
 from storage.models import utcnow
 from storage.uow import UnitOfWork
 
@@ -138,3 +138,18 @@ def _covers(coordinator_cities: Sequence[str], report_cities: Sequence[str] | No
     if not coordinator_cities:
         return True
     return report_cities is not None and set(report_cities) <= set(coordinator_cities)
+
+
+async def moderate_comment(
+    uow: UnitOfWork, actor: str, answer_id: int, hidden: bool, role: Role | None = None
+) -> bool:
+    """Hide or show a comment (within the role's cities, when a role is given); logged.
+    False when there is no such comment for this person."""
+    city = await uow.audit.comment_city(answer_id)
+    if city is None or (role is not None and not role.covers(city)):
+        return False
+    await uow.audit.set_hidden(answer_id, hidden, actor)
+    await uow.audit_log.add(
+        actor, "comment.hide" if hidden else "comment.unhide", f"answer:{answer_id}"
+    )
+    return True

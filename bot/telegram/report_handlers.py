@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 
 from audit.summary import Period, ScopeError, round_period, year_period
-from bot.reports import FORMATS, build
+from bot.reports import FORMATS, build, moderate_comment
 from bot.staff import Role
 from bot.telegram.context import AuditContext
 from bot.telegram.staff_handlers import actor_of, require, say, show_staff
@@ -114,16 +114,11 @@ async def _moderate(update: Update, context: AuditContext, *, hidden: bool) -> N
             await say(update, context, _("Usage: /hide_comment ID or /unhide_comment ID"))
             return
         answer_id = int(args[0])
-        city = await uow.audit.comment_city(answer_id)
-        if city is None or not role.covers(city):
+        if not await moderate_comment(uow, actor_of(update), answer_id, hidden, role):
             await say(
                 update, context, _("There is no comment {id} in your cities.", id=str(answer_id))
             )
             return
-        await uow.audit.set_hidden(answer_id, hidden, actor_of(update))
-        await uow.audit_log.add(
-            actor_of(update), "comment.hide" if hidden else "comment.unhide", f"answer:{answer_id}"
-        )
     await say(
         update,
         context,

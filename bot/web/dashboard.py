@@ -18,6 +18,7 @@ from audit.export import CRITERION_NAMES, EXPORTERS, file_name
 from audit.model import CRITERIA, PracticeSummary, Report
 from audit.summary import round_period, summarize
 from bot.config import LOCALES
+from bot.reports import moderate_comment
 from bot.services import Services
 from bot.web.auth import (
     COOKIE,
@@ -222,13 +223,8 @@ class Dashboard:
         hidden = request.match_info["action"] == "hide"
         actor = f"tg:{viewer.role.user_id}"
         async with self.services.db.unit_of_work() as uow:
-            city = await uow.audit.comment_city(answer_id)
-            if city is None or not viewer.role.covers(city):
+            if not await moderate_comment(uow, actor, answer_id, hidden, viewer.role):
                 return self.not_found(viewer)
-            await uow.audit.set_hidden(answer_id, hidden, actor)
-            await uow.audit_log.add(
-                actor, "comment.hide" if hidden else "comment.unhide", f"answer:{answer_id}"
-            )
         back = str((await request.post()).get("back", "/dashboard"))
         return see_other(back if back.startswith("/dashboard") else "/dashboard")
 
