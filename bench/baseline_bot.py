@@ -168,7 +168,7 @@ def label(data: dict[str, Any], question_id: str, value: Any) -> str:
     if question["type"] in ("single_choice", "multiple_choice"):
         names = {o["id"]: local(o["label"], data["lang"]) for o in question["options"]}
         values = value if isinstance(value, list) else [value]
-        return ", ".join(names.get(v, v) for v in values)
+        return ", ".join(names.get(v, str(v)) for v in values)
     return {"yes": "Yes", "no": "No", "dont_know": "Don't know"}.get(str(value), str(value))
 
 

@@ -1,17 +1,24 @@
 """Updates throughput: survey answers through the real bot, then through a usual PTB bot.
 
     .venv/bin/python -m bench.updates [--respondents 200] [--answers-per-respondent 20]
-                                      [--senders 50] [--baseline-concurrent 0]
+                                      [--senders 50] [--baseline-concurrent 256]
 
 Two runs on the same questions, the same respondents and the same number of answers:
 
 1. **ours**: the real process, ``python -m bot run`` (our long polling, the PTB Application on
    the aiohttp transport, a fresh SQLite file), which commits every answer before it replies;
 2. **baseline**: bench/baseline_bot.py, the usual PTB build (ConversationHandler, answers in
-   ``user_data``, PicklePersistence, PTB's Updater) on the same aiohttp transport.
+   ``user_data``, PicklePersistence, PTB's Updater) on the same aiohttp transport, handling
+   up to 256 updates at once like ours (``--baseline-concurrent 0``: PTB's default, one at a
+   time). It keeps answers in memory and pickles them every 60 s.
 
-Each run gets a fresh fake Bot API server (tests/fakebotapi.py, extended below with a control
-port) in its own process; this process only plays the respondents. Every respondent first goes
+Each run gets a fresh fake Bot API server (tests/fakebotapi.py) in its own process; this
+process only plays the respondents. The server is extended below with a control port, because
+a raw update pushed to ``POST /_fake/updates`` has a callback query id the server does not know
+(answerCallbackQuery would fail with "query is too old"), carries no push time, and waiting for
+a reply by polling ``GET /_fake/calls`` would cost the server more than the bot's replies do.
+Latencies are computed afterwards from the stock ``GET /_fake/calls`` (every call with its
+server time) and the control port's push log. Every respondent first goes
 through ``/start p_krakow-otwarty-krakow``, a language, the consent, "aware: yes" and
 "used: several times" (not timed), which brings them to the first of the four scale questions
 (city_role, reliable, fits_needs, useful). Then, all respondents at once, each one answers the
@@ -37,8 +44,13 @@ Definitions (all times are the fake server's clock, ``time.time()`` in the serve
 Last line:
 updates: answers_per_s=X p50_ms=Y p99_ms=Z baseline_answers_per_s=B speedup=S
 
-``--profile pyinstrument|cprofile --profile-out FILE`` runs ours under a profiler (its figures
-are then not comparable); ``--skip-baseline`` leaves the baseline out.
+``--profile py-spy|pyinstrument|cprofile --profile-out FILE`` profiles ours. py-spy (not a
+dependency: ``pip install py-spy``) samples the bot's every thread from outside during the
+timed phase only, at full speed, into raw collapsed stacks; pyinstrument and cProfile run the
+whole bot under them, slow it 2-3x and see only its main thread, while SQLite works in
+aiosqlite's thread (the CPU line splits the bot's CPU time into main and other threads).
+pyinstrument writes text for FILE.txt, HTML for FILE.html, else a session for
+``pyinstrument --load``. ``--skip-baseline`` leaves the baseline out.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ import contextlib
 import math
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
@@ -194,7 +207,7 @@ class BenchBotApi(FakeBotApi):
     @api("answerCallbackQuery")
     async def _answer_callback_query(self, call: Call) -> bool:
         result = await super()._answer_callback_query(call)
-        query_id = call.params.get("callback_query_id")
+        query_id = str(call.params.get("callback_query_id"))
         pending = self._by_chat.get(self._callback_queries.get(query_id, 0))
         if pending is not None and pending.query_id == query_id:
             pending.answered = True
@@ -240,9 +253,9 @@ class Load:
     senders: asyncio.Semaphore
     push_session: aiohttp.ClientSession
     wait_session: aiohttp.ClientSession
+    respondents: int
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     set_up: int = 0
-    respondents: int = 0
     started: float = 0.0
 
     async def step(self, payload: JSON) -> list[str]:
@@ -266,7 +279,11 @@ def press(keyboard: list[str], action: str) -> str:
     return data
 
 
-async def respondent(load: Load, index: int, answers: int, rng: random.Random) -> None:
+async def respondent(
+    load: Load, index: int, answers: int, rng: random.Random, think: float = 0.0
+) -> None:
+    """One person: set up (untimed), then answers and Backs, each after the previous reply
+    (and, with `think` > 0, after a pause drawn around `think` seconds)."""
     user_id, lang = FIRST_USER + index, LANGS[index % len(LANGS)]
     base: JSON = {"user_id": user_id, "lang": lang}
     keyboard = await load.step(base | {"text": f"/start p_{PRACTICE}", "label": "setup"})
@@ -277,16 +294,20 @@ async def respondent(load: Load, index: int, answers: int, rng: random.Random) -
         load.started = time.monotonic()
         load.ready.set()
     await load.ready.wait()
+
+    async def timed(action: str, label: str) -> list[str]:
+        if think > 0:
+            await asyncio.sleep(rng.expovariate(1 / think))
+        return await load.step(base | {"data": press(keyboard, action), "label": label})
+
     given = 0
     while given < answers:
         for _ in range(min(SCALE_QUESTIONS, answers - given)):
-            data = press(keyboard, str(rng.randint(1, 5)))
-            keyboard = await load.step(base | {"data": data, "label": "answer"})
+            keyboard = await timed(str(rng.randint(1, 5)), "answer")
             given += 1
         if given < answers:
             for _ in range(SCALE_QUESTIONS):
-                data = press(keyboard, "!back")
-                keyboard = await load.step(base | {"data": data, "label": "back"})
+                keyboard = await timed("!back", "back")
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -316,6 +337,23 @@ async def wait_for(url: str, check: Any = None, seconds: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not come up in {seconds:.0f} s")
 
 
+def cpu_seconds(pid: int | None, thread: int | None = None) -> float:
+    """User + system CPU time of a process (or of one of its threads) so far (Linux /proc)."""
+    where = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+    try:
+        stat = Path(where).read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return math.nan
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(processes: dict[str, int]) -> dict[str, float]:
+    """CPU seconds of each process; the bot's split into its main thread and the others."""
+    seconds = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    main = cpu_seconds(processes["bot"], processes["bot"])
+    return seconds | {"bot main thread": main, "bot other threads": seconds["bot"] - main}
+
+
 async def stop(process: asyncio.subprocess.Process, seconds: float = 60.0) -> None:
     if process.returncode is not None:
         return
@@ -334,6 +372,83 @@ class Run:
     calls: list[JSON]
     wall: float
     database: Path | None = None
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds in the timed phase
+
+
+def bot_command(
+    name: str, args: argparse.Namespace, folder: Path, api_url: str
+) -> tuple[list[str], dict[str, str], Path | None]:
+    """The command line, environment and database of one bot process."""
+    if name == "baseline":
+        command = ["-m", "bench.baseline_bot", "--api-url", api_url, "--token", TOKEN]
+        command += ["--persistence", str(folder / "baseline.pickle")]
+        return [*command, "--concurrent", str(args.baseline_concurrent)], dict(os.environ), None
+    database = folder / "ours.sqlite3"
+    env = os.environ | {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": api_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "PSEUDONYM_SECRET": SECRET,
+    }
+    command = ["-m", "bot", "run"]
+    if args.profile == "pyinstrument":
+        suffix = Path(args.profile_out).suffix
+        renderer = {".txt": "text", ".html": "html"}.get(suffix, "pyisession")
+        command = ["-m", "pyinstrument", "-r", renderer, "-o", args.profile_out, *command]
+    elif args.profile == "cprofile":
+        command = ["-m", "cProfile", "-o", args.profile_out, *command]
+    return command, env, database
+
+
+async def start_py_spy(pid: int | None, out: str) -> asyncio.subprocess.Process:
+    """py-spy (not a dependency: `pip install py-spy`) sampling the bot, all threads, from
+    outside, so the bot runs at full speed; raw collapsed stacks."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return await asyncio.create_subprocess_exec(
+        *(py_spy, "record", "--pid", str(pid), "--rate", "250", "--threads", "--nonblocking"),
+        *("--format", "raw", "--output", out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def play(
+    name: str, args: argparse.Namespace, control: str, processes: dict[str, int], rng: random.Random
+) -> tuple[float, float, dict[str, float]]:
+    """All respondents: set up, then the timed phase. Returns the wall times of both phases
+    and the CPU seconds each process spent in the timed phase."""
+    connector = aiohttp.TCPConnector(limit=args.senders)
+    waits = aiohttp.TCPConnector(limit=args.respondents + 8)
+    cpu: dict[str, float] = {}
+    profiler: asyncio.subprocess.Process | None = None
+    async with (
+        aiohttp.ClientSession(connector=connector) as pushes,
+        aiohttp.ClientSession(connector=waits, timeout=aiohttp.ClientTimeout(total=300)) as waiting,
+    ):
+        load = Load(control, asyncio.Semaphore(args.senders), pushes, waiting, args.respondents)
+
+        async def timed_phase_starts() -> None:
+            nonlocal profiler
+            await load.ready.wait()
+            cpu.update({k: -v for k, v in cpu_of(processes).items()})
+            if args.profile == "py-spy" and name == "ours":
+                profiler = await start_py_spy(processes["bot"], args.profile_out)
+
+        began = time.monotonic()
+        starts = asyncio.create_task(timed_phase_starts())
+        await asyncio.gather(
+            *(
+                respondent(load, n, args.answers_per_respondent, rng, args.think_ms / 1000)
+                for n in range(args.respondents)
+            )
+        )
+        ended = time.monotonic()
+        await starts
+        cpu = {k: cpu[k] + v for k, v in cpu_of(processes).items()}
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        await profiler.wait()
+    return load.started - began, ended - load.started, cpu
 
 
 async def run_bot(name: str, args: argparse.Namespace, folder: Path, rng: random.Random) -> Run:
@@ -347,27 +462,9 @@ async def run_bot(name: str, args: argparse.Namespace, folder: Path, rng: random
         stdout=asyncio.subprocess.DEVNULL,
     )
     log = (folder / f"{name}.log").open("wb")
-    database = None
     try:
         await wait_for(f"{control}/pushes")
-        if name == "ours":
-            database = folder / "ours.sqlite3"
-            env = os.environ | {
-                "BOT_TOKEN": TOKEN,
-                "TELEGRAM_API_URL": api_url,
-                "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-                "PSEUDONYM_SECRET": SECRET,
-            }
-            command: list[str] = ["-m", "bot", "run"]
-            if args.profile == "pyinstrument":
-                command = ["-m", "pyinstrument", "-r", "text", "-o", args.profile_out, *command]
-            elif args.profile == "cprofile":
-                command = ["-m", "cProfile", "-o", args.profile_out, *command]
-        else:
-            env = dict(os.environ)
-            command = ["-m", "bench.baseline_bot", "--api-url", api_url, "--token", TOKEN]
-            command += ["--persistence", str(folder / "baseline.pickle")]
-            command += ["--concurrent", str(args.baseline_concurrent)]
+        command, env, database = bot_command(name, args, folder, api_url)
         bot = await asyncio.create_subprocess_exec(
             sys.executable, *command, cwd=ROOT, env=env, stdout=log, stderr=log
         )
@@ -377,39 +474,23 @@ async def run_bot(name: str, args: argparse.Namespace, folder: Path, rng: random
                 lambda calls: any(c["method"] == "getUpdates" for c in calls),
                 seconds=120,
             )
-            connector = aiohttp.TCPConnector(limit=args.senders)
-            waits = aiohttp.TCPConnector(limit=args.respondents + 8)
-            async with (
-                aiohttp.ClientSession(connector=connector) as pushes,
-                aiohttp.ClientSession(
-                    connector=waits, timeout=aiohttp.ClientTimeout(total=300)
-                ) as waiting,
-            ):
-                load = Load(control, asyncio.Semaphore(args.senders), pushes, waiting)
-                load.respondents = args.respondents
-                began = time.monotonic()
-                await asyncio.gather(
-                    *(
-                        respondent(load, n, args.answers_per_respondent, rng)
-                        for n in range(args.respondents)
-                    )
-                )
-                ended = time.monotonic()
+            processes = {"bot": bot.pid, "fake server": fake.pid, "respondents": os.getpid()}
+            setup, timed, cpu = await play(name, args, control, processes, rng)
             print(
-                f"{name}: {args.respondents} respondents set up in {load.started - began:.1f} s, "
-                f"timed phase {ended - load.started:.1f} s",
+                f"{name}: {args.respondents} respondents set up in {setup:.1f} s, "
+                f"timed phase {timed:.1f} s",
                 flush=True,
             )
             calls = await get_json(f"{api_url}/_fake/calls")
             pushed = await get_json(f"{control}/pushes")
         finally:
-            await stop(bot)
+            await stop(bot, 900.0 if args.profile else 60.0)  # a profiler writes its report
             if bot.returncode:
                 print(f"{name}: the bot exited with {bot.returncode}; see its log", flush=True)
     finally:
         await stop(fake)
         log.close()
-    return Run(name, pushed, calls, ended - began, database)
+    return Run(name, pushed, calls, setup + timed, database, cpu)
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -446,8 +527,8 @@ def figures(run: Run) -> Figures:
     pushes = sorted(run.pushes, key=lambda p: p["time"])
     by_query = {p["query_id"]: p for p in pushes if p["query_id"] is not None}
     by_chat: dict[int, list[JSON]] = defaultdict(list)
-    for push in pushes:
-        by_chat[push["chat_id"]].append(push)
+    for each in pushes:
+        by_chat[each["chat_id"]].append(each)
     times = {chat: [p["time"] for p in chat_pushes] for chat, chat_pushes in by_chat.items()}
     last_reply: dict[int, float] = {}
     count: Counter[int] = Counter()
@@ -460,6 +541,7 @@ def figures(run: Run) -> Figures:
         if not call["ok"]:
             problems[f"{call['method']} answered with an error"] += 1
         params = call["params"]
+        push: JSON | None
         if call["method"] == "answerCallbackQuery":
             push = by_query.get(params.get("callback_query_id"))
         else:
@@ -509,6 +591,10 @@ def report(run: Run, result: Figures) -> None:
         f"max={max(answers, default=math.nan):.1f}; back p50={percentile(backs, 50):.1f} "
         f"p99={percentile(backs, 99):.1f}"
     )
+    cpu = ", ".join(
+        f"{who} {1000 * seconds / result.updates:.2f}" for who, seconds in run.cpu.items()
+    )
+    print(f"{run.name}: CPU ms per timed update: {cpu}")
     print(f"{run.name}: reply calls {dict(sorted(result.methods.items()))}")
     if result.problems:
         print(f"{run.name}: PROBLEMS {dict(result.problems)}")
@@ -522,11 +608,22 @@ def report(run: Run, result: Figures) -> None:
         )
 
 
+def calibration_ms() -> float:
+    """This machine's speed now (it varies on shared hosts): best of 5, sum(range(10**6))."""
+    best = math.inf
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(range(10**6))
+        best = min(best, time.perf_counter() - started)
+    return 1000 * best
+
+
 async def main(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     print(
         f"respondents={args.respondents} answers_per_respondent={args.answers_per_respondent} "
-        f"senders={args.senders} cores={os.cpu_count()}",
+        f"senders={args.senders} think_ms={args.think_ms:g} cores={os.cpu_count()} "
+        f"calibration_ms={calibration_ms():.1f}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-updates-") as tmp:
@@ -541,9 +638,10 @@ async def main(args: argparse.Namespace) -> None:
             report(baseline, baseline_figures)
             baseline_rate = baseline_figures.answers_per_s
         if args.keep_logs:
-            for log in folder.glob("*.log"):
-                target = Path(args.keep_logs) / log.name
-                target.write_bytes(log.read_bytes())
+            for name in ("ours", "baseline"):
+                log = folder / f"{name}.log"
+                if log.exists():
+                    (Path(args.keep_logs) / log.name).write_bytes(log.read_bytes())
     rate = ours_figures.answers_per_s
     print(f"wall time ours {ours.wall:.1f} s")
     print(
@@ -562,12 +660,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline-concurrent",
         type=int,
-        default=0,
-        help="baseline: PTB concurrent_updates (default 0: one at a time, PTB's default)",
+        default=256,
+        help="baseline: PTB concurrent_updates, as ours (256); 0 = one at a time, PTB's default",
+    )
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="mean pause before each timed press (exponential); 0 = press at once (default)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--profile", choices=("pyinstrument", "cprofile"))
+    parser.add_argument("--profile", choices=("py-spy", "pyinstrument", "cprofile"))
     parser.add_argument("--profile-out", default="/tmp/bench-updates-profile")
     parser.add_argument("--keep-logs", help="copy the bots' logs into this folder")
     # internal: the fake Bot API process
