@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time as time_module
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
@@ -33,6 +34,7 @@ from conversations.engine import (
     my_data_prompt,
 )
 from conversations.survey import AnswerValue, Survey, survey_from_dict
+from storage.hotpath import StoredAnswer, StoredResponse
 from storage.models import Answer, Response, utcnow
 from storage.uow import UnitOfWork
 
@@ -62,7 +64,12 @@ class Reply:
 async def respond(
     services: Services, identity: Identity, event: ev.Event, language_code: str | None = None
 ) -> Reply:
-    """Handle one event in one transaction; a racing first event of a new respondent is retried."""
+    """Handle one event in one transaction; a racing first event of a new respondent is retried.
+    On SQLite an answer inside a survey goes through the batched hot path (bot/hotpath.py)."""
+    if services.batcher is not None and services.batcher.takes(event):
+        reply = await services.batcher.respond(identity, event, language_code)
+        if reply is not None:
+            return reply
     for attempt in range(3):
         try:
             async with services.db.unit_of_work() as uow:
@@ -106,10 +113,17 @@ async def load_state(uow: UnitOfWork, pseudonym: str) -> State:
         if row is not None:
             answers = await uow.responses.answers([row.id])
             response = _response_state(row, answers)
+    return _state(respondent.locale, respondent.consent_at is not None, progress, response)
+
+
+def _state(
+    locale: str | None, consented: bool, progress: Any, response: ResponseState | None
+) -> State:
+    """The engine's state from stored rows (ORM rows or the hot path's, same attribute names)."""
     return State(
         stage=progress.stage,
-        locale=respondent.locale,
-        consented=respondent.consent_at is not None,
+        locale=locale,
+        consented=consented,
         city_id=progress.city_id,
         practice_id=progress.practice_id,
         round_id=progress.round_id,
@@ -140,23 +154,45 @@ async def load_survey_world(
     assert state.response is not None
     cities, practices = await _catalog(uow, services)
     survey_id = state.response.survey_id
+    subscribed = await uow.subscriptions.cities_of(identity.chat_id) if identity.chat_id else ()
+    surveys = await _surveys(uow, services, {survey_id})
+    return survey_world(services, identity, (cities, practices), surveys, frozenset(subscribed))
+
+
+def survey_world(
+    services: Services,
+    identity: Identity,
+    catalog: Catalog,
+    surveys: dict[int, Survey],
+    subscribed: frozenset[str],
+) -> World:
+    """The world of an event inside a survey: the catalog and that one survey."""
+    (survey_id,) = surveys
     return World(
-        cities=cities,
-        practices=practices,
+        cities=catalog[0],
+        practices=catalog[1],
         rounds=(),
-        surveys=await _surveys(uow, services, {survey_id}),
+        surveys=surveys,
         default_survey_id=survey_id,
         min_group_size=services.settings.min_group_size,
         can_subscribe=identity.chat_id is not None,
-        subscribed=frozenset(
-            await uow.subscriptions.cities_of(identity.chat_id) if identity.chat_id else ()
-        ),
+        subscribed=subscribed,
     )
 
 
-async def _catalog(
-    uow: UnitOfWork, services: Services
-) -> tuple[tuple[CityInfo, ...], tuple[PracticeInfo, ...]]:
+Catalog = tuple[tuple[CityInfo, ...], tuple[PracticeInfo, ...]]
+
+
+async def catalog_now(services: Services) -> Catalog:
+    """The cached catalog, read again (without the write lock) once it is CATALOG_TTL old."""
+    cached = services.cache.get("catalog")
+    if cached is not None and cached[0] > time_module.monotonic():
+        return cached[1], cached[2]
+    async with services.db.reading() as uow:
+        return await _catalog(uow, services)
+
+
+async def _catalog(uow: UnitOfWork, services: Services) -> Catalog:
     """Cities with active practices, and those practices; cached for CATALOG_TTL seconds (a
     catalog change shows within that time in every process)."""
     cached = services.cache.get("catalog")
@@ -342,7 +378,7 @@ def answer_columns(question_type: str, value: AnswerValue | None) -> dict[str, A
     return columns
 
 
-def answer_value(answer: Answer) -> AnswerValue | None:
+def answer_value(answer: Answer | StoredAnswer) -> AnswerValue | None:
     """The engine's value for a stored answer (None when skipped)."""
     if answer.skipped:
         return None
@@ -353,7 +389,9 @@ def answer_value(answer: Answer) -> AnswerValue | None:
     return answer.value_option if answer.value_option is not None else answer.value_text
 
 
-def _response_state(row: Response, answers: list[Answer] | Any) -> ResponseState:
+def _response_state(
+    row: Response | StoredResponse, answers: Iterable[Answer | StoredAnswer]
+) -> ResponseState:
     return ResponseState(
         id=row.id,
         survey_id=row.survey_id,

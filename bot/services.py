@@ -43,6 +43,7 @@ class Services:
     translator: Translator
     pseudonyms: Pseudonymizer
     cache: dict[str, Any] = field(default_factory=dict)  # per process: see bot/flow.py
+    batcher: Any = None  # SQLite: bot/hotpath.py's AnswerBatcher
 
     async def close(self) -> None:
         """Release the database connections."""
@@ -62,7 +63,12 @@ async def start_services(settings: Settings, *, load_default_catalog: bool = Tru
     except BaseException:
         await db.dispose()
         raise
-    return Services(settings, db, translator, Pseudonymizer(secret))
+    services = Services(settings, db, translator, Pseudonymizer(secret))
+    if db.is_sqlite:
+        from bot.hotpath import AnswerBatcher  # imports bot.flow, which imports this module
+
+        services.batcher = AnswerBatcher(services)
+    return services
 
 
 def survey_folders(settings: Settings) -> list[Path]:
