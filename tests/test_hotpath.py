@@ -68,7 +68,14 @@ async def table(services: Services) -> dict[str, Any]:
             for r in (await uow.session.scalars(select(Response))).all()
         ]
         answers = sorted(
-            (a.question_id, a.value_number, a.value_option, a.value_options, a.value_text, a.skipped)
+            (
+                a.question_id,
+                a.value_number,
+                a.value_option,
+                a.value_options,
+                a.value_text,
+                a.skipped,
+            )
             for a in (await uow.session.scalars(select(Answer))).all()
         )
     return {"progress": progress, "responses": responses, "answers": answers}
