@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+import uvloop
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
 from audit.summary import city_period, round_period, summarize, year_period
@@ -88,7 +89,9 @@ def _settings() -> Settings:
 def _run(work: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine, turning configuration problems into a clear message and exit code 2."""
     try:
-        return asyncio.run(work())  # type: ignore[arg-type]
+        # uvloop: the event loop is a tenth of the bot's CPU under load, and uvloop's is faster.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(work())  # type: ignore[arg-type]
     except (ConfigError, MissingCatalog, CatalogError, SurveyError, ValueError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import aiohttp
+from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from telegram.warnings import PTBUserWarning
+
+# call_api uses Bot.do_api_request on methods Bot also has, which PTB warns about on purpose.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
+
+
+async def call_api(bot: Bot, method: str, **parameters: Any) -> Any:
+    """Call a Bot API method and return its raw JSON result.
+
+    PTB's typed methods build a full `Message` from every sendMessage/editMessageText result;
+    the survey never reads those, and building them cost more CPU than the HTTP call itself.
+    Errors are PTB's own (BadRequest, Forbidden, RetryAfter, …)."""
+    return await bot.do_api_request(method, api_kwargs=parameters)
 
 
 class AiohttpRequest(BaseRequest):

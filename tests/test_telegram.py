@@ -124,15 +124,18 @@ async def test_deep_link_opens_the_practice_and_unknown_link_explains(bot: Runni
     assert said(bot, _("Which city do you live in?"), "en") in stranger.last_text
 
 
-async def test_answered_question_is_edited_in_place(bot: RunningBot) -> None:
+async def test_the_survey_is_one_card_that_changes(bot: RunningBot) -> None:
     person = bot.person("en")
     await to_first_question(person, bot, "en")
     question = next(m for m in reversed(person.received) if m.get("reply_markup"))
+    sent = len(bot.server.calls_to("sendMessage"))
     await person.tap("Yes")
     edited = bot.server.message(person.id, question["message_id"])
-    assert edited is not None and "Your answer: Yes" in edited["text"]
-    assert not edited.get("reply_markup")
-    assert "Question 2 of" in person.last_text
+    assert edited is not None and edited["text"].startswith("Question 2 of")
+    assert edited.get("reply_markup")  # the next question's buttons, in the same message
+    toasts = [a for a in bot.server.callback_answers if a["user_id"] == person.id]
+    assert toasts[-1].get("text") == "Your answer: Yes"  # the pop-up
+    assert len(bot.server.calls_to("sendMessage")) == sent  # no new message per answer
 
 
 async def test_back_skip_later_and_resume_after_a_restart(database_url: str) -> None:

@@ -24,6 +24,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.flow import Reply
 from bot.services import Services
 from bot.telegram.render import Renderer, retry_seconds
+from bot.transport import call_api
 from bot.web.metrics import SEND_ERRORS
 from conversations import notices
 from conversations.engine import Prompt
@@ -242,8 +243,12 @@ class OutboxSender:
             return
         prompt = await self._compose(message)
         renderer = Renderer(self.services.translator, Reply(message.locale, [prompt]))
-        await self.bot.send_message(
-            message.chat_id, renderer.text(prompt), reply_markup=renderer.keyboard(prompt)
+        await call_api(
+            self.bot,
+            "sendMessage",
+            chat_id=message.chat_id,
+            text=renderer.text(prompt),
+            reply_markup=renderer.keyboard(prompt),
         )
 
     async def _send_report(self, message: OutboxMessage) -> None:

@@ -6,13 +6,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, CallbackQuery, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.flow import Reply
 from bot.i18n import Translator
+from bot.transport import call_api
 from bot.web.metrics import SEND_ERRORS
 from conversations import events as ev
 from conversations.engine import Prompt
@@ -48,23 +49,23 @@ class Renderer:
         """A prompt's lines as message text."""
         return "\n\n".join(self.translator.render(line, self.reply.locale) for line in prompt.lines)
 
-    def keyboard(self, prompt: Prompt) -> InlineKeyboardMarkup | None:
-        """A prompt's buttons as an inline keyboard."""
+    def keyboard(self, prompt: Prompt) -> dict[str, Any] | None:
+        """A prompt's buttons as an inline keyboard (the Bot API's JSON)."""
         if not prompt.buttons:
             return None
-        return InlineKeyboardMarkup(
-            [
+        prefix, locale = self.reply.callback_prefix, self.reply.locale
+        return {
+            "inline_keyboard": [
                 [
-                    InlineKeyboardButton(
-                        self.translator.render(button.label, self.reply.locale),
-                        callback_data=self.reply.callback_prefix
-                        + callback_data(prompt.token, button.action),
-                    )
+                    {
+                        "text": self.translator.render(button.label, locale),
+                        "callback_data": prefix + callback_data(prompt.token, button.action),
+                    }
                     for button in row
                 ]
                 for row in prompt.buttons
             ]
-        )
+        }
 
     def messages(self) -> list[Prompt]:
         """Prompts to show as messages; notices are folded into the message that follows."""
@@ -82,11 +83,14 @@ class Renderer:
         return result
 
     def toast(self) -> str | None:
-        """Notices shown as the short pop-up of a button press."""
+        """The short pop-up of a button press: the notices, else the answer just saved."""
         notices = [p for p in self.reply.prompts if p.kind == "notice"]
-        if not notices:
+        if notices:
+            text = " ".join(self.text(p) for p in notices)
+        elif self.reply.echo is not None:
+            text = self.translator.render(self.reply.echo.lines[-1], self.reply.locale)
+        else:
             return None
-        text = " ".join(self.text(p) for p in notices)
         return text if len(text) <= TOAST_LIMIT else text[: TOAST_LIMIT - 1] + "…"
 
 
@@ -97,38 +101,54 @@ async def show_after_message(renderer: Renderer, message: Message) -> None:
 
 
 async def show_after_press(renderer: Renderer, query: CallbackQuery, *, edit: bool = True) -> None:
-    """Answer a button press: a toast, the pressed message edited in place, then new messages."""
+    """Answer a button press: a pop-up, the pressed message turned into what comes next (the
+    survey is one card that changes: two Bot API calls per answer, a short chat on a phone),
+    then any further prompts as new messages."""
+    bot = query.get_bot()
     try:
-        await send(lambda: query.answer(renderer.toast()))
+        toast = {"text": renderer.toast()}
+        await send(
+            partial(call_api, bot, "answerCallbackQuery", callback_query_id=query.id, **toast)
+        )
     except BadRequest as error:  # e.g. "query is too old" after a restart: still show the reply
         log.info("could not answer a button press: %s", error.message)
-    prompts = [p for p in renderer.reply.prompts if p.kind != "notice"]
-    if edit and renderer.reply.echo is not None:
-        await edit_pressed(query, renderer.text(renderer.reply.echo), None)
-    elif edit and prompts and query.message is not None:
-        first, prompts = prompts[0], prompts[1:]
-        await edit_pressed(query, renderer.text(first), renderer.keyboard(first))
     if query.message is None:
         return
+    chat_id = query.message.chat.id
+    prompts = [p for p in renderer.reply.prompts if p.kind != "notice"]
+    if edit and not prompts and renderer.reply.echo is not None:
+        prompts = [renderer.reply.echo]
+    if edit and prompts:
+        first, prompts = prompts[0], prompts[1:]
+        text, keyboard = renderer.text(first), renderer.keyboard(first)
+        await edit_pressed(bot, chat_id, query.message.message_id, text, keyboard)
     for prompt in prompts:
-        await send_prompt(renderer, query.get_bot(), query.message.chat.id, prompt)
+        await send_prompt(renderer, bot, chat_id, prompt)
 
 
 async def send_prompt(renderer: Renderer, bot: Bot, chat_id: int, prompt: Prompt) -> None:
     """Send one prompt as a new message."""
+    text, keyboard = renderer.text(prompt), renderer.keyboard(prompt)
     await send(
-        partial(
-            bot.send_message, chat_id, renderer.text(prompt), reply_markup=renderer.keyboard(prompt)
-        )
+        partial(call_api, bot, "sendMessage", chat_id=chat_id, text=text, reply_markup=keyboard)
     )
 
 
 async def edit_pressed(
-    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None
+    bot: Bot, chat_id: int, message_id: int, text: str, keyboard: dict[str, Any] | None
 ) -> None:
     """Replace the pressed message; an unchanged or vanished message is fine."""
+    edit = partial(
+        call_api,
+        bot,
+        "editMessageText",
+        chat_id=chat_id,
+        message_id=message_id,
+        text=text,
+        reply_markup=keyboard,
+    )
     try:
-        await send(lambda: query.edit_message_text(text, reply_markup=keyboard))
+        await send(edit)
     except BadRequest as error:
         if "not modified" not in str(error).lower():
             log.info("could not edit a message: %s", error.message)
