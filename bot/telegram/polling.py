@@ -19,10 +19,14 @@ from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from bot.telegram.render import retry_seconds
 
 log = logging.getLogger(__name__)
+# Updates fetched at once. A batch is handled before the next is fetched, so under load each
+# update also waits for the others of its batch: ~20 keep that wait near 15 ms at full speed
+# (≈0.7 ms of CPU each), while Telegram keeps the rest queued. Heavier traffic: the webhook.
+BATCH = 20
 
 
 async def poll(
-    application: Any, stop: asyncio.Event, long_poll: int = 30, limit: int = 100
+    application: Any, stop: asyncio.Event, long_poll: int = 30, limit: int = BATCH
 ) -> None:
     """Fetch, handle, confirm — until `stop` is set."""
     try:  # polling and a webhook exclude each other
