@@ -732,7 +732,8 @@ class _Conversation:
         survey = self._survey()
         assert response is not None
         path = visible_path(survey, response.answers)
-        hidden = tuple(sorted(qid for qid in response.answers if qid not in {q.id for q in path}))
+        on_path = {q.id for q in path}
+        hidden = tuple(sorted(qid for qid in response.answers if qid not in on_path))
         if hidden:
             self.out.writes.append(DeleteAnswers(hidden))
             for qid in hidden:

@@ -131,10 +131,11 @@ class Writer:
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
+        self.now = _TIME(utcnow())  # one batch, one transaction, one moment
 
     def claim(self, update_id: int) -> bool:
         """Record an update id; False when it was handled before."""
-        cursor = self.connection.execute(CLAIM, (update_id, _TIME(utcnow())))
+        cursor = self.connection.execute(CLAIM, (update_id, self.now))
         return bool(cursor.rowcount)
 
     def load(self, pseudonym: str) -> StoredState | None:
@@ -177,7 +178,7 @@ class Writer:
                 progress.page,
                 progress.response_id,
                 progress.revision,
-                _TIME(utcnow()),
+                self.now,
                 pseudonym,
             ),
         )
@@ -194,7 +195,7 @@ class Writer:
                 _OPTIONS_IN(columns["value_options"]),
                 columns["value_text"],
                 columns["skipped"],
-                _TIME(utcnow()),
+                self.now,
             ),
         )
 
@@ -208,8 +209,7 @@ class Writer:
 
     def save_response(self, response_id: int, status: str, current: str | None) -> None:
         """The response's status and current question (never completed here)."""
-        now = _TIME(utcnow())
-        self.connection.execute(SAVE_RESPONSE, (status, current, None, now, response_id))
+        self.connection.execute(SAVE_RESPONSE, (status, current, None, self.now, response_id))
 
 
 class Declined(Exception):

@@ -16,7 +16,9 @@ from typing import Any
 from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 
+from bot.telegram.incoming import incoming_update
 from bot.telegram.render import retry_seconds
+from bot.transport import call_api
 
 log = logging.getLogger(__name__)
 # Updates fetched at once. A batch is handled before the next is fetched, so under load each
@@ -37,12 +39,14 @@ async def poll(
     delay = 1.0
     while not stop.is_set():
         fetch = asyncio.ensure_future(
-            application.bot.get_updates(
+            call_api(
+                application.bot,
+                "getUpdates",
+                read_timeout=long_poll + 10,
                 offset=offset,
                 timeout=long_poll,
                 limit=limit,
-                allowed_updates=Update.ALL_TYPES,
-                read_timeout=long_poll + 10,
+                allowed_updates=list(Update.ALL_TYPES),
             )
         )
         stopping = asyncio.ensure_future(stop.wait())
@@ -65,11 +69,12 @@ async def poll(
             continue
         delay = 1.0
         if updates:
-            await handle_batch(application, updates)
-            offset = updates[-1].update_id + 1
+            parsed = [incoming_update(data, application.bot) for data in updates]
+            await handle_batch(application, [u for u in parsed if u is not None])
+            offset = updates[-1]["update_id"] + 1
 
 
-async def handle_batch(application: Any, updates: tuple[Update, ...]) -> None:
+async def handle_batch(application: Any, updates: list[Update]) -> None:
     """Handle a batch; the per-user processor keeps each person's updates in order."""
     processor = application.update_processor
     await asyncio.gather(

@@ -106,9 +106,9 @@ async def show_after_press(renderer: Renderer, query: CallbackQuery, *, edit: bo
     then any further prompts as new messages."""
     bot = query.get_bot()
     try:
-        toast = {"text": renderer.toast()}
+        toast = renderer.toast()
         await send(
-            partial(call_api, bot, "answerCallbackQuery", callback_query_id=query.id, **toast)
+            partial(call_api, bot, "answerCallbackQuery", callback_query_id=query.id, text=toast)
         )
     except BadRequest as error:  # e.g. "query is too old" after a restart: still show the reply
         log.info("could not answer a button press: %s", error.message)

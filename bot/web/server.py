@@ -29,6 +29,7 @@ from telegram import Update
 from bot.config import ConfigError, Settings
 from bot.services import Services
 from bot.telegram.app import running
+from bot.telegram.incoming import incoming_update
 from bot.telegram.jobs import schedule_jobs
 from bot.telegram.outbox import OutboxSender
 from bot.web.dashboard import Dashboard
@@ -71,7 +72,7 @@ async def webhook(request: web.Request) -> web.Response:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return web.json_response({"ok": False, "error": "not JSON"}, status=400)
     application = request.app[TELEGRAM]
-    update = Update.de_json(data, application.bot)
+    update = incoming_update(data, application.bot)
     if update is None:
         return web.json_response({"ok": True})
     processor = application.update_processor
