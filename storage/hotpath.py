@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +33,11 @@ def _loaded(column: Any) -> Callable[[Any], Any]:
     """How SQLAlchemy reads this column back on SQLite."""
     process = column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None)
     return process or (lambda value: value)
+
+
+def _options(stored: str | None) -> list[Any] | None:
+    """A multiple-choice answer's options (the ORM writes JSON 'null' for the others)."""
+    return None if stored is None or stored == "null" else _OPTIONS_OUT(stored)
 
 
 _TIME = _stored(Answer.__table__.c.answered_at)
@@ -73,8 +78,7 @@ SAVE_RESPONSE = (
 )
 
 
-@dataclass(frozen=True)
-class StoredAnswer:
+class StoredAnswer(NamedTuple):
     """An answer row as the flow reads it (the ORM's attribute names)."""
 
     question_id: str
@@ -147,7 +151,7 @@ class Writer:
         answers: tuple[StoredAnswer, ...] = ()
         if response is not None:
             answers = tuple(
-                StoredAnswer(q, number, option, _OPTIONS_OUT(options), text, bool(skipped))
+                StoredAnswer(q, number, option, _options(options), text, bool(skipped))
                 for q, number, option, options, text, skipped in self.connection.execute(
                     ANSWERS, (response.id,)
                 )
