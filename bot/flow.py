@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import time as time_module
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
@@ -61,11 +62,25 @@ class Reply:
     callback_prefix: str = ""  # marks buttons of a separate dialogue (staff)
 
 
+# An adapter may set a callback to learn that the event's transaction has committed, before
+# the reply is shown (long polling then confirms the update to Telegram).
+committed: ContextVar[Callable[[], None] | None] = ContextVar("committed", default=None)
+
+
 async def respond(
     services: Services, identity: Identity, event: ev.Event, language_code: str | None = None
 ) -> Reply:
     """Handle one event in one transaction; a racing first event of a new respondent is retried.
     On SQLite an answer inside a survey goes through the batched hot path (bot/hotpath.py)."""
+    reply = await _respond_once(services, identity, event, language_code)
+    if (settle := committed.get()) is not None:
+        settle()
+    return reply
+
+
+async def _respond_once(
+    services: Services, identity: Identity, event: ev.Event, language_code: str | None
+) -> Reply:
     if services.batcher is not None and services.batcher.takes(event):
         reply = await services.batcher.respond(identity, event, language_code)
         if reply is not None:

@@ -1,9 +1,12 @@
-"""Long polling that confirms an update only after handling it.
+"""Long polling that confirms an update only after its transaction has committed.
 
 PTB's Updater confirms the offset when it fetches a batch, so a crash loses the updates it had
 fetched but not yet handled. Here a batch is handled first (one person's updates in order,
-different people at once) and only then confirmed with the next getUpdates; after a crash
-Telegram sends the batch again, and `processed_updates` makes the repeats no-ops.
+different people at once) and confirmed with the next getUpdates only once every update in it
+is committed (or handled, for updates that write nothing); after a crash Telegram sends the
+unconfirmed batch again, and `processed_updates` makes the repeats no-ops. A committed update
+whose reply was cut by the crash would, redelivered, be such a no-op anyway, so the replies of
+one batch need not hold back the next.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 
+from bot.flow import committed
 from bot.telegram.incoming import incoming_update
 from bot.telegram.render import retry_seconds
 from bot.transport import call_api
@@ -30,11 +34,22 @@ BATCH = 20
 async def poll(
     application: Any, stop: asyncio.Event, long_poll: int = 30, limit: int = BATCH
 ) -> None:
-    """Fetch, handle, confirm — until `stop` is set."""
+    """Fetch, handle, confirm — until `stop` is set; then let the replies in flight finish."""
     try:  # polling and a webhook exclude each other
         await application.bot.delete_webhook(drop_pending_updates=False)
     except TelegramError as error:
         log.warning("could not delete the webhook: %s", error)
+    replying: set[asyncio.Task[None]] = set()
+    try:
+        await _poll(application, stop, long_poll, limit, replying)
+    finally:
+        if replying:
+            await asyncio.wait(replying)
+
+
+async def _poll(
+    application: Any, stop: asyncio.Event, long_poll: int, limit: int, replying: set[Any]
+) -> None:
     offset: int | None = None
     delay = 1.0
     while not stop.is_set():
@@ -70,16 +85,37 @@ async def poll(
         delay = 1.0
         if updates:
             parsed = [incoming_update(data, application.bot) for data in updates]
-            await handle_batch(application, [u for u in parsed if u is not None])
+            await handle_batch(application, [u for u in parsed if u is not None], replying)
             offset = updates[-1]["update_id"] + 1
 
 
-async def handle_batch(application: Any, updates: list[Update]) -> None:
-    """Handle a batch; the per-user processor keeps each person's updates in order."""
-    processor = application.update_processor
-    await asyncio.gather(
-        *(
-            processor.process_update(update, application.process_update(update))
-            for update in updates
+async def handle_batch(application: Any, updates: list[Update], replying: set[Any]) -> None:
+    """Start handling a batch (the per-user processor keeps each person's updates in order) and
+    return once every update is committed or fully handled. Its replies may still be on their
+    way — tasks in `replying` — while the next batch is fetched and handled: the bot works on
+    one batch while the Bot API answers the previous one's calls."""
+    loop = asyncio.get_running_loop()
+    settled: list[asyncio.Future[None]] = []
+    for update in updates:
+        done: asyncio.Future[None] = loop.create_future()
+        task = asyncio.create_task(_handle(application, update, done))
+        replying.add(task)
+        task.add_done_callback(replying.discard)
+        settled.append(done)
+    await asyncio.wait(settled)
+
+
+async def _handle(application: Any, update: Update, done: asyncio.Future[None]) -> None:
+    """Handle one update; `done` is set when its transaction commits, or when it is handled."""
+
+    def settle() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    committed.set(settle)
+    try:
+        await application.update_processor.process_update(
+            update, application.process_update(update)
         )
-    )
+    finally:
+        settle()
