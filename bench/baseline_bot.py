@@ -1,20 +1,24 @@
 """Baseline for bench/updates.py: the same survey built the usual PTB way.
 
     .venv/bin/python -m bench.baseline_bot --api-url URL --token TOKEN --persistence FILE
+                                           [--survey FILE] [--concurrent N]
+                                           [--transport aiohttp|httpx]
 
 A PTB Application with a ConversationHandler (one state per question, a CallbackQueryHandler per
 state, answers kept in ``context.user_data``) and PicklePersistence (flushed every 60 s and at
 shutdown, PTB's defaults), fed by PTB's own Updater. It talks to the Bot API over the project's
 aiohttp transport (bot/transport.py) so that a comparison with the real bot is about the bot,
-not the HTTP client. Updates are handled one at a time (PTB's default) unless --concurrent is
-given.
+not the HTTP client; ``--transport httpx`` uses PTB's default HTTPXRequest instead (the usual
+way, and about 12x slower per call). Updates are handled one at a time (PTB's default) unless
+--concurrent is given.
 
 It shows what the real bot shows, with the same Bot API calls: a press is answered
 (answerCallbackQuery), an answer edits the pressed message into "question + your answer" and
 sends the next question as a new message; "‹ Back" edits the pressed message into the previous
 question. Buttons carry "<revision>|<action>" like the real bot's, the revision counting the
 person's steps (a press with an older revision is only answered). Question texts come from the
-shipped survey file (conversations/surveys/open-cities.yaml); the few other texts are English.
+survey file (--survey; default the shipped conversations/surveys/open-cities.yaml), read once at
+start into this module's SURVEY, QUESTIONS and BY_ID; the few other texts are English.
 Nothing is written anywhere but the pickle file: unlike the real bot, an answer is not durable
 when it is acknowledged. Benchmark code only; never used by the bot.
 """
@@ -45,7 +49,7 @@ from telegram.warnings import PTBUserWarning
 from bot.transport import AiohttpRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-SURVEY_FILE = ROOT / "conversations" / "surveys" / "open-cities.yaml"
+SHIPPED_SURVEY = ROOT / "conversations" / "surveys" / "open-cities.yaml"
 CATALOG_FILE = ROOT / "storage" / "catalog" / "open-cities.yaml"
 LANGUAGES = {"en": "English", "uk": "Українська", "ru": "Русский", "pl": "Polski"}
 LANGUAGE, CONSENT = "language", "consent"
@@ -60,9 +64,17 @@ CONSENT_TEXT = (
 Context = ContextTypes.DEFAULT_TYPE
 
 
-def load_survey() -> dict[str, Any]:
-    """The shipped survey file, as plain data."""
-    return yaml.safe_load(SURVEY_FILE.read_text(encoding="utf-8"))
+def load_survey(path: Path) -> dict[str, Any]:
+    """A survey file, as plain data."""
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def use_survey(path: Path) -> None:
+    """Make the survey in `path` the one this process shows."""
+    global SURVEY, QUESTIONS, BY_ID
+    SURVEY = load_survey(path)
+    QUESTIONS = SURVEY["questions"]
+    BY_ID = {q["id"]: q for q in QUESTIONS}
 
 
 def load_practices() -> dict[str, tuple[dict[str, str], dict[str, str]]]:
@@ -75,7 +87,7 @@ def load_practices() -> dict[str, tuple[dict[str, str], dict[str, str]]]:
     }
 
 
-SURVEY = load_survey()
+SURVEY = load_survey(SHIPPED_SURVEY)
 QUESTIONS: list[dict[str, Any]] = SURVEY["questions"]
 BY_ID = {q["id"]: q for q in QUESTIONS}
 PRACTICES = load_practices()
@@ -317,7 +329,7 @@ async def advance(update: Update, context: Context, question_id: str) -> str | i
 
 
 def build(
-    api_url: str, token: str, persistence: Path, concurrent: int
+    api_url: str, token: str, persistence: Path, concurrent: int, transport: str = "aiohttp"
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The baseline Application: ConversationHandler + PicklePersistence, PTB's Updater."""
     builder = (
@@ -325,10 +337,12 @@ def build(
         .token(token)
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
-        .request(AiohttpRequest(connection_pool_size=256))
-        .get_updates_request(AiohttpRequest(connection_pool_size=4, read_timeout=45.0))
         .persistence(PicklePersistence(filepath=persistence))
     )
+    if transport == "aiohttp":
+        builder = builder.request(AiohttpRequest(connection_pool_size=256)).get_updates_request(
+            AiohttpRequest(connection_pool_size=4, read_timeout=45.0)
+        )
     if concurrent > 1:
         builder = builder.concurrent_updates(concurrent)
     application = builder.build()
@@ -364,10 +378,20 @@ def main() -> None:
     parser.add_argument(
         "--concurrent", type=int, default=0, help="handle N updates at once (default: one)"
     )
+    parser.add_argument(
+        "--survey", type=Path, default=SHIPPED_SURVEY, help="the survey file (default: shipped)"
+    )
+    parser.add_argument(
+        "--transport",
+        choices=("aiohttp", "httpx"),
+        default="aiohttp",
+        help="our aiohttp transport (default) or PTB's default HTTPXRequest",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     warnings.simplefilter("ignore", PTBUserWarning)  # concurrent updates with a conversation
-    application = build(args.api_url, args.token, args.persistence, args.concurrent)
+    use_survey(args.survey)
+    application = build(args.api_url, args.token, args.persistence, args.concurrent, args.transport)
     application.run_polling(allowed_updates=Update.ALL_TYPES)
 
 

@@ -1,55 +1,75 @@
 """Updates throughput: survey answers through the real bot, then through a usual PTB bot.
 
-    .venv/bin/python -m bench.updates [--respondents 200] [--answers-per-respondent 20]
-                                      [--senders 50] [--baseline-concurrent 256]
+    .venv/bin/python -m bench.updates [--respondents 200] [--answers-per-respondent 40]
+                                      [--think-ms 0] [--seed 1] [--baseline-concurrent 256]
+                                      [--baseline-transport aiohttp|httpx]
 
-Two runs on the same questions, the same respondents and the same number of answers:
+Two runs with the same survey, the same respondents and the same answers:
 
 1. **ours**: the real process, ``python -m bot run`` (our long polling, the PTB Application on
    the aiohttp transport, a fresh SQLite file), which commits every answer before it replies;
 2. **baseline**: bench/baseline_bot.py, the usual PTB build (ConversationHandler, answers in
-   ``user_data``, PicklePersistence, PTB's Updater) on the same aiohttp transport, handling
-   up to 256 updates at once like ours (``--baseline-concurrent 0``: PTB's default, one at a
-   time). It keeps answers in memory and pickles them every 60 s.
+   ``user_data``, PicklePersistence, PTB's Updater), handling up to 256 updates at once like
+   ours (``--baseline-concurrent 0``: PTB's default, one at a time), on our aiohttp transport
+   (``--baseline-transport httpx``: PTB's default HTTPXRequest). It keeps answers in memory and
+   pickles them every 60 s.
 
-Each run gets a fresh fake Bot API server (tests/fakebotapi.py) in its own process; this
-process only plays the respondents. The server is extended below with a control port, because
-a raw update pushed to ``POST /_fake/updates`` has a callback query id the server does not know
-(answerCallbackQuery would fail with "query is too old"), carries no push time, and waiting for
-a reply by polling ``GET /_fake/calls`` would cost the server more than the bot's replies do.
-Latencies are computed afterwards from the stock ``GET /_fake/calls`` (every call with its
-server time) and the control port's push log. Every respondent first goes
-through ``/start p_krakow-otwarty-krakow``, a language, the consent, "aware: yes" and
-"used: several times" (not timed), which brings them to the first of the four scale questions
-(city_role, reliable, fits_needs, useful). Then, all respondents at once, each one answers the
-four scale questions in order (a random 1–5), presses "‹ Back" four times to return to the
-first, answers the four again, and so on until it has given ``--answers-per-respondent``
-answers. A respondent sends its next press only when the bot has replied to the previous one,
-as a person would; pushes go through at most ``--senders`` concurrent HTTP connections.
+**The survey.** A long version of the shipped survey (conversations/surveys/open-cities.yaml,
+key ``open-cities``) is written at run time into a temporary folder: the same questions, with
+the block of its four scale questions (city_role, reliable, fits_needs, useful) repeated until
+there are at least ``--answers-per-respondent`` scale questions in a row (repeats get ids
+``reliable_2``, ``reliable_3``...). It passes the survey validator. Ours reads it through
+``SURVEYS_DIR`` (the same key, so it is the default survey's newest version), the baseline
+through ``--survey``.
 
-Definitions (all times are the fake server's clock, ``time.time()`` in the server process):
+**The load.** Each run gets a fresh fake Bot API server (tests/fakebotapi.py, on uvloop when it
+is installed) in its own process, and that process also plays the respondents: no HTTP between
+a respondent and the server. This process starts it with the load on its command line and then
+makes three control requests: set up (long poll), go (long poll until every respondent is
+done), records. Setup, not timed: every respondent sends ``/start p_krakow-otwarty-krakow`` and
+presses a language, the consent, "aware: yes" and "used: several times", which brings it to the
+first scale question. Timed phase: all respondents start at once; each answers
+``--answers-per-respondent`` scale questions in a row, a random 1-5 (the same for both bots:
+one random generator per respondent, seeded from ``--seed``). A press is pushed into the
+server's update queue as soon as the bot's reply to the previous press is complete (its
+callback query answered, and the chat's latest bot message carries a keyboard of a new
+revision), after an exponential pause of mean ``--think-ms`` if given (default 0: at once, so
+every respondent always has an update in flight).
 
-- **answers**: button presses on a scale question with the current revision. Each is one
-  update, and the real bot commits one answer row for it (an upsert) before replying. The
-  "‹ Back" presses between the rounds of answers are updates handled and timed too, but not
-  answers; they are reported apart (``updates`` counts both).
-- **latency** of an update: the time of the last Bot API call the bot made for it (an answer is
-  answerCallbackQuery, editMessageText with the echo, sendMessage with the next question; a
-  Back is answerCallbackQuery and editMessageText), minus the time the update was pushed into
-  the server's queue, i.e. made available to getUpdates. p50/p99 on the last line are over the
-  answers.
-- **answers_per_s**: answers divided by the timed window, from the first timed push to the last
-  reply of the run (Backs are handled inside that window). ``speedup`` = ours / baseline.
+Definitions (times from the fake server's clock, ``time.time()`` in its process):
+
+- **push**: the moment an update enters the server's queue. **delivery**: the moment the
+  server first returns it in a getUpdates response (taken when the response is built, before
+  it is written to the socket; a later getUpdates returning it again does not count).
+- **reply calls** of an update: the Bot API calls the bot makes for it. answerCallbackQuery
+  belongs to the update of its query; an edit (or deletion) of a message belongs to the latest
+  update that pressed that message; any other call with a chat_id to the latest update pushed
+  in that chat. Every timed update must get exactly one answerCallbackQuery, at least one
+  editMessageText or sendMessage, and no call answered with an error.
+- **latency** of an answer: the time of its last reply call (when the server received the
+  request) minus its delivery, i.e. from the update received by the bot to its reply sent.
+  ``p50_ms``/``p99_ms``: nearest-rank percentiles over all timed answers. Latency from the
+  push and the wait in the queue (delivery minus push) are printed too, for information.
+- **answers_per_s**: timed answers divided by the window from the first timed push to the
+  last reply call of the timed phase. ``speedup`` = ours / baseline.
+- **CPU ms per answer**: each process's user + system CPU time during the timed phase
+  (/proc, between the end of setup and the end of the timed phase) divided by the answers;
+  the bot's split into its main thread and its other threads (aiosqlite's, for ours).
+  ``calibration_ms`` is this machine's speed at the start: best of 5, ``sum(range(10**6))``.
+- **checks**: the reply calls above; for ours also, after it stopped, a processed_updates row
+  for every update pushed, and exactly one answer row per (respondent, question) answered
+  (the two setup questions and every scale question, with the value pressed). Any failure is
+  printed as PROBLEMS and makes the exit status 1.
 
 Last line:
 updates: answers_per_s=X p50_ms=Y p99_ms=Z baseline_answers_per_s=B speedup=S
 
 ``--profile py-spy|pyinstrument|cprofile --profile-out FILE`` profiles ours. py-spy (not a
-dependency: ``pip install py-spy``) samples the bot's every thread from outside during the
-timed phase only, at full speed, into raw collapsed stacks; pyinstrument and cProfile run the
-whole bot under them, slow it 2-3x and see only its main thread, while SQLite works in
-aiosqlite's thread (the CPU line splits the bot's CPU time into main and other threads).
-pyinstrument writes text for FILE.txt, HTML for FILE.html, else a session for
+dependency: ``pip install py-spy``) samples every thread of the bot (or, with
+``--profile-process fake-server``, of the fake server) from outside during the timed phase
+only, at full speed, into raw collapsed stacks; pyinstrument and cProfile run the whole bot
+under them, slow it 2-3x and see only its main thread, while SQLite works in aiosqlite's
+thread. pyinstrument writes text for FILE.txt, HTML for FILE.html, else a session for
 ``pyinstrument --load``. ``--skip-baseline`` leaves the baseline out.
 """
 
@@ -57,8 +77,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import contextlib
+import copy
 import math
 import os
 import random
@@ -70,65 +90,171 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 from aiohttp import web
 
+from bot.services import Pseudonymizer
+from conversations.survey import load_survey_file
 from tests.fakebotapi import COMMAND, Call, FakeBotApi, api
+
+try:
+    import uvloop
+except ImportError:  # optional: the bench extra
+    uvloop = None
 
 TOKEN = "123456:BENCH-token"
 SECRET = "bench-pseudonym-secret-0123456789-abcdefghij"
 PRACTICE = "krakow-otwarty-krakow"
 LANGS = ("uk", "ru", "en", "pl")
-SCALE_QUESTIONS = 4  # city_role, reliable, fits_needs, useful
+SETUP_PRESSES = ("accept", "yes", "several")  # after the language: consent, aware, used
+SETUP_ANSWERS = ("aware", "used")
+SCALE_BLOCK = ("city_role", "reliable", "fits_needs", "useful")
+SHIPPED_SURVEY = Path(__file__).resolve().parent.parent / "conversations/surveys/open-cities.yaml"
 FIRST_USER = 7_000_001
+STALL_SECONDS = 60.0  # a phase fails when no reply completes for this long
 REPLY_METHODS = frozenset(
     {"answerCallbackQuery", "editMessageText", "editMessageReplyMarkup", "sendMessage"}
 )
-EXPECTED_CALLS = {"answer": 3, "back": 2}
+MESSAGE_METHODS = frozenset({"editMessageText", "sendMessage"})
+EDITS = frozenset({"editMessageText", "editMessageReplyMarkup", "deleteMessage"})
 ROOT = Path(__file__).resolve().parent.parent
 JSON = dict[str, Any]
 
 
-# --- the fake Bot API with a control port (runs in its own process) ---------------------------
+# --- the survey ------------------------------------------------------------------------------
+
+
+def scale_ids(count: int) -> list[str]:
+    """The ids of the first `count` scale questions of the long survey, in order."""
+    return [
+        question if round_ == 1 else f"{question}_{round_}"
+        for round_ in range(1, math.ceil(count / len(SCALE_BLOCK)) + 1)
+        for question in SCALE_BLOCK
+    ][:count]
+
+
+def long_survey(answers: int) -> JSON:
+    """The shipped survey with its block of scale questions repeated to give at least
+    `answers` scale questions in a row."""
+    survey = yaml.safe_load(SHIPPED_SURVEY.read_text(encoding="utf-8"))
+    questions = survey["questions"]
+    ids = [q["id"] for q in questions]
+    start = ids.index(SCALE_BLOCK[0])
+    if tuple(ids[start : start + len(SCALE_BLOCK)]) != SCALE_BLOCK:
+        raise RuntimeError(f"the shipped survey no longer has {SCALE_BLOCK} in a row: {ids}")
+    block = questions[start : start + len(SCALE_BLOCK)]
+    repeated = []
+    for n, question_id in enumerate(scale_ids(max(answers, len(SCALE_BLOCK)))):
+        question = copy.deepcopy(block[n % len(SCALE_BLOCK)])
+        question["id"] = question_id
+        repeated.append(question)
+    survey["questions"] = [*questions[:start], *repeated, *questions[start + len(SCALE_BLOCK) :]]
+    return dict(survey)
+
+
+def write_long_survey(folder: Path, answers: int) -> Path:
+    """Write the long survey as `folder`/open-cities.yaml and validate it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "open-cities.yaml"
+    text = yaml.safe_dump(long_survey(answers), allow_unicode=True, sort_keys=False, width=1000)
+    path.write_text(text, encoding="utf-8")
+    load_survey_file(path)  # raises SurveyError with every problem
+    return path
+
+
+# --- the fake Bot API that plays the respondents (runs in its own process) -------------------
+
+
+@dataclass
+class Respondent:
+    """One person: presses its setup buttons, then answers, each after the previous reply."""
+
+    index: int
+    user: JSON
+    lang: str
+    rng: random.Random
+    setup: list[str]
+    answers: int
+    given: int = 0
+    keyboard: list[str] = field(default_factory=list)
+    message: JSON | None = None  # the bot message that carries `keyboard`
+
+    @property
+    def chat_id(self) -> int:
+        return int(self.user["id"])
 
 
 @dataclass
 class Pending:
-    """A pushed update whose reply is awaited: done when the callback is answered (if a press)
-    and the chat's latest bot message carries a keyboard of a new revision."""
+    """A pushed update whose reply is awaited: complete when the callback is answered (if a
+    press), the bot has sent or edited something in the chat, and the chat's latest bot message
+    carries a keyboard of a new revision."""
 
     update_id: int
-    chat_id: int
+    respondent: Respondent
     query_id: str | None
     revision: str | None
-    done: asyncio.Future[list[str]]
     answered: bool = False
     replied: bool = False
 
 
-class BenchBotApi(FakeBotApi):
-    """FakeBotApi plus bench control endpoints on a second port: push a /start or a button press
-    built server-side (the press on the chat's latest bot message, its query answerable), note
-    the push time, and long-poll until the bot's reply to it is complete."""
+@dataclass
+class Load:
+    """What the respondents do (the server's command line)."""
 
-    def __init__(self, token: str, port: int, control_port: int) -> None:
+    respondents: int
+    answers: int
+    think_ms: float
+    seed: int
+
+
+class BenchBotApi(FakeBotApi):
+    """FakeBotApi that plays the respondents itself and records, for every update, its push,
+    its delivery (first getUpdates response that carries it) and the calls that belong to it.
+    Control port: POST /setup and POST /go (each a long poll until the phase is over),
+    GET /records, GET /status."""
+
+    def __init__(self, token: str, port: int, control_port: int, load: Load) -> None:
         super().__init__(token=token, port=port)
         self.control_port = control_port
-        self.pushes: list[JSON] = []
-        self._awaited: dict[int, Pending] = {}  # by update_id
-        self._by_chat: dict[int, Pending] = {}
+        self.load = load
+        self.think = load.think_ms / 1000
+        self.respondents = [self._respondent(index) for index in range(load.respondents)]
+        # push rows: update_id, respondent, label, answer index, value, push time
+        self.pushes: list[tuple[int, int, str, int, int, float]] = []
+        self.delivered: dict[int, float] = {}
+        self.problems: list[str] = []
+        self.progress = 0  # replies completed so far
+        self._owner: dict[int, int] = {}  # id(call) → update_id
+        self._by_chat: dict[int, Pending] = {}  # the reply each chat awaits
+        self._latest_update: dict[int, int] = {}  # chat → its latest update
+        self._query_update: dict[str, int] = {}  # callback query → update
+        self._pressed: dict[tuple[int, int], int] = {}  # (chat, message) → latest update on it
+        self._waiting = 0  # respondents not done with the current phase
+        self._phase_over = asyncio.Event()
+        self._timed = False
         self._control: web.AppRunner | None = None
+        self.faults.append(self._attribute)
+
+    def _respondent(self, index: int) -> Respondent:
+        user_id, lang = FIRST_USER + index, LANGS[index % len(LANGS)]
+        user = self.user(user_id, language_code=lang).user
+        rng = random.Random(self.load.seed * 1_000_003 + index)
+        return Respondent(index, user, lang, rng, [lang, *SETUP_PRESSES], self.load.answers)
 
     async def start(self) -> BenchBotApi:
         await super().start()
         app = web.Application()
-        app.router.add_post("/push", self._push)
-        app.router.add_get("/wait/{update_id}", self._wait_reply)
-        app.router.add_get("/pushes", self._pushes)
+        app.router.add_post("/setup", self._control_setup)
+        app.router.add_post("/go", self._control_go)
+        app.router.add_get("/records", self._control_records)
+        app.router.add_get("/status", self._control_status)
         self._control = web.AppRunner(app, access_log=None)
         await self._control.setup()
         await web.TCPSite(self._control, self.host, self.control_port).start()
@@ -139,62 +265,174 @@ class BenchBotApi(FakeBotApi):
             await self._control.cleanup()
         await super().stop()
 
-    async def _push(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        user_id = int(body["user_id"])
-        user = self.users.get(user_id) or self.user(user_id, language_code=body.get("lang"))
-        query_id = revision = None
-        if "text" in body:
-            content: JSON = {"text": body["text"]}
-            if match := COMMAND.match(body["text"]):
-                content["entities"] = [{"type": "bot_command", "offset": 0, "length": match.end()}]
-            update: JSON = {"message": self.new_message(user_id, user.user, content)}
-        else:
-            target = self.last_message(user_id)
-            if target is None:
-                raise web.HTTPConflict(text="no bot message to press on")
-            revision = str(body["data"]).partition("|")[0]
-            query_id = self.new_callback_query(user_id)
-            query = {
-                "id": query_id,
-                "from": user.user,
-                "message": target,
-                "chat_instance": str(user_id),
-                "data": body["data"],
-            }
-            update = {"callback_query": query}
+    # --- control ---------------------------------------------------------------------------
+
+    async def _control_status(self, request: web.Request) -> web.Response:
+        polls = sum(c.method == "getUpdates" for c in self.calls)
+        loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+        return web.json_response({"get_updates": polls, "loop": loop})
+
+    async def _control_setup(self, request: web.Request) -> web.Response:
+        def begin() -> None:
+            for respondent in self.respondents:
+                self._send_start(respondent)
+
+        return web.json_response(await self._phase(begin))
+
+    async def _control_go(self, request: web.Request) -> web.Response:
+        def begin() -> None:
+            self._timed = True
+            for respondent in self.respondents:
+                self._after_reply(respondent)
+
+        return web.json_response(await self._phase(begin))
+
+    async def _phase(self, begin: Callable[[], None]) -> JSON:
+        """Run a phase until every respondent is through it or no reply completes for
+        STALL_SECONDS; return its wall time and whether it completed."""
+        self._waiting = len(self.respondents)
+        self._phase_over.clear()
+        started = time.monotonic()
+        begin()
+        seen = -1
+        while not self._phase_over.is_set() and self.progress != seen:
+            seen = self.progress
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._phase_over.wait(), STALL_SECONDS)
+        if not self._phase_over.is_set():
+            stuck = sorted(r.chat_id for r in (p.respondent for p in self._by_chat.values()))
+            self.problems.append(
+                f"no reply completed for {STALL_SECONDS:.0f} s; {len(stuck)} respondents wait "
+                f"(chats {stuck[:5]}...)"
+            )
+        return {"ok": self._phase_over.is_set(), "seconds": time.monotonic() - started}
+
+    async def _control_records(self, request: web.Request) -> web.Response:
+        calls = [
+            (c.method, self._owner.get(id(c)), c.time, c.error is None)
+            for c in self.calls
+            if c.method in REPLY_METHODS or c.method == "getUpdates"
+        ]
+        pushes = [(*push, self.delivered.get(push[0])) for push in self.pushes]
+        return web.json_response({"pushes": pushes, "calls": calls, "problems": self.problems})
+
+    # --- the respondents -------------------------------------------------------------------
+
+    def _send_start(self, respondent: Respondent) -> None:
+        text = f"/start p_{PRACTICE}"
+        content: JSON = {"text": text}
+        if match := COMMAND.match(text):
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": match.end()}]
+        message = self.new_message(respondent.chat_id, respondent.user, content)
+        self._enqueue(respondent, {"message": message}, None, None, "setup", 0)
+
+    def _press(self, respondent: Respondent, action: str, label: str, value: int = 0) -> None:
+        """Press the button `action` on the respondent's latest keyboard."""
+        keyboard, message = respondent.keyboard, respondent.message
+        revision = keyboard[0].partition("|")[0]
+        data = f"{revision}|{action}"
+        if data not in keyboard or message is None:
+            self._give_up(
+                respondent, f"chat {respondent.chat_id}: no button {action!r} on {keyboard}"
+            )
+            return
+        query_id = self.new_callback_query(respondent.chat_id)
+        query = {
+            "id": query_id,
+            "from": respondent.user,
+            # a snapshot: edits replace the message's top-level values, never change them inside
+            "message": dict(message),
+            "chat_instance": str(respondent.chat_id),
+            "data": data,
+        }
+        update_id = self._enqueue(
+            respondent, {"callback_query": query}, query_id, revision, label, value
+        )
+        self._pressed[respondent.chat_id, message["message_id"]] = update_id
+
+    def _enqueue(
+        self,
+        respondent: Respondent,
+        update: JSON,
+        query_id: str | None,
+        revision: str | None,
+        label: str,
+        value: int,
+    ) -> int:
         update_id = self._next_update_id
-        pending = Pending(
-            update_id, user_id, query_id, revision, asyncio.get_running_loop().create_future()
-        )
-        self._awaited[update_id] = self._by_chat[user_id] = pending
-        pushed = time.time()
-        self.push_update(update | {"update_id": update_id})
+        self._next_update_id += 1
+        update["update_id"] = update_id
+        chat_id = respondent.chat_id
+        self._by_chat[chat_id] = Pending(update_id, respondent, query_id, revision)
+        self._latest_update[chat_id] = update_id
+        if query_id is not None:
+            self._query_update[query_id] = update_id
         self.pushes.append(
-            {
-                "update_id": update_id,
-                "chat_id": user_id,
-                "query_id": query_id,
-                "label": body.get("label", ""),
-                "time": pushed,
-            }
+            (update_id, respondent.index, label, respondent.given, value, time.time())
         )
-        return web.json_response({"update_id": update_id})
+        self._updates.append(update)
+        self._notify()
+        return update_id
 
-    async def _wait_reply(self, request: web.Request) -> web.Response:
-        pending = self._awaited.get(int(request.match_info["update_id"]))
-        if pending is None:
-            raise web.HTTPNotFound()
-        try:
-            async with asyncio.timeout(float(request.query.get("timeout", "60"))):
-                keyboard = await asyncio.shield(pending.done)
-        except TimeoutError:
-            raise web.HTTPGatewayTimeout() from None
-        self._awaited.pop(pending.update_id, None)
-        return web.json_response({"keyboard": keyboard})
+    def _after_reply(self, respondent: Respondent) -> None:
+        """The respondent has seen the reply to its last update: its next step."""
+        if respondent.setup:
+            self._press(respondent, respondent.setup.pop(0), "setup")
+        elif not self._timed:
+            revision = respondent.keyboard[0].partition("|")[0]
+            if {f"{revision}|{n}" for n in range(1, 6)} <= set(respondent.keyboard):
+                self._through(respondent)
+            else:
+                problem = (
+                    f"chat {respondent.chat_id}: set up, but no scale on {respondent.keyboard}"
+                )
+                self._give_up(respondent, problem)
+        elif respondent.given >= respondent.answers:
+            self._through(respondent)
+        elif self.think > 0:
+            pause = respondent.rng.expovariate(1 / self.think)
+            asyncio.get_running_loop().call_later(pause, self._answer, respondent)
+        else:
+            self._answer(respondent)
 
-    async def _pushes(self, request: web.Request) -> web.Response:
-        return web.json_response(self.pushes)
+    def _answer(self, respondent: Respondent) -> None:
+        value = respondent.rng.randint(1, 5)
+        self._press(respondent, str(value), "answer", value)
+        respondent.given += 1
+
+    def _through(self, respondent: Respondent) -> None:
+        self._waiting -= 1
+        if self._waiting == 0:
+            self._phase_over.set()
+
+    def _give_up(self, respondent: Respondent, problem: str) -> None:
+        self.problems.append(problem)
+        self._through(respondent)
+
+    # --- replies -----------------------------------------------------------------------------
+
+    def _attribute(self, call: Call) -> None:
+        """Not a fault (it never fails a call): note the update a call belongs to."""
+        params = call.params
+        if call.method == "answerCallbackQuery":
+            update_id = self._query_update.get(str(params.get("callback_query_id")))
+        else:
+            chat_id = params.get("chat_id")
+            update_id = None
+            if call.method in EDITS:
+                update_id = self._pressed.get((chat_id, params.get("message_id")))
+            if update_id is None:
+                update_id = self._latest_update.get(chat_id)
+        if update_id is not None:
+            self._owner[id(call)] = update_id
+
+    @api("getUpdates")
+    async def _get_updates(self, call: Call) -> list[JSON]:
+        updates = await super()._get_updates(call)
+        now = time.time()
+        for update in updates:
+            self.delivered.setdefault(update["update_id"], now)
+        return updates
 
     def _record(self, kind: str, message: JSON) -> JSON:
         result = super()._record(kind, message)
@@ -215,14 +453,14 @@ class BenchBotApi(FakeBotApi):
         return result
 
     def _check(self, pending: Pending) -> None:
-        if pending.done.done() or not pending.replied:
+        """If the reply is complete, let the respondent go on (after this call's answer)."""
+        if not pending.replied or (pending.query_id is not None and not pending.answered):
             return
-        if pending.query_id is not None and not pending.answered:
-            return
+        respondent = pending.respondent
         latest = next(
             (
                 m
-                for m in reversed(self._chats.get(pending.chat_id, {}).values())
+                for m in reversed(self._chats[respondent.chat_id].values())
                 if m["from"]["id"] == self.bot_user["id"]
             ),
             None,
@@ -230,84 +468,16 @@ class BenchBotApi(FakeBotApi):
         rows = ((latest or {}).get("reply_markup") or {}).get("inline_keyboard") or []
         keyboard = [b["callback_data"] for row in rows for b in row if "callback_data" in b]
         if keyboard and keyboard[0].partition("|")[0] != pending.revision:
-            pending.done.set_result(keyboard)
-            del self._by_chat[pending.chat_id]
+            del self._by_chat[respondent.chat_id]
+            respondent.keyboard, respondent.message = keyboard, latest
+            self.progress += 1
+            asyncio.get_running_loop().call_soon(self._after_reply, respondent)
 
 
-async def serve_fake(port: int, control_port: int, token: str) -> None:
-    async with BenchBotApi(token, port, control_port) as server:
+async def serve_fake(port: int, control_port: int, load: Load) -> None:
+    async with BenchBotApi(TOKEN, port, control_port, load) as server:
         print(server.url, flush=True)
         await asyncio.Event().wait()
-
-
-# --- the respondents (this process) ------------------------------------------------------------
-
-
-class Abort(Exception):
-    """The bot did not show what a respondent expected."""
-
-
-@dataclass
-class Load:
-    control: str
-    senders: asyncio.Semaphore
-    push_session: aiohttp.ClientSession
-    wait_session: aiohttp.ClientSession
-    respondents: int
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    set_up: int = 0
-    started: float = 0.0
-
-    async def step(self, payload: JSON) -> list[str]:
-        """Push one update and wait for the bot's complete reply; return the new keyboard."""
-        async with self.senders, self.push_session.post(f"{self.control}/push", json=payload) as r:
-            if r.status != 200:
-                raise Abort(f"push failed ({r.status}): {await r.text()}")
-            update_id = (await r.json())["update_id"]
-        async with self.wait_session.get(f"{self.control}/wait/{update_id}") as response:
-            if response.status != 200:
-                raise Abort(f"no complete reply to update {update_id} ({payload})")
-            return list((await response.json())["keyboard"])
-
-
-def press(keyboard: list[str], action: str) -> str:
-    """The callback data of the button `action` on the keyboard (revision included)."""
-    revision = keyboard[0].partition("|")[0]
-    data = f"{revision}|{action}"
-    if data not in keyboard:
-        raise Abort(f"no button {action!r} on {keyboard}")
-    return data
-
-
-async def respondent(
-    load: Load, index: int, answers: int, rng: random.Random, think: float = 0.0
-) -> None:
-    """One person: set up (untimed), then answers and Backs, each after the previous reply
-    (and, with `think` > 0, after a pause drawn around `think` seconds)."""
-    user_id, lang = FIRST_USER + index, LANGS[index % len(LANGS)]
-    base: JSON = {"user_id": user_id, "lang": lang}
-    keyboard = await load.step(base | {"text": f"/start p_{PRACTICE}", "label": "setup"})
-    for action in (lang, "accept", "yes", "several"):
-        keyboard = await load.step(base | {"data": press(keyboard, action), "label": "setup"})
-    load.set_up += 1
-    if load.set_up == load.respondents:
-        load.started = time.monotonic()
-        load.ready.set()
-    await load.ready.wait()
-
-    async def timed(action: str, label: str) -> list[str]:
-        if think > 0:
-            await asyncio.sleep(rng.expovariate(1 / think))
-        return await load.step(base | {"data": press(keyboard, action), "label": label})
-
-    given = 0
-    while given < answers:
-        for _ in range(min(SCALE_QUESTIONS, answers - given)):
-            keyboard = await timed(str(rng.randint(1, 5)), "answer")
-            given += 1
-        if given < answers:
-            for _ in range(SCALE_QUESTIONS):
-                keyboard = await timed("!back", "back")
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -319,21 +489,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def get_json(url: str) -> Any:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
+async def request(method: str, url: str) -> Any:
+    """One control request (no time limit: the server ends a stalled phase itself)."""
+    timeout = aiohttp.ClientTimeout(total=None)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.request(method, url) as response,
+    ):
         response.raise_for_status()
         return await response.json()
 
 
-async def wait_for(url: str, check: Any = None, seconds: float = 60.0) -> None:
-    """Poll `url` until it answers 200 (and `check(json)` holds)."""
+async def wait_for(
+    url: str,
+    check: Callable[[Any], bool],
+    process: asyncio.subprocess.Process,
+    seconds: float = 120.0,
+) -> Any:
+    """Poll `url` until it answers 200 and `check(json)` holds; return the json. Fails when
+    `process` (the one awaited) exits first."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.returncode is None:
         with contextlib.suppress(aiohttp.ClientError, ValueError):
-            body = await get_json(url)
-            if check is None or check(body):
-                return
+            body = await request("GET", url)
+            if check(body):
+                return body
         await asyncio.sleep(0.1)
+    if process.returncode is not None:
+        raise RuntimeError(f"the process awaited exited with {process.returncode}; see its log")
     raise RuntimeError(f"{url} did not come up in {seconds:.0f} s")
 
 
@@ -347,11 +530,14 @@ def cpu_seconds(pid: int | None, thread: int | None = None) -> float:
     return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_of(processes: dict[str, int]) -> dict[str, float]:
-    """CPU seconds of each process; the bot's split into its main thread and the others."""
-    seconds = {name: cpu_seconds(pid) for name, pid in processes.items()}
-    main = cpu_seconds(processes["bot"], processes["bot"])
-    return seconds | {"bot main thread": main, "bot other threads": seconds["bot"] - main}
+def cpu_of(bot: int, server: int) -> dict[str, float]:
+    """CPU seconds so far: the bot's main thread, its other threads, the fake server."""
+    main = cpu_seconds(bot, bot)
+    return {
+        "bot main thread": main,
+        "bot other threads": cpu_seconds(bot) - main,
+        "fake server + respondents": cpu_seconds(server),
+    }
 
 
 async def stop(process: asyncio.subprocess.Process, seconds: float = 60.0) -> None:
@@ -368,27 +554,32 @@ async def stop(process: asyncio.subprocess.Process, seconds: float = 60.0) -> No
 @dataclass
 class Run:
     name: str
-    pushes: list[JSON]
-    calls: list[JSON]
-    wall: float
+    pushes: list[list[Any]]  # update_id, respondent, label, answer index, value, push, delivery
+    calls: list[list[Any]]  # method, update_id, time, ok
+    setup: float
+    timed: float
+    loop: str
+    problems: list[str]
     database: Path | None = None
     cpu: dict[str, float] = field(default_factory=dict)  # seconds in the timed phase
 
 
 def bot_command(
-    name: str, args: argparse.Namespace, folder: Path, api_url: str
+    name: str, args: argparse.Namespace, folder: Path, survey: Path, api_url: str
 ) -> tuple[list[str], dict[str, str], Path | None]:
     """The command line, environment and database of one bot process."""
     if name == "baseline":
         command = ["-m", "bench.baseline_bot", "--api-url", api_url, "--token", TOKEN]
-        command += ["--persistence", str(folder / "baseline.pickle")]
-        return [*command, "--concurrent", str(args.baseline_concurrent)], dict(os.environ), None
+        command += ["--persistence", str(folder / "baseline.pickle"), "--survey", str(survey)]
+        command += ["--concurrent", str(args.baseline_concurrent)]
+        return [*command, "--transport", args.baseline_transport], dict(os.environ), None
     database = folder / "ours.sqlite3"
     env = os.environ | {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": api_url,
         "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "PSEUDONYM_SECRET": SECRET,
+        "SURVEYS_DIR": str(survey.parent),
     }
     command = ["-m", "bot", "run"]
     if args.profile == "pyinstrument":
@@ -400,89 +591,70 @@ def bot_command(
     return command, env, database
 
 
-async def start_py_spy(pid: int | None, out: str) -> asyncio.subprocess.Process:
-    """py-spy (not a dependency: `pip install py-spy`) sampling the bot, all threads, from
-    outside, so the bot runs at full speed; raw collapsed stacks."""
+async def start_py_spy(pid: int, out: str) -> asyncio.subprocess.Process:
+    """py-spy (not a dependency: `pip install py-spy`) sampling a process, all threads, from
+    outside, so it runs at full speed; raw collapsed stacks."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    return await asyncio.create_subprocess_exec(
+    profiler = await asyncio.create_subprocess_exec(
         *(py_spy, "record", "--pid", str(pid), "--rate", "250", "--threads", "--nonblocking"),
         *("--format", "raw", "--output", out),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+    await asyncio.sleep(1.0)  # attached before the timed phase starts
+    return profiler
 
 
 async def play(
-    name: str, args: argparse.Namespace, control: str, processes: dict[str, int], rng: random.Random
-) -> tuple[float, float, dict[str, float]]:
-    """All respondents: set up, then the timed phase. Returns the wall times of both phases
-    and the CPU seconds each process spent in the timed phase."""
-    connector = aiohttp.TCPConnector(limit=args.senders)
-    waits = aiohttp.TCPConnector(limit=args.respondents + 8)
-    cpu: dict[str, float] = {}
-    profiler: asyncio.subprocess.Process | None = None
-    async with (
-        aiohttp.ClientSession(connector=connector) as pushes,
-        aiohttp.ClientSession(connector=waits, timeout=aiohttp.ClientTimeout(total=300)) as waiting,
-    ):
-        load = Load(control, asyncio.Semaphore(args.senders), pushes, waiting, args.respondents)
-
-        async def timed_phase_starts() -> None:
-            nonlocal profiler
-            await load.ready.wait()
-            cpu.update({k: -v for k, v in cpu_of(processes).items()})
-            if args.profile == "py-spy" and name == "ours":
-                profiler = await start_py_spy(processes["bot"], args.profile_out)
-
-        began = time.monotonic()
-        starts = asyncio.create_task(timed_phase_starts())
-        await asyncio.gather(
-            *(
-                respondent(load, n, args.answers_per_respondent, rng, args.think_ms / 1000)
-                for n in range(args.respondents)
-            )
-        )
-        ended = time.monotonic()
-        await starts
-        cpu = {k: cpu[k] + v for k, v in cpu_of(processes).items()}
+    name: str, args: argparse.Namespace, control: str, bot: int, server: int
+) -> tuple[JSON, JSON, dict[str, float]]:
+    """Set up (untimed), then the timed phase; the CPU seconds each process spent in it."""
+    setup = await request("POST", f"{control}/setup")
+    profiler = None
+    if args.profile == "py-spy" and name == "ours":
+        target = server if args.profile_process == "fake-server" else bot
+        profiler = await start_py_spy(target, args.profile_out)
+    before = cpu_of(bot, server)
+    timed = await request("POST", f"{control}/go") if setup["ok"] else {"ok": False, "seconds": 0}
+    after = cpu_of(bot, server)
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)
         await profiler.wait()
-    return load.started - began, ended - load.started, cpu
+    return setup, timed, {who: after[who] - before[who] for who in after}
 
 
-async def run_bot(name: str, args: argparse.Namespace, folder: Path, rng: random.Random) -> Run:
+async def run_bot(name: str, args: argparse.Namespace, folder: Path, survey: Path) -> Run:
     """Start a fake server and one bot, play the respondents, collect the server's records."""
     port, control_port = free_port(), free_port()
     api_url, control = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{control_port}"
+    server_log = (folder / f"{name}-fake-server.log").open("wb")
     fake = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "bench.updates", "--serve-fake", "--port", str(port)),
-        *("--control-port", str(control_port)),
+        *("--control-port", str(control_port), "--respondents", str(args.respondents)),
+        *("--answers-per-respondent", str(args.answers_per_respondent)),
+        *("--think-ms", str(args.think_ms), "--seed", str(args.seed)),
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
+        stderr=server_log,
     )
     log = (folder / f"{name}.log").open("wb")
     try:
-        await wait_for(f"{control}/pushes")
-        command, env, database = bot_command(name, args, folder, api_url)
+        await wait_for(f"{control}/status", lambda status: True, fake)
+        command, env, database = bot_command(name, args, folder, survey, api_url)
         bot = await asyncio.create_subprocess_exec(
             sys.executable, *command, cwd=ROOT, env=env, stdout=log, stderr=log
         )
         try:
-            await wait_for(
-                f"{api_url}/_fake/calls",
-                lambda calls: any(c["method"] == "getUpdates" for c in calls),
-                seconds=120,
+            polling = await wait_for(
+                f"{control}/status", lambda status: status["get_updates"] > 0, bot
             )
-            processes = {"bot": bot.pid, "fake server": fake.pid, "respondents": os.getpid()}
-            setup, timed, cpu = await play(name, args, control, processes, rng)
+            setup, timed, cpu = await play(name, args, control, bot.pid, fake.pid)
             print(
-                f"{name}: {args.respondents} respondents set up in {setup:.1f} s, "
-                f"timed phase {timed:.1f} s",
+                f"{name}: {args.respondents} respondents set up in {setup['seconds']:.1f} s, "
+                f"timed phase {timed['seconds']:.1f} s",
                 flush=True,
             )
-            calls = await get_json(f"{api_url}/_fake/calls")
-            pushed = await get_json(f"{control}/pushes")
+            records = await request("GET", f"{control}/records")
         finally:
             await stop(bot, 900.0 if args.profile else 60.0)  # a profiler writes its report
             if bot.returncode:
@@ -490,7 +662,18 @@ async def run_bot(name: str, args: argparse.Namespace, folder: Path, rng: random
     finally:
         await stop(fake)
         log.close()
-    return Run(name, pushed, calls, setup + timed, database, cpu)
+        server_log.close()
+    return Run(
+        name,
+        records["pushes"],
+        records["calls"],
+        setup["seconds"],
+        timed["seconds"],
+        polling["loop"],
+        records["problems"],
+        database,
+        cpu,
+    )
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -505,107 +688,140 @@ def percentile(values: list[float], share: float) -> float:
 @dataclass
 class Figures:
     answers: int
-    updates: int
     window: float
-    answer_latencies: list[float]
-    back_latencies: list[float]
+    latencies: list[float]  # ms, from delivery
+    from_push: list[float]  # ms
+    queued: list[float]  # ms, delivery - push
+    calls_per_answer: Counter[str]  # "method+method+..." in call order
+    batches: list[int]  # timed updates per getUpdates response that delivered any
     problems: Counter[str]
-    methods: Counter[str]
 
     @property
     def answers_per_s(self) -> float:
         return self.answers / self.window if self.window > 0 else math.nan
 
-    @property
-    def updates_per_s(self) -> float:
-        return self.updates / self.window if self.window > 0 else math.nan
-
 
 def figures(run: Run) -> Figures:
-    """Attribute every reply call to its update (a press by its query id, a send/edit to the
-    latest push in its chat before it) and derive throughput and latencies."""
-    pushes = sorted(run.pushes, key=lambda p: p["time"])
-    by_query = {p["query_id"]: p for p in pushes if p["query_id"] is not None}
-    by_chat: dict[int, list[JSON]] = defaultdict(list)
-    for each in pushes:
-        by_chat[each["chat_id"]].append(each)
-    times = {chat: [p["time"] for p in chat_pushes] for chat, chat_pushes in by_chat.items()}
-    last_reply: dict[int, float] = {}
-    count: Counter[int] = Counter()
-    problems: Counter[str] = Counter()
-    methods: Counter[str] = Counter()
+    """Throughput, latencies and the reply-call checks of the timed answers."""
+    problems: Counter[str] = Counter(run.problems)
+    by_update: dict[int, list[list[Any]]] = defaultdict(list)
     for call in run.calls:
-        if call["method"] not in REPLY_METHODS:
+        method, update_id, _when, ok = call
+        if method == "getUpdates":
             continue
-        methods[call["method"]] += 1
-        if not call["ok"]:
-            problems[f"{call['method']} answered with an error"] += 1
-        params = call["params"]
-        push: JSON | None
-        if call["method"] == "answerCallbackQuery":
-            push = by_query.get(params.get("callback_query_id"))
+        if update_id is None:
+            problems[f"{method} for no pushed update"] += 1
         else:
-            chat = params.get("chat_id")
-            index = bisect.bisect_right(times.get(chat, []), call["time"]) - 1
-            push = by_chat[chat][index] if index >= 0 else None
-        if push is None:
-            problems["a reply call to no pushed update"] += 1
+            by_update[update_id].append(call)
+            if not ok:
+                problems[f"{method} answered with an error"] += 1
+    timed = [push for push in run.pushes if push[2] == "answer"]
+    latencies, from_push, queued = [], [], []
+    signatures: Counter[str] = Counter()
+    last_reply = 0.0
+    for update_id, _who, _label, _index, _value, pushed, delivered in timed:
+        calls = by_update.get(update_id, [])
+        methods = [call[0] for call in calls]
+        signatures["+".join(methods) or "none"] += 1
+        if methods.count("answerCallbackQuery") != 1 or not MESSAGE_METHODS & set(methods):
+            problems["an answer without answerCallbackQuery + editMessageText/sendMessage"] += 1
+        if delivered is None:
+            problems["an answer never delivered"] += 1
             continue
-        update_id = push["update_id"]
-        count[update_id] += 1
-        last_reply[update_id] = max(last_reply.get(update_id, 0.0), call["time"])
-    timed = [p for p in pushes if p["label"] in EXPECTED_CALLS]
-    latencies: dict[str, list[float]] = {"answer": [], "back": []}
-    for push in timed:
-        if count[push["update_id"]] != EXPECTED_CALLS[push["label"]]:
-            problems[f"{push['label']} with {count[push['update_id']]} reply calls"] += 1
-        if push["update_id"] in last_reply:
-            latencies[push["label"]].append(1000 * (last_reply[push["update_id"]] - push["time"]))
-        else:
-            problems[f"{push['label']} without a reply"] += 1
-    window = (
-        max(last_reply.get(p["update_id"], 0.0) for p in timed) - timed[0]["time"]
-        if timed
-        else math.nan
-    )
+        if not calls:
+            continue
+        last = max(call[2] for call in calls)
+        last_reply = max(last_reply, last)
+        latencies.append(1000 * (last - delivered))
+        from_push.append(1000 * (last - pushed))
+        queued.append(1000 * (delivered - pushed))
+    deliveries = sorted(push[6] for push in timed if push[6] is not None)
+    batches = list(Counter(deliveries).values())
+    window = last_reply - min(push[5] for push in timed) if timed else math.nan
     return Figures(
-        answers=len(latencies["answer"]),
-        updates=len(timed),
-        window=window,
-        answer_latencies=latencies["answer"],
-        back_latencies=latencies["back"],
-        problems=problems,
-        methods=methods,
+        len(latencies), window, latencies, from_push, queued, signatures, batches, problems
     )
 
 
-def report(run: Run, result: Figures) -> None:
-    answers, backs = result.answer_latencies, result.back_latencies
+def check_database(run: Run, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """Ours' SQLite file: a processed_updates row per update pushed, and exactly the answer
+    rows the respondents gave (the setup questions and every scale answer with its value)."""
+    assert run.database is not None
+    pseudonyms = Pseudonymizer(SECRET)
+    scale = scale_ids(args.answers_per_respondent)
+    expected: dict[tuple[str, str], int | None] = {}
+    for respondent in range(args.respondents):
+        pseudonym = pseudonyms.of("tg", FIRST_USER + respondent)
+        expected |= {(pseudonym, question): None for question in SETUP_ANSWERS}
+    for _update, respondent, label, index, value, _pushed, _delivered in run.pushes:
+        if label == "answer":
+            expected[pseudonyms.of("tg", FIRST_USER + respondent), scale[index]] = value
+    with contextlib.closing(sqlite3.connect(run.database)) as db:
+        processed = {row[0] for row in db.execute("SELECT update_id FROM processed_updates")}
+        rows = db.execute(
+            "SELECT r.pseudonym, a.question_id, a.value_number "
+            "FROM answers a JOIN responses r ON r.id = a.response_id"
+        ).fetchall()
+    unprocessed = sum(push[0] not in processed for push in run.pushes)
+    found = Counter((pseudonym, question) for pseudonym, question, _value in rows)
+    duplicated = sum(count > 1 for count in found.values())
+    missing = len(expected.keys() - found.keys())
+    extra = len(found.keys() - expected.keys())
+    wrong = sum(
+        1
+        for pseudonym, question, value in rows
+        if expected.get((pseudonym, question)) not in (None, value)
+    )
+    problems = {
+        "updates without a processed_updates row": unprocessed,
+        "answers missing": missing,
+        "answers duplicated": duplicated,
+        "answers not given": extra,
+        "answers with a wrong value": wrong,
+    }
+    summary = (
+        f"processed_updates={len(processed)} (updates pushed: {len(run.pushes)}), "
+        f"answer rows={len(rows)} (expected {len(expected)})"
+    )
+    return summary, [f"database: {count} {problem}" for problem, count in problems.items() if count]
+
+
+def report(run: Run, result: Figures, args: argparse.Namespace) -> bool:
+    """Print a run's figures and checks; whether every check passed."""
+    ms = result.latencies
     print(
-        f"{run.name}: answers={result.answers} backs={len(backs)} window={result.window:.1f} s "
-        f"answers_per_s={result.answers_per_s:.1f} updates_per_s={result.updates_per_s:.1f}"
+        f"{run.name}: answers={result.answers} window={result.window:.2f} s "
+        f"answers_per_s={result.answers_per_s:.1f}"
     )
     print(
-        f"{run.name}: answer latency ms p50={percentile(answers, 50):.1f} "
-        f"p90={percentile(answers, 90):.1f} p99={percentile(answers, 99):.1f} "
-        f"max={max(answers, default=math.nan):.1f}; back p50={percentile(backs, 50):.1f} "
-        f"p99={percentile(backs, 99):.1f}"
+        f"{run.name}: latency from delivery ms p50={percentile(ms, 50):.1f} "
+        f"p90={percentile(ms, 90):.1f} p99={percentile(ms, 99):.1f} "
+        f"max={max(ms, default=math.nan):.1f}"
+    )
+    print(
+        f"{run.name}: (information) latency from push ms p50={percentile(result.from_push, 50):.1f} "
+        f"p99={percentile(result.from_push, 99):.1f}; wait in the queue ms "
+        f"p50={percentile(result.queued, 50):.1f} p99={percentile(result.queued, 99):.1f} "
+        f"max={max(result.queued, default=math.nan):.1f}; answers per getUpdates "
+        f"mean={sum(result.batches) / max(len(result.batches), 1):.1f} "
+        f"max={max(result.batches, default=0)}"
     )
     cpu = ", ".join(
-        f"{who} {1000 * seconds / result.updates:.2f}" for who, seconds in run.cpu.items()
+        f"{who} {1000 * seconds / max(result.answers, 1):.3f}" for who, seconds in run.cpu.items()
     )
-    print(f"{run.name}: CPU ms per timed update: {cpu}")
-    print(f"{run.name}: reply calls {dict(sorted(result.methods.items()))}")
-    if result.problems:
-        print(f"{run.name}: PROBLEMS {dict(result.problems)}")
-    if run.database is not None and run.database.exists():
-        with contextlib.closing(sqlite3.connect(run.database)) as db:
-            processed = db.execute("SELECT count(*) FROM processed_updates").fetchone()[0]
-            rows = db.execute("SELECT count(*) FROM answers").fetchone()[0]
-        print(
-            f"{run.name}: database: processed_updates={processed} (updates pushed: "
-            f"{len(run.pushes)}), answer rows={rows}"
-        )
+    print(f"{run.name}: CPU ms per answer: {cpu}")
+    print(f"{run.name}: reply calls per answer {dict(result.calls_per_answer.most_common())}")
+    problems = result.problems
+    if run.database is not None:
+        try:
+            summary, found = check_database(run, args)
+        except sqlite3.Error as error:
+            summary, found = "not checked", [f"database: {error}"]
+        print(f"{run.name}: database: {summary}")
+        problems += Counter(found)
+    if problems:
+        print(f"{run.name}: PROBLEMS {dict(problems)}")
+    return not problems
 
 
 def calibration_ms() -> float:
@@ -618,51 +834,52 @@ def calibration_ms() -> float:
     return 1000 * best
 
 
-async def main(args: argparse.Namespace) -> None:
-    rng = random.Random(args.seed)
+def keep_logs(folder: Path, target: Path) -> None:
+    """Copy the processes' logs out of the temporary folder."""
+    for log in folder.glob("*.log"):
+        (target / log.name).write_bytes(log.read_bytes())
+
+
+async def main(args: argparse.Namespace) -> int:
     print(
         f"respondents={args.respondents} answers_per_respondent={args.answers_per_respondent} "
-        f"senders={args.senders} think_ms={args.think_ms:g} cores={os.cpu_count()} "
+        f"think_ms={args.think_ms:g} seed={args.seed} cores={os.cpu_count()} "
         f"calibration_ms={calibration_ms():.1f}",
         flush=True,
     )
+    passed = True
+    rates: dict[str, float] = {}
+    ours_figures = None
     with tempfile.TemporaryDirectory(prefix="bench-updates-") as tmp:
         folder = Path(tmp)
-        ours = await run_bot("ours", args, folder, random.Random(rng.random()))
-        ours_figures = figures(ours)
-        report(ours, ours_figures)
-        baseline_rate = math.nan
-        if not args.skip_baseline:
-            baseline = await run_bot("baseline", args, folder, random.Random(rng.random()))
-            baseline_figures = figures(baseline)
-            report(baseline, baseline_figures)
-            baseline_rate = baseline_figures.answers_per_s
-        if args.keep_logs:
-            for name in ("ours", "baseline"):
-                log = folder / f"{name}.log"
-                if log.exists():
-                    (Path(args.keep_logs) / log.name).write_bytes(log.read_bytes())
-    rate = ours_figures.answers_per_s
-    print(f"wall time ours {ours.wall:.1f} s")
+        survey = write_long_survey(folder / "surveys", args.answers_per_respondent)
+        try:
+            for name in ("ours", *(() if args.skip_baseline else ("baseline",))):
+                run = await run_bot(name, args, folder, survey)
+                result = figures(run)
+                if name == "ours":
+                    ours_figures = result
+                print(f"{name}: fake server on {run.loop}")
+                passed = report(run, result, args) and passed
+                rates[name] = result.answers_per_s
+        finally:
+            if args.keep_logs:
+                keep_logs(folder, Path(args.keep_logs))
+    assert ours_figures is not None
+    rate, baseline_rate = rates["ours"], rates.get("baseline", math.nan)
     print(
         f"updates: answers_per_s={rate:.1f} "
-        f"p50_ms={percentile(ours_figures.answer_latencies, 50):.1f} "
-        f"p99_ms={percentile(ours_figures.answer_latencies, 99):.1f} "
+        f"p50_ms={percentile(ours_figures.latencies, 50):.1f} "
+        f"p99_ms={percentile(ours_figures.latencies, 99):.1f} "
         f"baseline_answers_per_s={baseline_rate:.1f} speedup={rate / baseline_rate:.2f}"
     )
+    return 0 if passed else 1
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--respondents", type=int, default=200)
-    parser.add_argument("--answers-per-respondent", type=int, default=20)
-    parser.add_argument("--senders", type=int, default=50, help="concurrent push connections")
-    parser.add_argument(
-        "--baseline-concurrent",
-        type=int,
-        default=256,
-        help="baseline: PTB concurrent_updates, as ours (256); 0 = one at a time, PTB's default",
-    )
+    parser.add_argument("--answers-per-respondent", type=int, default=40)
     parser.add_argument(
         "--think-ms",
         type=float,
@@ -670,21 +887,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="mean pause before each timed press (exponential); 0 = press at once (default)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--baseline-concurrent",
+        type=int,
+        default=256,
+        help="baseline: PTB concurrent_updates, as ours (256); 0 = one at a time, PTB's default",
+    )
+    parser.add_argument(
+        "--baseline-transport",
+        choices=("aiohttp", "httpx"),
+        default="aiohttp",
+        help="baseline: our aiohttp transport (default) or PTB's default HTTPXRequest",
+    )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--profile", choices=("py-spy", "pyinstrument", "cprofile"))
+    parser.add_argument(
+        "--profile-process",
+        choices=("bot", "fake-server"),
+        default="bot",
+        help="what py-spy samples in ours' run (default: the bot)",
+    )
     parser.add_argument("--profile-out", default="/tmp/bench-updates-profile")
-    parser.add_argument("--keep-logs", help="copy the bots' logs into this folder")
+    parser.add_argument("--keep-logs", help="copy the bots' and fake servers' logs here")
     # internal: the fake Bot API process
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--control-port", type=int, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.answers_per_respondent < 1 or args.respondents < 1:
+        parser.error("--respondents and --answers-per-respondent must be at least 1")
+    return args
 
 
 if __name__ == "__main__":
     arguments = parse_args()
     if arguments.serve_fake:
+        load = Load(
+            arguments.respondents,
+            arguments.answers_per_respondent,
+            arguments.think_ms,
+            arguments.seed,
+        )
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve_fake(arguments.port, arguments.control_port, TOKEN))
+            (uvloop.run if uvloop is not None else asyncio.run)(
+                serve_fake(arguments.port, arguments.control_port, load)
+            )
     else:
-        asyncio.run(main(arguments))
+        sys.exit(asyncio.run(main(arguments)))
