@@ -24,20 +24,19 @@ through ``--survey``.
 
 **The load.** Each run gets a fresh fake Bot API server in its own process: FakeBotApi
 (tests/fakebotapi.py) for the Bot API methods, behind a small HTTP/1.1 layer of its own
-(BotApiProtocol: aiohttp's server cost more than half of the fake's CPU), on uvloop when it is
-installed (the ``bench`` extra). The same process plays the respondents: no HTTP between a
-respondent and the server. This process starts it with the load on its command line and then
-makes three control requests: set up (long poll), go (long poll until every respondent is
-done), records. Setup, not timed: every respondent sends ``/start p_krakow-otwarty-krakow`` and
-presses a language, the consent, "aware: yes" and "used: several times", which brings it to the
-first scale question. Timed phase: all respondents start at once; each answers
-``--answers-per-respondent`` scale questions in a row, a random 1-5 (the same for both bots:
-one random generator per respondent, seeded from ``--seed``). A press is pushed into the
-server's update queue as soon as the bot's reply to the previous press is complete (its
-callback query answered, and the chat's latest bot message carries a keyboard of a new
-revision) and the server has answered the call that completed it, after an exponential pause
-of mean ``--think-ms`` if given (default 0: at once, so every respondent always has an update
-in flight).
+(BotApiProtocol: aiohttp's server cost more than half of the fake's CPU), on uvloop when that is
+installed (``pip install -e '.[bench]'``). The same process plays the respondents: no HTTP
+between a respondent and the server. This process starts it with the load on its command line
+and then makes three control requests: set up (long poll), go (long poll until every respondent
+is done), records. Setup, not timed: every respondent sends ``/start p_krakow-otwarty-krakow``
+and presses a language, the consent, "aware: yes" and "used: several times", which brings it to
+the first scale question. Timed phase: all respondents start at once; each answers
+``--answers-per-respondent`` scale questions in a row, a random 1-5 (the same for both bots: one
+random generator per respondent, seeded from ``--seed``). A press is pushed into the server's
+update queue as soon as the bot's reply to the previous press is complete (its callback query
+answered, and the chat's latest bot message carries a keyboard of a new revision) and the server
+has answered the call that completed it, after an exponential pause of mean ``--think-ms`` if
+given (default 0: at once, so every respondent always has an update in flight).
 
 Definitions (times from the fake server's clock, ``time.time()`` in its process):
 
@@ -960,7 +959,8 @@ def report(run: Run, result: Figures, args: argparse.Namespace) -> bool:
         f"max={max(ms, default=math.nan):.1f}"
     )
     print(
-        f"{run.name}: (information) latency from push ms p50={percentile(result.from_push, 50):.1f} "
+        f"{run.name}: (information) latency from push ms "
+        f"p50={percentile(result.from_push, 50):.1f} "
         f"p99={percentile(result.from_push, 99):.1f}; wait in the queue ms "
         f"p50={percentile(result.queued, 50):.1f} p99={percentile(result.queued, 99):.1f} "
         f"max={max(result.queued, default=math.nan):.1f}; answers per getUpdates "
