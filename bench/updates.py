@@ -817,12 +817,16 @@ async def run_bot(name: str, args: argparse.Namespace, folder: Path, survey: Pat
             records = await request("GET", f"{control}/records")
         finally:
             await stop(bot, 900.0 if args.profile else 60.0)  # a profiler writes its report
-            if bot.returncode:
-                print(f"{name}: the bot exited with {bot.returncode}; see its log", flush=True)
     finally:
         await stop(fake)
         log.close()
         server_log.close()
+    problems = records["problems"]
+    if bot.returncode:
+        problems.append(f"the bot exited with {bot.returncode}")
+    for process, path in (("bot", log.name), ("fake server", server_log.name)):
+        if errors := logged_errors(Path(path)):
+            problems.append(f"{errors} errors in the {process}'s log")
     return Run(
         name,
         records["pushes"],
@@ -830,10 +834,16 @@ async def run_bot(name: str, args: argparse.Namespace, folder: Path, survey: Pat
         setup["seconds"],
         timed["seconds"],
         polling["loop"],
-        records["problems"],
+        problems,
         database,
         cpu,
     )
+
+
+def logged_errors(log: Path) -> int:
+    """Lines of a log that report an error or a traceback."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return sum("ERROR" in line or line.startswith("Traceback") for line in text.splitlines())
 
 
 # --- figures --------------------------------------------------------------------------------
