@@ -51,7 +51,11 @@ Definitions (times from the fake server's clock, ``time.time()`` in its process)
 - **latency** of an answer: the time of its last reply call (when the server received the
   request) minus its delivery, i.e. from the update received by the bot to its reply sent.
   ``p50_ms``/``p99_ms``: nearest-rank percentiles over all timed answers. Latency from the
-  push and the wait in the queue (delivery minus push) are printed too, for information.
+  push and the wait in the queue (delivery minus push) are printed too, for information. Where
+  an update waits before it is handled depends on the bot: PTB's Updater (the baseline) fetches
+  whatever is queued at once, so the wait is in its own queue and inside this latency; ours
+  fetches a batch only when done with the previous one, so the wait is in the server's queue,
+  outside it.
 - **answers_per_s**: timed answers divided by the window from the first timed push to the
   last reply call of the timed phase. ``speedup`` = ours / baseline.
 - **CPU ms per answer**: each process's user + system CPU time during the timed phase
