@@ -10,7 +10,13 @@ shutdown, PTB's defaults), fed by PTB's own Updater. It talks to the Bot API ove
 aiohttp transport (bot/transport.py) so that a comparison with the real bot is about the bot,
 not the HTTP client; ``--transport httpx`` uses PTB's default HTTPXRequest instead (the usual
 way, and about 12x slower per call). Updates are handled one at a time (PTB's default) unless
---concurrent is given.
+--concurrent is given. Then a person's press that is fetched before the callback handling the
+previous one has returned is handled in the previous state, because ConversationHandler sets
+the new state only when the callback returns, after its last Bot API call (PTB warns about
+concurrent updates with a conversation; the warning is silenced below): the wrong question gets
+the answer, or the press gets no reply. bench/updates.py's respondents press as soon as the
+reply has arrived and can hit this window: on httpx often (a dozen of 200 respondents in setup
+alone), on the aiohttp transport not in our runs so far.
 
 It shows what the real bot shows, with the same Bot API calls: a press is answered
 (answerCallbackQuery), an answer edits the pressed message into "question + your answer" and

@@ -22,19 +22,21 @@ there are at least ``--answers-per-respondent`` scale questions in a row (repeat
 ``SURVEYS_DIR`` (the same key, so it is the default survey's newest version), the baseline
 through ``--survey``.
 
-**The load.** Each run gets a fresh fake Bot API server (tests/fakebotapi.py, on uvloop when it
-is installed) in its own process, and that process also plays the respondents: no HTTP between
-a respondent and the server. This process starts it with the load on its command line and then
-makes three control requests: set up (long poll), go (long poll until every respondent is
-done), records. Setup, not timed: every respondent sends ``/start p_krakow-otwarty-krakow`` and
-presses a language, the consent, "aware: yes" and "used: several times", which brings it to the
-first scale question. Timed phase: all respondents start at once; each answers
-``--answers-per-respondent`` scale questions in a row, a random 1-5 (the same for both bots:
-one random generator per respondent, seeded from ``--seed``). A press is pushed into the
-server's update queue as soon as the bot's reply to the previous press is complete (its
-callback query answered, and the chat's latest bot message carries a keyboard of a new
-revision), after an exponential pause of mean ``--think-ms`` if given (default 0: at once, so
-every respondent always has an update in flight).
+**The load.** Each run gets a fresh fake Bot API server in its own process: FakeBotApi
+(tests/fakebotapi.py) for the Bot API methods, behind a small HTTP/1.1 layer of its own
+(BotApiProtocol: aiohttp's server cost more than half of the fake's CPU), on uvloop when that is
+installed (``pip install -e '.[bench]'``). The same process plays the respondents: no HTTP
+between a respondent and the server. This process starts it with the load on its command line
+and then makes three control requests: set up (long poll), go (long poll until every respondent
+is done), records. Setup, not timed: every respondent sends ``/start p_krakow-otwarty-krakow``
+and presses a language, the consent, "aware: yes" and "used: several times", which brings it to
+the first scale question. Timed phase: all respondents start at once; each answers
+``--answers-per-respondent`` scale questions in a row, a random 1-5 (the same for both bots: one
+random generator per respondent, seeded from ``--seed``). A press is pushed into the server's
+update queue as soon as the bot's reply to the previous press is complete (its callback query
+answered, and the chat's latest bot message carries a keyboard of a new revision) and the server
+has answered the call that completed it, after an exponential pause of mean ``--think-ms`` if
+given (default 0: at once, so every respondent always has an update in flight).
 
 Definitions (times from the fake server's clock, ``time.time()`` in its process):
 
@@ -49,7 +51,11 @@ Definitions (times from the fake server's clock, ``time.time()`` in its process)
 - **latency** of an answer: the time of its last reply call (when the server received the
   request) minus its delivery, i.e. from the update received by the bot to its reply sent.
   ``p50_ms``/``p99_ms``: nearest-rank percentiles over all timed answers. Latency from the
-  push and the wait in the queue (delivery minus push) are printed too, for information.
+  push and the wait in the queue (delivery minus push) are printed too, for information. Where
+  an update waits before it is handled depends on the bot: PTB's Updater (the baseline) fetches
+  whatever is queued at once, so the wait is in its own queue and inside this latency; ours
+  fetches a batch only when done with the previous one, so the wait is in the server's queue,
+  outside it.
 - **answers_per_s**: timed answers divided by the window from the first timed push to the
   last reply call of the timed phase. ``speedup`` = ours / baseline.
 - **CPU ms per answer**: each process's user + system CPU time during the timed phase
@@ -77,8 +83,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import copy
+import json
+import logging
 import math
 import os
 import random
@@ -90,10 +99,12 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import parse_qsl
 
 import aiohttp
 import yaml
@@ -101,7 +112,7 @@ from aiohttp import web
 
 from bot.services import Pseudonymizer
 from conversations.survey import load_survey_file
-from tests.fakebotapi import COMMAND, Call, FakeBotApi, api
+from tests.fakebotapi import COMMAND, ApiError, Call, FakeBotApi, _coerce, api
 
 try:
     import uvloop
@@ -238,8 +249,10 @@ class BenchBotApi(FakeBotApi):
         self._pressed: dict[tuple[int, int], int] = {}  # (chat, message) → latest update on it
         self._waiting = 0  # respondents not done with the current phase
         self._phase_over = asyncio.Event()
+        self._arrived = asyncio.Event()  # an update was queued (or the server stops)
         self._timed = False
         self._control: web.AppRunner | None = None
+        self._api: asyncio.Server | None = None
         self.faults.append(self._attribute)
 
     def _respondent(self, index: int) -> Respondent:
@@ -249,7 +262,13 @@ class BenchBotApi(FakeBotApi):
         return Respondent(index, user, lang, rng, [lang, *SETUP_PRESSES], self.load.answers)
 
     async def start(self) -> BenchBotApi:
-        await super().start()
+        """Serve the Bot API with BotApiProtocol (not the base class's aiohttp app) and the
+        control endpoints with aiohttp."""
+        self._closing = False
+        loop = asyncio.get_running_loop()
+        self._api = await loop.create_server(
+            lambda: BotApiProtocol(self), self.host, self.port, reuse_address=True
+        )
         app = web.Application()
         app.router.add_post("/setup", self._control_setup)
         app.router.add_post("/go", self._control_go)
@@ -261,9 +280,26 @@ class BenchBotApi(FakeBotApi):
         return self
 
     async def stop(self) -> None:
+        self._closing = True
+        self._arrived.set()
         if self._control is not None:
             await self._control.cleanup()
+        if self._api is not None:
+            self._api.close()
         await super().stop()
+
+    def call(self, method: str, params: JSON) -> tuple[Call, Any]:
+        """Carry out a Bot API call as FakeBotApi does (fault rules, then the method): the call
+        and the method's coroutine. Raises ApiError for an unknown method or a fault."""
+        name, handler = self._handlers.get(method.lower(), (None, None))
+        call = Call(name or method, params, time.time())
+        self.calls.append(call)
+        if handler is None:
+            raise ApiError(404, "Not Found: method not found")
+        for rule in self.faults:
+            if (error := rule(call)) is not None:
+                raise error
+        return call, handler(self, call)
 
     # --- control ---------------------------------------------------------------------------
 
@@ -371,7 +407,7 @@ class BenchBotApi(FakeBotApi):
             (update_id, respondent.index, label, respondent.given, value, time.time())
         )
         self._updates.append(update)
-        self._notify()
+        self._arrived.set()
         return update_id
 
     def _after_reply(self, respondent: Respondent) -> None:
@@ -426,21 +462,40 @@ class BenchBotApi(FakeBotApi):
         if update_id is not None:
             self._owner[id(call)] = update_id
 
+    # The server shares the cores with the bot, so the methods below do only what the bench
+    # needs: no copies (an answer is serialized before anything can change it), no snapshots
+    # of the chats' history, and a getUpdates woken only by a new update.
+
+    def _notify(self) -> None:
+        """Nobody waits for the base class's events here (see _arrived)."""
+
     @api("getUpdates")
     async def _get_updates(self, call: Call) -> list[JSON]:
-        updates = await super()._get_updates(call)
+        """Confirm by offset, long-poll for an update, note each one's first delivery."""
+        offset = int(call.params.get("offset") or 0)
+        if offset > 0:
+            confirmed = bisect.bisect_left([u["update_id"] for u in self._updates], offset)
+            del self._updates[:confirmed]
+        timeout = float(call.params.get("timeout") or 0)
+        if not self._updates and timeout > 0 and not self._closing:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+        updates = self._updates[: min(max(int(call.params.get("limit") or 100), 1), 100)]
         now = time.time()
         for update in updates:
             self.delivered.setdefault(update["update_id"], now)
         return updates
 
+    def new_message(self, chat_id: int, sender: JSON, content: JSON) -> JSON:
+        return self.store_message(chat_id, sender, content)
+
     def _record(self, kind: str, message: JSON) -> JSON:
-        result = super()._record(kind, message)
         pending = self._by_chat.get(message["chat"]["id"])
         if pending is not None and kind != "deleted":
             pending.replied = True
             self._check(pending)
-        return result
+        return message
 
     @api("answerCallbackQuery")
     async def _answer_callback_query(self, call: Call) -> bool:
@@ -472,6 +527,115 @@ class BenchBotApi(FakeBotApi):
             respondent.keyboard, respondent.message = keyboard, latest
             self.progress += 1
             asyncio.get_running_loop().call_soon(self._after_reply, respondent)
+
+
+def run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """The result of a coroutine that finishes without suspending, as every Bot API method of
+    the fake does but getUpdates: no task per call."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("a Bot API method other than getUpdates waited")
+
+
+class BotApiProtocol(asyncio.Protocol):
+    """The fake Bot API's HTTP, leaner than aiohttp's server (whose request handling was half of
+    the fake server's CPU): HTTP/1.1 with keep-alive, one request at a time per connection, a
+    body of Content-Length bytes in JSON or a urlencoded form (what PTB's aiohttp and httpx
+    transports send when there are no files). The methods are FakeBotApi's (BenchBotApi.call)."""
+
+    def __init__(self, server: BenchBotApi) -> None:
+        self.server = server
+        self.buffer = b""
+        self.busy = False  # a getUpdates is waiting
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._serve()
+
+    def _serve(self) -> None:
+        """Answer the complete requests in the buffer, in order."""
+        while not self.busy and self.transport is not None:
+            end_of_head = self.buffer.find(b"\r\n\r\n")
+            if end_of_head < 0:
+                return
+            lines = self.buffer[:end_of_head].decode("latin-1").split("\r\n")
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            start = end_of_head + 4
+            end = start + int(headers.get("content-length") or 0)
+            if "transfer-encoding" in headers:
+                self._write(501, {"ok": False, "description": "chunked bodies: not supported"})
+                self.transport.close()
+                return
+            if len(self.buffer) < end:
+                return
+            body, self.buffer = self.buffer[start:end], self.buffer[end:]
+            self._request(lines[0].split(" ")[1], headers.get("content-type", ""), body)
+            if headers.get("connection", "").lower() == "close" and self.transport is not None:
+                self.transport.close()
+
+    def _request(self, target: str, content_type: str, body: bytes) -> None:
+        path, _, query = target.partition("?")
+        _, bot, method, *_ = [*path.split("/"), "", ""]
+        if bot != f"bot{self.server.token}":
+            self._write(401, ApiError(401).body())
+            return
+        raw: JSON = dict(parse_qsl(query))
+        if content_type.startswith("application/json"):
+            raw |= json.loads(body)
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            raw |= dict(parse_qsl(body.decode()))
+        elif body:
+            self._write(415, {"ok": False, "description": f"{content_type}: not supported"})
+            return
+        params = {key: _coerce(key, value) for key, value in raw.items()}
+        try:
+            call, coroutine = self.server.call(method, params)
+        except ApiError as error:
+            self._write(error.status, error.body())
+            return
+        if call.method == "getUpdates":
+            self.busy = True
+            waiting = asyncio.ensure_future(coroutine)
+            waiting.add_done_callback(lambda done: self._answer(call, done.result))
+        else:
+            self._answer(call, lambda: run_now(coroutine))
+
+    def _answer(self, call: Call, result: Callable[[], Any]) -> None:
+        try:
+            self._write(200, {"ok": True, "result": result()})
+        except ApiError as error:
+            call.error = error
+            self._write(error.status, error.body())
+        except Exception:
+            logging.exception("%s failed", call.method)
+            call.error = ApiError(500)
+            self._write(500, call.error.body())
+        if self.busy:
+            self.busy = False
+            self._serve()
+
+    def _write(self, status: int, payload: JSON) -> None:
+        if self.transport is None:
+            return
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        head = (
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
 
 
 async def serve_fake(port: int, control_port: int, load: Load) -> None:
@@ -657,12 +821,16 @@ async def run_bot(name: str, args: argparse.Namespace, folder: Path, survey: Pat
             records = await request("GET", f"{control}/records")
         finally:
             await stop(bot, 900.0 if args.profile else 60.0)  # a profiler writes its report
-            if bot.returncode:
-                print(f"{name}: the bot exited with {bot.returncode}; see its log", flush=True)
     finally:
         await stop(fake)
         log.close()
         server_log.close()
+    problems = records["problems"]
+    if bot.returncode:
+        problems.append(f"the bot exited with {bot.returncode}")
+    for process, path in (("bot", log.name), ("fake server", server_log.name)):
+        if errors := logged_errors(Path(path)):
+            problems.append(f"{errors} errors in the {process}'s log")
     return Run(
         name,
         records["pushes"],
@@ -670,10 +838,16 @@ async def run_bot(name: str, args: argparse.Namespace, folder: Path, survey: Pat
         setup["seconds"],
         timed["seconds"],
         polling["loop"],
-        records["problems"],
+        problems,
         database,
         cpu,
     )
+
+
+def logged_errors(log: Path) -> int:
+    """Lines of a log that report an error or a traceback."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return sum("ERROR" in line or line.startswith("Traceback") for line in text.splitlines())
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -799,7 +973,8 @@ def report(run: Run, result: Figures, args: argparse.Namespace) -> bool:
         f"max={max(ms, default=math.nan):.1f}"
     )
     print(
-        f"{run.name}: (information) latency from push ms p50={percentile(result.from_push, 50):.1f} "
+        f"{run.name}: (information) latency from push ms "
+        f"p50={percentile(result.from_push, 50):.1f} "
         f"p99={percentile(result.from_push, 99):.1f}; wait in the queue ms "
         f"p50={percentile(result.queued, 50):.1f} p99={percentile(result.queued, 99):.1f} "
         f"max={max(result.queued, default=math.nan):.1f}; answers per getUpdates "

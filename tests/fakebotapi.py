@@ -614,6 +614,10 @@ class FakeBotApi:
 
     def new_message(self, chat_id: int, sender: JSON, content: JSON) -> JSON:
         """Store a new message in a chat (ids increase per chat) and return a copy."""
+        return copy.deepcopy(self.store_message(chat_id, sender, content))
+
+    def store_message(self, chat_id: int, sender: JSON, content: JSON) -> JSON:
+        """Store a new message in a chat (ids increase per chat) and return it, not a copy."""
         message_id = self._next_message_ids.get(chat_id, 1)
         self._next_message_ids[chat_id] = message_id + 1
         message = {
@@ -623,7 +627,7 @@ class FakeBotApi:
             "date": int(time.time()),
         } | content
         self._chats.setdefault(chat_id, {})[message_id] = message
-        return copy.deepcopy(message)
+        return message
 
     def new_callback_query(self, user_id: int) -> str:
         """Allocate a callback query id answerable by answerCallbackQuery."""
