@@ -19,9 +19,9 @@ reply has arrived and can hit this window: on httpx often (a dozen of 200 respon
 alone), on the aiohttp transport not in our runs so far.
 
 It shows what the real bot shows, with the same Bot API calls: a press is answered
-(answerCallbackQuery), an answer edits the pressed message into "question + your answer" and
-sends the next question as a new message; "‹ Back" edits the pressed message into the previous
-question. Buttons carry "<revision>|<action>" like the real bot's, the revision counting the
+(answerCallbackQuery; for an answer with the pop-up "Your answer: …") and the pressed message
+becomes the next question (one card per survey, two calls per answer); "‹ Back" edits the
+pressed message into the previous question. Buttons carry "<revision>|<action>" like the real bot's, the revision counting the
 person's steps (a press with an older revision is only answered). Question texts come from the
 survey file (--survey; default the shipped conversations/surveys/open-cities.yaml), read once at
 start into this module's SURVEY, QUESTIONS and BY_ID; the few other texts are English.
@@ -272,10 +272,15 @@ def question_handler(question_id: str) -> CallbackQueryHandler[Any, Any]:
         assert update.callback_query is not None and context.user_data is not None
         data, query = context.user_data, update.callback_query
         action = parse(update, data)
-        await query.answer()
+        question = BY_ID[question_id]
+        if (
+            action is None
+            or action in (BACK, PAUSE)
+            or (question["type"] == "multiple_choice" and action not in (SKIP, DONE))
+        ):
+            await query.answer()
         if action is None:
             return question_id
-        question = BY_ID[question_id]
         answers = data["answers"]
         if action == BACK:
             previous = neighbour(answers, question_id, -1) or question_id
@@ -314,24 +319,25 @@ async def on_comment(update: Update, context: Context) -> str | int:
 
 
 async def advance(update: Update, context: Context, question_id: str) -> str | int:
-    """Echo the answer in the pressed message and send the next question (or the thanks)."""
+    """A pop-up with the answer, and the pressed message turned into the next question (or the
+    thanks); after a typed answer, the next question as a new message."""
     assert context.user_data is not None and update.effective_chat is not None
     data = context.user_data
     data["rev"] += 1
     query = update.callback_query
-    if query is not None:
-        echo = question_text(data, question_id, numbered=False)
-        given = label(data, question_id, data["answers"].get(question_id))
-        await query.edit_message_text(f"{echo}\n\nYour answer: {given}")
     following = neighbour(data["answers"], question_id, 1)
-    chat_id = update.effective_chat.id
-    if following is None:
-        await context.bot.send_message(chat_id, "Thank you! Your answers are saved.")
-        return ConversationHandler.END
-    await context.bot.send_message(
-        chat_id, question_text(data, following), reply_markup=keyboard(data, following)
-    )
-    return following
+    text = "Thank you! Your answers are saved."
+    markup = None
+    if following is not None:
+        text, markup = question_text(data, following), keyboard(data, following)
+    if query is not None:
+        await query.answer(
+            f"Your answer: {label(data, question_id, data['answers'].get(question_id))}"
+        )
+        await query.edit_message_text(text, reply_markup=markup)
+    else:
+        await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
+    return following if following is not None else ConversationHandler.END
 
 
 def build(
