@@ -103,27 +103,34 @@ async def show_after_message(renderer: Renderer, message: Message) -> None:
 async def show_after_press(renderer: Renderer, query: CallbackQuery, *, edit: bool = True) -> None:
     """Answer a button press: a pop-up, the pressed message turned into what comes next (the
     survey is one card that changes: two Bot API calls per answer, a short chat on a phone),
-    then any further prompts as new messages."""
+    then any further prompts as new messages. The pop-up and the edit go out together."""
     bot = query.get_bot()
+    answering = asyncio.ensure_future(answer_press(bot, query.id, renderer.toast()))
     try:
-        toast = renderer.toast()
+        if query.message is None:
+            return
+        chat_id = query.message.chat.id
+        prompts = [p for p in renderer.reply.prompts if p.kind != "notice"]
+        if edit and not prompts and renderer.reply.echo is not None:
+            prompts = [renderer.reply.echo]
+        if edit and prompts:
+            first, prompts = prompts[0], prompts[1:]
+            text, keyboard = renderer.text(first), renderer.keyboard(first)
+            await edit_pressed(bot, chat_id, query.message.message_id, text, keyboard)
+        for prompt in prompts:
+            await send_prompt(renderer, bot, chat_id, prompt)
+    finally:
+        await answering
+
+
+async def answer_press(bot: Bot, query_id: str, toast: str | None) -> None:
+    """Stop the button's spinner, with a pop-up if there is one."""
+    try:
         await send(
-            partial(call_api, bot, "answerCallbackQuery", callback_query_id=query.id, text=toast)
+            partial(call_api, bot, "answerCallbackQuery", callback_query_id=query_id, text=toast)
         )
     except BadRequest as error:  # e.g. "query is too old" after a restart: still show the reply
         log.info("could not answer a button press: %s", error.message)
-    if query.message is None:
-        return
-    chat_id = query.message.chat.id
-    prompts = [p for p in renderer.reply.prompts if p.kind != "notice"]
-    if edit and not prompts and renderer.reply.echo is not None:
-        prompts = [renderer.reply.echo]
-    if edit and prompts:
-        first, prompts = prompts[0], prompts[1:]
-        text, keyboard = renderer.text(first), renderer.keyboard(first)
-        await edit_pressed(bot, chat_id, query.message.message_id, text, keyboard)
-    for prompt in prompts:
-        await send_prompt(renderer, bot, chat_id, prompt)
 
 
 async def send_prompt(renderer: Renderer, bot: Bot, chat_id: int, prompt: Prompt) -> None:
