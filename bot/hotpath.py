@@ -50,7 +50,7 @@ class AnswerBatcher:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._waiting: list[tuple[Item, asyncio.Future[Reply | None]]] = []
-        self._draining = False
+        self._draining: asyncio.Task[None] | None = None
         self.batches = 0  # transactions written (for tests and /metrics)
         self.handled = 0  # events answered here rather than on the general path
 
@@ -65,13 +65,13 @@ class AnswerBatcher:
         """The reply once the event is committed; None when the general path must handle it."""
         future: asyncio.Future[Reply | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((Item(identity, event, language_code), future))
-        if not self._draining:
-            self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+        if self._draining is None:
+            self._draining = asyncio.get_running_loop().create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
         """Write batches until nobody waits; events arriving meanwhile form the next one."""
+        batch: list[tuple[Item, asyncio.Future[Reply | None]]] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
@@ -82,7 +82,9 @@ class AnswerBatcher:
                     if not future.done():
                         future.set_result(reply)
         finally:
-            self._draining = False
+            self._draining = None
+            for _item, future in batch + self._waiting:  # cancelled at shutdown: nobody hangs
+                future.cancel()
 
     async def _write(self, items: list[Item]) -> list[Reply | None]:
         """One transaction for the batch; on any failure of the whole, every event declines."""
