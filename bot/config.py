@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from conversations.events import whole_number
+
 LOCALES = ("uk", "ru", "en", "pl")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/auditbot.sqlite3"
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{6,}$")
@@ -97,9 +99,10 @@ class Settings(BaseSettings):
         """ADMIN_IDS=1,2,3 in the environment."""
         if isinstance(value, str):
             parts = [p.strip() for p in value.split(",") if p.strip()]
-            if not all(p.lstrip("-").isdigit() for p in parts):
+            ids = [whole_number(p, signed=True) for p in parts]
+            if None in ids:
                 raise ValueError("expected Telegram user ids separated by commas, e.g. 12345,67890")
-            return tuple(int(p) for p in parts)
+            return tuple(ids)
         return value
 
     @field_validator("pseudonym_secret")

@@ -59,8 +59,9 @@ class ConsoleChat:
             await self.send(COMMANDS[text]())
             return True
         buttons = [b for row in self.prompt.buttons for b in row] if self.prompt else []
-        if text.isdigit() and 1 <= int(text) <= len(buttons) and self.prompt is not None:
-            await self.send(ev.from_action(self.prompt.token, buttons[int(text) - 1].action))
+        number = ev.whole_number(text)
+        if number is not None and 1 <= number <= len(buttons) and self.prompt is not None:
+            await self.send(ev.from_action(self.prompt.token, buttons[number - 1].action))
         else:
             await self.send(ev.Text(line.rstrip("\n")))
         return True

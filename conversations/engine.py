@@ -255,9 +255,17 @@ def progress_of(survey: Survey, response: ResponseState) -> tuple[int, int]:
 
 
 def visible_path(survey: Survey, answers: Mapping[str, AnswerValue | None]) -> list[Question]:
-    """The questions asked given these answers, in order (conditions see only earlier answers)."""
-    given = {k: v for k, v in answers.items() if v is not None}
-    return [q for q in survey.questions if is_visible(q, given)]
+    """The questions asked given these answers, in order. A condition sees only the answers of
+    earlier questions that are themselves asked: a hidden question's old answer counts for
+    nothing, so a chain of conditions falls together."""
+    given: dict[str, AnswerValue] = {}
+    path = []
+    for question in survey.questions:
+        if is_visible(question, given):
+            path.append(question)
+            if (value := answers.get(question.id)) is not None:
+                given[question.id] = value
+    return path
 
 
 def required_answers(survey: Survey, answers: Mapping[str, AnswerValue | None]) -> set[str]:
@@ -340,7 +348,7 @@ class _Conversation:
         elif kind == "p" and (practice := self.world.practice(ident)):
             self._preselect(practice.city_id, practice.id, None)
             found = True
-        elif kind == "r" and ident.isdigit() and (round_ := self.world.round(int(ident))):
+        elif kind == "r" and (round_ := self.world.round(ev.whole_number(ident))):
             only = next(iter(round_.practice_ids)) if len(round_.practice_ids) == 1 else None
             self._preselect(round_.city_id, only, round_.id)
             found = True
@@ -602,7 +610,7 @@ class _Conversation:
     def _choose(self, question: Question, value: str) -> None:
         if question.type == "multiple_choice" and value in question.option_ids:
             self._toggle(question, value)
-        elif question.type == "scale" and value.isdigit() and int(value) in SCALE:
+        elif question.type == "scale" and ev.whole_number(value) in SCALE:
             self._answer(question, int(value))
         elif question.type == "scale" and value == DONT_KNOW and question.dont_know:
             self._answer(question, DONT_KNOW)
@@ -636,9 +644,10 @@ class _Conversation:
     def _typed_choice(self, question: Question, text: str) -> str | None:
         """Typed numbers and labels count as presses (handy in the console and on old phones)."""
         buttons = [b for row in self._answer_buttons(question) for b in row]
-        if text.isdigit() and question.type != "scale" and 1 <= int(text) <= len(buttons):
-            return buttons[int(text) - 1].action
-        if question.type == "scale" and text.isdigit():
+        number = ev.whole_number(text)
+        if number is not None and question.type != "scale" and 1 <= number <= len(buttons):
+            return buttons[number - 1].action
+        if question.type == "scale" and number is not None:
             return text
         folded = _fold(text)
         for button in buttons:
@@ -1076,15 +1085,17 @@ class _Conversation:
     def _match_city(self, text: str) -> CityInfo | None:
         folded = _fold(text)
         cities = self.world.cities
-        if folded.isdigit() and 1 <= int(folded) <= len(cities):
-            return cities[int(folded) - 1]
+        number = ev.whole_number(folded)
+        if number is not None and 1 <= number <= len(cities):
+            return cities[number - 1]
         return next((c for c in cities if folded in {_fold(n) for n in c.name.values()}), None)
 
     def _match_practice(self, text: str) -> PracticeInfo | None:
         folded = _fold(text)
         practices = self.world.practices_of(self.state.city_id)
-        if folded.isdigit() and 1 <= int(folded) <= len(practices):
-            return practices[int(folded) - 1]
+        number = ev.whole_number(folded)
+        if number is not None and 1 <= number <= len(practices):
+            return practices[number - 1]
         return next((p for p in practices if folded in {_fold(n) for n in p.name.values()}), None)
 
 

@@ -143,6 +143,14 @@ def from_action(token: int | None, action: str) -> Event:
         return Start(payload=action[len(START_PREFIX) :] or None)
     if action == STOP_INVITATIONS:
         return StopInvitations()
-    if action.startswith(PAGE_PREFIX) and action[len(PAGE_PREFIX) :].isdigit():
-        return Page(token, int(action[len(PAGE_PREFIX) :]))
+    page = whole_number(action[len(PAGE_PREFIX) :]) if action.startswith(PAGE_PREFIX) else None
+    if page is not None:
+        return Page(token, page)
     return Choose(token, action)
+
+
+def whole_number(text: str, *, signed: bool = False) -> int | None:
+    """A whole number written with ASCII digits (str.isdigit also accepts '¹' or '٣', which int()
+    then rejects); None for anything else."""
+    digits = text[1:] if signed and text.startswith("-") else text
+    return int(text) if digits.isascii() and digits.isdigit() else None

@@ -215,7 +215,9 @@ def _from_csv(text: str) -> dict[str, Any]:
                     "category": row["category"],
                     "name": {lang: row[f"name_{lang}"] for lang in LANGUAGES},
                     "description": {lang: row[f"description_{lang}"] for lang in LANGUAGES},
-                    "distinguished_in": int(year) if year.isdigit() else (year or None),
+                    "distinguished_in": int(year)
+                    if year.isascii() and year.isdigit()
+                    else (year or None),
                     "active": (row.get("active") or "yes").strip().lower() in ("yes", "true", "1"),
                     "documented": (row.get("documented") or "").split(),
                     "to_complete": (row.get("to_complete") or "").split(),

@@ -159,6 +159,32 @@ def test_show_if_hides_questions_and_no_path_skips_to_the_end() -> None:
     assert player.current == "note"
 
 
+def test_a_hidden_answer_no_longer_shows_the_questions_that_depend_on_it() -> None:
+    player = Player()
+    player.into_survey()
+    player.press(ev.DONE)
+    player.press("yes")
+    player.press("often")  # "areas" is asked when used == often
+    player.press(ev.BACK)
+    player.press(ev.BACK)
+    assert player.current == "aware"
+    player.press("no")  # hides "used", and with it "areas"
+    assert "used" not in player.answers
+    assert player.current == "note"
+
+
+def test_typed_digits_in_other_scripts_are_not_numbers() -> None:
+    assert ev.whole_number("12") == 12 and ev.whole_number("-7", signed=True) == -7
+    for text in ("¹", "٣", "１", "--5", "-", "", " 1"):
+        assert ev.whole_number(text, signed=True) is None, text
+    player = Player()
+    player.do(ev.Start(language_code="uk"))
+    player.press("en")
+    player.press("accept")
+    outcome = player.do(ev.Text("¹"))  # a service typed as a superscript one: asked again
+    assert outcome.prompts and player.state.practice_id is None
+
+
 def test_scale_dont_know_is_an_answer() -> None:
     player = Player()
     player.into_survey()

@@ -33,9 +33,10 @@ def callback_data(token: int | None, action: str) -> str:
 def event_from_callback(data: str | None) -> ev.Event | None:
     """The event a button press stands for; None for data we never sent."""
     token, separator, action = (data or "").partition(SEPARATOR)
-    if not separator or not action or (token and not token.isdigit()):
+    number = ev.whole_number(token)
+    if not separator or not action or (token and number is None):
         return None
-    return ev.from_action(int(token) if token else None, action)
+    return ev.from_action(number, action)
 
 
 class Renderer:

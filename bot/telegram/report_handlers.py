@@ -12,6 +12,7 @@ from bot.staff import Role
 from bot.telegram.context import AuditContext
 from bot.telegram.staff_handlers import actor_of, require, say, show_staff
 from bot.web.auth import sign_in_link
+from conversations import events as ev
 from conversations.engine import Button, Prompt
 from conversations.messages import Local, Plain, _
 from storage.models import utcnow
@@ -84,13 +85,14 @@ async def on_report_press(update: Update, context: AuditContext) -> None:
 async def _period(uow: UnitOfWork, role: Role, choice: list[str], zone: ZoneInfo) -> Period:
     """The period a choice names, if the role may read it."""
     kind, value = ([*choice, "", ""])[:2]
-    if kind == "r" and value.isdigit():
-        round_ = await uow.rounds.get(int(value))
+    number = ev.whole_number(value)
+    if kind == "r" and number is not None:
+        round_ = await uow.rounds.get(number)
         if round_ is None or not role.covers(round_.city_id):
             raise ScopeError("not your city")
-        return await round_period(uow, int(value), zone)
-    if kind == "y" and value.isdigit():
-        return year_period(int(value), zone, role.cities)
+        return await round_period(uow, number, zone)
+    if kind == "y" and number is not None:
+        return year_period(number, zone, role.cities)
     raise ValueError("unknown choice")
 
 
@@ -110,10 +112,10 @@ async def _moderate(update: Update, context: AuditContext, *, hidden: bool) -> N
         role = await require(uow, context, update, "comment", lambda r: r.reads_reports)
         if role is None:
             return
-        if not args or not args[0].isdigit():
+        answer_id = ev.whole_number(args[0]) if args else None
+        if answer_id is None:
             await say(update, context, _("Usage: /hide_comment ID or /unhide_comment ID"))
             return
-        answer_id = int(args[0])
         if not await moderate_comment(uow, actor_of(update), answer_id, hidden, role):
             await say(
                 update, context, _("There is no comment {id} in your cities.", id=str(answer_id))

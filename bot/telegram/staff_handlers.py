@@ -35,7 +35,8 @@ async def on_grant(update: Update, context: AuditContext) -> None:
         if role is None:
             return
         args = context.args or []
-        if len(args) < 2 or not args[0].lstrip("-").isdigit():
+        user_id = ev.whole_number(args[0], signed=True) if args else None
+        if len(args) < 2 or user_id is None:
             await say(
                 update,
                 context,
@@ -44,7 +45,7 @@ async def on_grant(update: Update, context: AuditContext) -> None:
             return
         cities = [c for c in (args[2] if len(args) > 2 else "").split(",") if c]
         try:
-            await staff.grant(uow, actor_of(update), int(args[0]), args[1].lower(), cities)
+            await staff.grant(uow, actor_of(update), user_id, args[1].lower(), cities)
         except ValueError as error:
             await say(update, context, _("Not done: {reason}", reason=str(error)))
             return
@@ -58,10 +59,11 @@ async def on_revoke(update: Update, context: AuditContext) -> None:
         if role is None:
             return
         args = context.args or []
-        if not args or not args[0].lstrip("-").isdigit():
+        user_id = ev.whole_number(args[0], signed=True) if args else None
+        if user_id is None:
             await say(update, context, _("Usage: /revoke USER_ID"))
             return
-        removed = await staff.revoke(uow, actor_of(update), int(args[0]))
+        removed = await staff.revoke(uow, actor_of(update), user_id)
     await say(update, context, _("Done.") if removed else _("This person has no role."))
 
 
@@ -97,7 +99,8 @@ async def on_dialog_press(update: Update, context: AuditContext) -> None:
     query = update.callback_query
     assert query is not None
     token, _sep, action = (query.data or "")[len(STAFF_PREFIX) :].partition("|")
-    event = ev.from_action(int(token) if token.isdigit() else -1, action)
+    number = ev.whole_number(token)
+    event = ev.from_action(number if number is not None else -1, action)
     await feed_dialog(update, context, event)
 
 
