@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from audit.model import CRITERIA, Comment, PracticeSummary, Report, Trend
-from audit.privacy import mask_contacts
 from audit.stats import Composite, ScaleStats, composite, overlaps, scale_stats
 from conversations.survey import DONT_KNOW, YES, Survey, survey_from_dict
 from storage.models import utcnow
@@ -314,14 +313,12 @@ async def _comments(
     surveys: Mapping[int, Survey],
     summaries: Sequence[PracticeSummary],
 ) -> list[Comment]:
-    """Free-text answers of groups large enough to publish, contacts masked."""
+    """Free-text answers of groups large enough to publish (storage masks their contacts)."""
     comment_ids = {q.id for s in surveys.values() for q in s.questions if q.tag == "comment"}
     published = {s.practice_id: s.city_id for s in summaries if not s.suppressed}
     rows = await uow.audit.comments(scope, sorted(comment_ids))
     return [
-        Comment(
-            answer_id, published[practice_id], practice_id, mask_contacts(text), hidden, answered_at
-        )
+        Comment(answer_id, published[practice_id], practice_id, text, hidden, answered_at)
         for answer_id, practice_id, _survey, _question, text, answered_at, hidden in rows
         if practice_id in published
     ]

@@ -228,6 +228,55 @@ class Answer(Base):
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ResponseTally(Base):
+    """How many responses a round (0: the always-on survey) and practice have, per month they
+    started in (YYYY-MM in the tallies' time zone), language and status; see storage/tallies.py."""
+
+    __tablename__ = "response_tallies"
+
+    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    locale: Mapped[str] = mapped_column(String(8), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class AnswerTally(Base):
+    """How many completed responses gave one value to one question, per round (0: always-on),
+    practice, survey version and month; "no number" and "no option" are NO_NUMBER and "" so
+    that the key has no NULLs (an upsert needs a unique key that NULLs would not collide in)."""
+
+    __tablename__ = "answer_tallies"
+
+    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    survey_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value_option: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class MaskedComment(Base):
+    """A free-text answer of a completed response with contacts masked, as reports show it;
+    goes with its answer (cascade) and is erased with it (retention)."""
+
+    __tablename__ = "masked_comments"
+
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    round_id: Mapped[int | None]
+    practice_id: Mapped[str] = mapped_column(String(40))
+    survey_id: Mapped[int]
+    question_id: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime]
+
+
 class Subscription(Base):
     """A resident's wish to be invited to future rounds in a city."""
 

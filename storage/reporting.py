@@ -13,17 +13,22 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 
+from audit.privacy import mask_contacts
 from storage.models import (
     Answer,
+    AnswerTally,
     CommentModeration,
+    MaskedComment,
     OutboxMessage,
     Practice,
     Report,
     Response,
+    ResponseTally,
     Round,
     utcnow,
 )
 from storage.repositories import _Repository
+from storage.tallies import NO_NUMBER, NO_OPTION, NO_ROUND, Tallies, counted_answers, month_period
 
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
@@ -51,8 +56,19 @@ class ValueCount:
     count: int
 
 
+def _in_cities(query: _Query, practice_id: Any, scope: Scope) -> _Query:
+    """Restrict a query to the practices of a scope's cities."""
+    if scope.city_ids is None:
+        return query
+    return query.where(
+        practice_id.in_(select(Practice.id).where(Practice.city_id.in_(scope.city_ids)))
+    )
+
+
 class AuditRepository(_Repository):
-    """The figures behind a summary."""
+    """The figures behind a summary: from the tallies when a scope's time window is whole
+    months (storage/tallies.py), else from the raw rows (the raw_* queries, also the tests'
+    oracle for the tallies)."""
 
     def _within(self, query: _Query, scope: Scope) -> _Query:
         """Restrict a query over responses to a scope (cities through a subquery, so that
@@ -63,13 +79,62 @@ class AuditRepository(_Repository):
             query = query.where(Response.started_at >= scope.since)
         if scope.until is not None:
             query = query.where(Response.started_at < scope.until)
-        if scope.city_ids is not None:
-            in_cities = select(Practice.id).where(Practice.city_id.in_(scope.city_ids))
-            query = query.where(Response.practice_id.in_(in_cities))
-        return query
+        return _in_cities(query, Response.practice_id, scope)
+
+    async def _months(self, scope: Scope) -> tuple[str | None, str | None] | None:
+        """The first and the first excluded month of a scope when the tallies can answer it."""
+        zone = await Tallies(self.session).zone()
+        if zone is None:
+            return None
+        since = month_period(scope.since, zone) if scope.since else None
+        until = month_period(scope.until, zone) if scope.until else None
+        if (scope.since and since is None) or (scope.until and until is None):
+            return None
+        return since, until
+
+    def _tallied(
+        self, query: _Query, table: Any, scope: Scope, since: str | None, until: str | None
+    ) -> _Query:
+        """Restrict a query over a tally table to a scope."""
+        if scope.round_ids is not None:
+            query = query.where(table.round_id.in_(scope.round_ids))
+        if since is not None:
+            query = query.where(table.period >= since)
+        if until is not None:
+            query = query.where(table.period < until)
+        return _in_cities(query, table.practice_id, scope)
 
     async def value_counts(self, scope: Scope) -> list[ValueCount]:
         """Per round, practice, survey version, question and value: how many (completed only)."""
+        months = await self._months(scope)
+        if months is None:
+            return await self.raw_value_counts(scope)
+        n = func.sum(AnswerTally.n)
+        query = (
+            select(
+                func.nullif(AnswerTally.round_id, NO_ROUND),
+                AnswerTally.practice_id,
+                AnswerTally.survey_id,
+                AnswerTally.question_id,
+                func.nullif(AnswerTally.value_number, NO_NUMBER),
+                func.nullif(AnswerTally.value_option, NO_OPTION),
+                n,
+            )
+            .group_by(
+                AnswerTally.round_id,
+                AnswerTally.practice_id,
+                AnswerTally.survey_id,
+                AnswerTally.question_id,
+                AnswerTally.value_number,
+                AnswerTally.value_option,
+            )
+            .having(n > 0)
+        )
+        rows = await self.session.execute(self._tallied(query, AnswerTally, scope, *months))
+        return [ValueCount(*row) for row in rows.all()]
+
+    async def raw_value_counts(self, scope: Scope) -> list[ValueCount]:
+        """value_counts from the answers themselves."""
         count = func.count(Answer.id)
         query = (
             select(
@@ -82,11 +147,7 @@ class AuditRepository(_Repository):
                 count,
             )
             .join(Response, Response.id == Answer.response_id)
-            .where(
-                Response.status == "completed",
-                Answer.skipped.is_(False),
-                (Answer.value_number.is_not(None)) | (Answer.value_option.is_not(None)),
-            )
+            .where(Response.status == "completed", counted_answers())
             .group_by(
                 Response.round_id,
                 Response.practice_id,
@@ -101,6 +162,25 @@ class AuditRepository(_Repository):
 
     async def response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
         """(round, practice, status, how many responses)."""
+        months = await self._months(scope)
+        if months is None:
+            return await self.raw_response_counts(scope)
+        n = func.sum(ResponseTally.n)
+        query = (
+            select(
+                func.nullif(ResponseTally.round_id, NO_ROUND),
+                ResponseTally.practice_id,
+                ResponseTally.status,
+                n,
+            )
+            .group_by(ResponseTally.status, ResponseTally.round_id, ResponseTally.practice_id)
+            .having(n > 0)
+        )
+        rows = await self.session.execute(self._tallied(query, ResponseTally, scope, *months))
+        return [(round_id, practice, status, n) for round_id, practice, status, n in rows]
+
+    async def raw_response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
+        """response_counts from the responses themselves."""
         query = (
             select(
                 Response.round_id, Response.practice_id, Response.status, func.count(Response.id)
@@ -114,6 +194,21 @@ class AuditRepository(_Repository):
 
     async def locale_counts(self, scope: Scope) -> list[tuple[str, str, int]]:
         """(practice, language, completed responses)."""
+        months = await self._months(scope)
+        if months is None:
+            return await self.raw_locale_counts(scope)
+        n = func.sum(ResponseTally.n)
+        query = (
+            select(ResponseTally.practice_id, ResponseTally.locale, n)
+            .where(ResponseTally.status == "completed")
+            .group_by(ResponseTally.locale, ResponseTally.practice_id)
+            .having(n > 0)
+        )
+        rows = await self.session.execute(self._tallied(query, ResponseTally, scope, *months))
+        return [(practice, locale, n) for practice, locale, n in rows]
+
+    async def raw_locale_counts(self, scope: Scope) -> list[tuple[str, str, int]]:
+        """locale_counts from the responses themselves."""
         query = (
             select(Response.practice_id, Response.locale, func.count(Response.id))
             .where(Response.status == "completed")
@@ -139,10 +234,39 @@ class AuditRepository(_Repository):
         return {round_id: n for round_id, n in rows if round_id is not None}
 
     async def comments(self, scope: Scope, question_ids: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(answer id, practice, survey, question, text, answered at, hidden) of completed
-        responses to the given questions."""
+        """(answer id, practice, survey, question, text with contacts masked, answered at, hidden)
+        of completed responses to the given questions, from the masked copies once counted."""
         if not question_ids:
             return []
+        if await Tallies(self.session).zone() is None:
+            return await self.raw_comments(scope, question_ids)
+        query = (
+            select(
+                MaskedComment.answer_id,
+                MaskedComment.practice_id,
+                MaskedComment.survey_id,
+                MaskedComment.question_id,
+                MaskedComment.text,
+                MaskedComment.answered_at,
+                func.coalesce(CommentModeration.hidden, False),
+            )
+            .outerjoin(CommentModeration, CommentModeration.answer_id == MaskedComment.answer_id)
+            .where(MaskedComment.question_id.in_(question_ids))
+            .order_by(MaskedComment.answer_id)
+        )
+        if scope.round_ids is not None:
+            query = query.where(MaskedComment.round_id.in_(scope.round_ids))
+        if scope.since is not None:
+            query = query.where(MaskedComment.started_at >= scope.since)
+        if scope.until is not None:
+            query = query.where(MaskedComment.started_at < scope.until)
+        query = _in_cities(query, MaskedComment.practice_id, scope)
+        return [tuple(row) for row in await self.session.execute(query)]
+
+    async def raw_comments(
+        self, scope: Scope, question_ids: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """comments from the answers themselves, masked here."""
         query = (
             select(
                 Answer.id,
@@ -162,7 +286,8 @@ class AuditRepository(_Repository):
             )
             .order_by(Answer.id)
         )
-        return [tuple(row) for row in (await self.session.execute(self._within(query, scope)))]
+        rows = await self.session.execute(self._within(query, scope))
+        return [(*row[:4], mask_contacts(row[4]), *row[5:]) for row in rows]
 
     async def rounds_of(self, scope: Scope) -> Sequence[Round]:
         """Rounds whose responses fall in a scope (for invitations and trends)."""
