@@ -668,7 +668,7 @@ def _json_comment(comment: Comment) -> dict[str, Any]:
         "city_id": comment.city_id,
         "practice_id": comment.practice_id,
         "text": comment.text,
-        "answered_on": comment.answered_at.date().isoformat(),
+        "answered_on": comment.answered_on.isoformat(),
     }
 
 

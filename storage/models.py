@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -233,9 +233,10 @@ class ResponseTally(Base):
     started in (YYYY-MM in the tallies' time zone), language and status; see storage/tallies.py."""
 
     __tablename__ = "response_tallies"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
     locale: Mapped[str] = mapped_column(String(8), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -245,17 +246,21 @@ class ResponseTally(Base):
 class AnswerTally(Base):
     """How many completed responses gave one value to one question, per round (0: always-on),
     practice, survey version and month; "no number" and "no option" are NO_NUMBER and "" so
-    that the key has no NULLs (an upsert needs a unique key that NULLs would not collide in)."""
+    that the key has no NULLs (an upsert needs a unique key that NULLs would not collide in).
+
+    The key starts with what a summary groups by, and SQLite stores the rows in key order
+    (WITHOUT ROWID): a year's value counts are then read in order, without sorting."""
 
     __tablename__ = "answer_tallies"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     survey_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    period: Mapped[str] = mapped_column(String(7), primary_key=True)
     question_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     value_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     value_option: Mapped[str] = mapped_column(String(16), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     n: Mapped[int] = mapped_column(Integer)
 
 
@@ -270,11 +275,11 @@ class MaskedComment(Base):
     )
     round_id: Mapped[int | None]
     practice_id: Mapped[str] = mapped_column(String(40))
-    survey_id: Mapped[int]
     question_id: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime]
     text: Mapped[str] = mapped_column(Text)
-    answered_at: Mapped[datetime]
+    answered_at: Mapped[datetime]  # for retention
+    answered_on: Mapped[date]  # for reports: a date reads much faster than a timestamp
 
 
 class Subscription(Base):

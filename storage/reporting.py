@@ -6,12 +6,12 @@ Python never sees single answers here: every query returns one row per group (ro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import date, datetime
+from typing import Any, NamedTuple, TypeVar, TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Result, Select, func, select
 
 from audit.privacy import mask_contacts
 from storage.models import (
@@ -25,12 +25,14 @@ from storage.models import (
     Response,
     ResponseTally,
     Round,
+    RoundPractice,
     utcnow,
 )
 from storage.repositories import _Repository
 from storage.tallies import NO_NUMBER, NO_OPTION, NO_ROUND, Tallies, counted_answers, month_period
 
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
+_Ts = TypeVarTuple("_Ts")
 
 
 @dataclass(frozen=True)
@@ -43,17 +45,16 @@ class Scope:
     city_ids: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
-class ValueCount:
-    """How many completed responses gave one value to one question."""
+class ValueCount(NamedTuple):
+    """How many completed responses gave one value to one question (a tuple: a year has
+    thousands of them)."""
 
-    round_id: int | None
     practice_id: str
     survey_id: int
     question_id: str
     number: int | None
     option: str | None
-    count: int
+    n: int
 
 
 def _in_cities(query: _Query, practice_id: Any, scope: Scope) -> _Query:
@@ -81,6 +82,12 @@ class AuditRepository(_Repository):
             query = query.where(Response.started_at < scope.until)
         return _in_cities(query, Response.practice_id, scope)
 
+    async def _rows(self, query: Select[*_Ts]) -> Result[*_Ts]:
+        """Run a select on the session's connection: plain rows, without the ORM's loading
+        machinery (a year's summary reads tens of thousands of them)."""
+        connection = await self.session.connection()
+        return await connection.execute(query)
+
     async def _months(self, scope: Scope) -> tuple[str | None, str | None] | None:
         """The first and the first excluded month of a scope when the tallies can answer it."""
         zone = await Tallies(self.session).zone()
@@ -105,14 +112,13 @@ class AuditRepository(_Repository):
         return _in_cities(query, table.practice_id, scope)
 
     async def value_counts(self, scope: Scope) -> list[ValueCount]:
-        """Per round, practice, survey version, question and value: how many (completed only)."""
+        """Per practice, survey version, question and value: how many (completed only)."""
         months = await self._months(scope)
         if months is None:
             return await self.raw_value_counts(scope)
         n = func.sum(AnswerTally.n)
         query = (
             select(
-                func.nullif(AnswerTally.round_id, NO_ROUND),
                 AnswerTally.practice_id,
                 AnswerTally.survey_id,
                 AnswerTally.question_id,
@@ -121,7 +127,6 @@ class AuditRepository(_Repository):
                 n,
             )
             .group_by(
-                AnswerTally.round_id,
                 AnswerTally.practice_id,
                 AnswerTally.survey_id,
                 AnswerTally.question_id,
@@ -130,15 +135,14 @@ class AuditRepository(_Repository):
             )
             .having(n > 0)
         )
-        rows = await self.session.execute(self._tallied(query, AnswerTally, scope, *months))
-        return [ValueCount(*row) for row in rows.all()]
+        rows = await self._rows(self._tallied(query, AnswerTally, scope, *months))
+        return [ValueCount(*row) for row in rows]
 
     async def raw_value_counts(self, scope: Scope) -> list[ValueCount]:
         """value_counts from the answers themselves."""
         count = func.count(Answer.id)
         query = (
             select(
-                Response.round_id,
                 Response.practice_id,
                 Response.survey_id,
                 Answer.question_id,
@@ -149,7 +153,6 @@ class AuditRepository(_Repository):
             .join(Response, Response.id == Answer.response_id)
             .where(Response.status == "completed", counted_answers())
             .group_by(
-                Response.round_id,
                 Response.practice_id,
                 Response.survey_id,
                 Answer.question_id,
@@ -157,8 +160,8 @@ class AuditRepository(_Repository):
                 Answer.value_option,
             )
         )
-        rows = await self.session.execute(self._within(query, scope))
-        return [ValueCount(*row) for row in rows.all()]
+        rows = await self._rows(self._within(query, scope))
+        return [ValueCount(*row) for row in rows]
 
     async def response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
         """(round, practice, status, how many responses)."""
@@ -176,7 +179,7 @@ class AuditRepository(_Repository):
             .group_by(ResponseTally.status, ResponseTally.round_id, ResponseTally.practice_id)
             .having(n > 0)
         )
-        rows = await self.session.execute(self._tallied(query, ResponseTally, scope, *months))
+        rows = await self._rows(self._tallied(query, ResponseTally, scope, *months))
         return [(round_id, practice, status, n) for round_id, practice, status, n in rows]
 
     async def raw_response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
@@ -189,7 +192,7 @@ class AuditRepository(_Repository):
             # round_id index row by row (2-3x slower); the result is the same.
             .group_by(Response.status, Response.round_id, Response.practice_id)
         )
-        rows = await self.session.execute(self._within(query, scope))
+        rows = await self._rows(self._within(query, scope))
         return [(round_id, practice, status, n) for round_id, practice, status, n in rows]
 
     async def locale_counts(self, scope: Scope) -> list[tuple[str, str, int]]:
@@ -204,7 +207,7 @@ class AuditRepository(_Repository):
             .group_by(ResponseTally.locale, ResponseTally.practice_id)
             .having(n > 0)
         )
-        rows = await self.session.execute(self._tallied(query, ResponseTally, scope, *months))
+        rows = await self._rows(self._tallied(query, ResponseTally, scope, *months))
         return [(practice, locale, n) for practice, locale, n in rows]
 
     async def raw_locale_counts(self, scope: Scope) -> list[tuple[str, str, int]]:
@@ -214,7 +217,7 @@ class AuditRepository(_Repository):
             .where(Response.status == "completed")
             .group_by(Response.locale, Response.practice_id)  # a table scan, as above
         )
-        rows = await self.session.execute(self._within(query, scope))
+        rows = await self._rows(self._within(query, scope))
         return [(practice, locale, n) for practice, locale, n in rows]
 
     async def invitations_sent(self, round_ids: Sequence[int]) -> dict[int, int]:
@@ -233,9 +236,12 @@ class AuditRepository(_Repository):
         rows = (await self.session.execute(query)).all()
         return {round_id: n for round_id, n in rows if round_id is not None}
 
-    async def comments(self, scope: Scope, question_ids: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(answer id, practice, survey, question, text with contacts masked, answered at, hidden)
-        of completed responses to the given questions, from the masked copies once counted."""
+    async def comments(
+        self, scope: Scope, question_ids: Sequence[str]
+    ) -> Iterable[tuple[int, str, str, date]]:
+        """(answer id, practice, text with contacts masked, day answered (UTC)) of completed
+        responses to the given questions, from the masked copies once the tallies are counted;
+        to be read once (a year has tens of thousands: no list of rows is kept around)."""
         if not question_ids:
             return []
         if await Tallies(self.session).zone() is None:
@@ -244,13 +250,9 @@ class AuditRepository(_Repository):
             select(
                 MaskedComment.answer_id,
                 MaskedComment.practice_id,
-                MaskedComment.survey_id,
-                MaskedComment.question_id,
                 MaskedComment.text,
-                MaskedComment.answered_at,
-                func.coalesce(CommentModeration.hidden, False),
+                MaskedComment.answered_on,
             )
-            .outerjoin(CommentModeration, CommentModeration.answer_id == MaskedComment.answer_id)
             .where(MaskedComment.question_id.in_(question_ids))
             .order_by(MaskedComment.answer_id)
         )
@@ -260,25 +262,16 @@ class AuditRepository(_Repository):
             query = query.where(MaskedComment.started_at >= scope.since)
         if scope.until is not None:
             query = query.where(MaskedComment.started_at < scope.until)
-        query = _in_cities(query, MaskedComment.practice_id, scope)
-        return [tuple(row) for row in await self.session.execute(query)]
+        rows = await self._rows(_in_cities(query, MaskedComment.practice_id, scope))
+        return rows
 
     async def raw_comments(
         self, scope: Scope, question_ids: Sequence[str]
-    ) -> list[tuple[Any, ...]]:
-        """comments from the answers themselves, masked here."""
+    ) -> Iterable[tuple[int, str, str, date]]:
+        """comments from the answers themselves, masked here (text is never None: see WHERE)."""
         query = (
-            select(
-                Answer.id,
-                Response.practice_id,
-                Response.survey_id,
-                Answer.question_id,
-                Answer.value_text,
-                Answer.answered_at,
-                func.coalesce(CommentModeration.hidden, False),
-            )
+            select(Answer.id, Response.practice_id, Answer.value_text, Answer.answered_at)
             .join(Response, Response.id == Answer.response_id)
-            .outerjoin(CommentModeration, CommentModeration.answer_id == Answer.id)
             .where(
                 Response.status == "completed",
                 Answer.question_id.in_(question_ids),
@@ -286,8 +279,23 @@ class AuditRepository(_Repository):
             )
             .order_by(Answer.id)
         )
-        rows = await self.session.execute(self._within(query, scope))
-        return [(*row[:4], mask_contacts(row[4]), *row[5:]) for row in rows]
+        rows = await self._rows(self._within(query, scope))
+        return [
+            (answer_id, practice, mask_contacts(text or ""), at.date())
+            for answer_id, practice, text, at in rows
+        ]
+
+    async def hidden_comments(self) -> set[int]:
+        """The answer ids of the comments a coordinator hid."""
+        query = select(CommentModeration.answer_id).where(CommentModeration.hidden.is_(True))
+        return set((await self.session.scalars(query)).all())
+
+    async def practices_of_rounds(self, round_ids: Sequence[int]) -> list[tuple[int, str]]:
+        """(round, practice) of every practice evaluated in some rounds."""
+        query = select(RoundPractice.round_id, RoundPractice.practice_id).where(
+            RoundPractice.round_id.in_(round_ids)
+        )
+        return [(round_id, practice) for round_id, practice in await self.session.execute(query)]
 
     async def rounds_of(self, scope: Scope) -> Sequence[Round]:
         """Rounds whose responses fall in a scope (for invitations and trends)."""

@@ -48,15 +48,15 @@ COMPLETED = "completed"
 NO_ROUND = 0  # the always-on survey (round ids start at 1)
 NO_NUMBER = -(2**31)  # an answer without a number (scales are 1-5)
 NO_OPTION = ""  # an answer without an option
-_RESPONSE_KEY = ("round_id", "practice_id", "period", "locale", "status")
+_RESPONSE_KEY = ("practice_id", "round_id", "period", "locale", "status")
 _ANSWER_KEY = (
-    "round_id",
     "practice_id",
     "survey_id",
-    "period",
     "question_id",
     "value_number",
     "value_option",
+    "period",
+    "round_id",
 )
 
 
@@ -193,8 +193,8 @@ class Tallies:
     async def _recount_responses(self, where: ColumnElement[bool], period: str) -> None:
         query = (
             select(
-                func.coalesce(Response.round_id, NO_ROUND),
                 Response.practice_id,
+                func.coalesce(Response.round_id, NO_ROUND),
                 literal(period),
                 Response.locale,
                 Response.status,
@@ -247,7 +247,6 @@ class Tallies:
                 Answer.id,
                 Response.round_id,
                 Response.practice_id,
-                Response.survey_id,
                 Answer.question_id,
                 Response.started_at,
                 Answer.value_text,
@@ -263,33 +262,33 @@ class Tallies:
 
 def _response_key(response: Response, zone: ZoneInfo, status: str | None = None) -> tuple[Any, ...]:
     return (
-        response.round_id or NO_ROUND,
         response.practice_id,
+        response.round_id or NO_ROUND,
         period_of(response.started_at, zone),
         response.locale,
         status or response.status,
     )
 
 
-def _answer_groups(where: ColumnElement[bool], period: str, sign: int) -> Select[Any]:
+def _answer_groups(where: ColumnElement[bool], period: str, sign: int) -> Select[*tuple[Any, ...]]:
     """Per round, practice, survey version, question and value: how many answers (× sign)."""
     keys = (
-        Response.round_id,
         Response.practice_id,
         Response.survey_id,
         Answer.question_id,
         Answer.value_number,
         Answer.value_option,
+        Response.round_id,
     )
     return (
         select(
-            func.coalesce(Response.round_id, NO_ROUND),
             Response.practice_id,
             Response.survey_id,
-            literal(period),
             Answer.question_id,
             func.coalesce(Answer.value_number, NO_NUMBER),
             func.coalesce(Answer.value_option, NO_OPTION),
+            literal(period),
+            func.coalesce(Response.round_id, NO_ROUND),
             func.count() * sign,
         )
         .join(Response, Response.id == Answer.response_id)
@@ -300,14 +299,14 @@ def _answer_groups(where: ColumnElement[bool], period: str, sign: int) -> Select
 
 
 def _masked(row: Iterable[Any]) -> dict[str, Any]:
-    answer_id, round_id, practice_id, survey_id, question_id, started_at, value, answered_at = row
+    answer_id, round_id, practice_id, question_id, started_at, value, answered_at = row
     return {
         "answer_id": answer_id,
         "round_id": round_id,
         "practice_id": practice_id,
-        "survey_id": survey_id,
         "question_id": question_id,
         "started_at": started_at,
         "text": mask_contacts(value),
         "answered_at": answered_at,
+        "answered_on": answered_at.date(),
     }

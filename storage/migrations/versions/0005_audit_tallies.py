@@ -24,34 +24,36 @@ depends_on: Union[str, Sequence[str], None] = None
 def upgrade() -> None:
     """Upgrade schema."""
     op.create_table('response_tallies',
-    sa.Column('round_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('practice_id', sa.String(length=40), nullable=False),
+    sa.Column('round_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('locale', sa.String(length=8), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('round_id', 'practice_id', 'period', 'locale', 'status', name=op.f('pk_response_tallies'))
+    sa.PrimaryKeyConstraint('practice_id', 'round_id', 'period', 'locale', 'status', name=op.f('pk_response_tallies')),
+    sqlite_with_rowid=False,
     )
     op.create_table('answer_tallies',
-    sa.Column('round_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('practice_id', sa.String(length=40), nullable=False),
     sa.Column('survey_id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('question_id', sa.String(length=16), nullable=False),
     sa.Column('value_number', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('value_option', sa.String(length=16), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('round_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('round_id', 'practice_id', 'survey_id', 'period', 'question_id', 'value_number', 'value_option', name=op.f('pk_answer_tallies'))
+    sa.PrimaryKeyConstraint('practice_id', 'survey_id', 'question_id', 'value_number', 'value_option', 'period', 'round_id', name=op.f('pk_answer_tallies')),
+    sqlite_with_rowid=False,
     )
     op.create_table('masked_comments',
     sa.Column('answer_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('round_id', sa.Integer(), nullable=True),
     sa.Column('practice_id', sa.String(length=40), nullable=False),
-    sa.Column('survey_id', sa.Integer(), nullable=False),
     sa.Column('question_id', sa.String(length=16), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('answered_on', sa.Date(), nullable=False),
     sa.ForeignKeyConstraint(['answer_id'], ['answers.id'], name=op.f('fk_masked_comments_answer_id_answers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('answer_id', name=op.f('pk_masked_comments'))
     )
