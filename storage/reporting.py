@@ -29,7 +29,16 @@ from storage.models import (
     utcnow,
 )
 from storage.repositories import _Repository
-from storage.tallies import NO_NUMBER, NO_OPTION, NO_ROUND, Tallies, counted_answers, month_period
+from storage.tallies import (
+    NO_NUMBER,
+    NO_OPTION,
+    NO_ROUND,
+    TALLIED_VALUE_KEY,
+    VALUE_KEY,
+    Tallies,
+    counted_answers,
+    month_period,
+)
 
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 _Ts = TypeVarTuple("_Ts")
@@ -57,6 +66,38 @@ class ValueCount(NamedTuple):
     n: int
 
 
+_ANSWERS = func.sum(AnswerTally.n)
+_TALLIED_VALUES = (
+    select(
+        AnswerTally.practice_id,
+        AnswerTally.survey_id,
+        AnswerTally.question_id,
+        func.nullif(AnswerTally.value_number, NO_NUMBER),
+        func.nullif(AnswerTally.value_option, NO_OPTION),
+        _ANSWERS,
+    )
+    .group_by(*TALLIED_VALUE_KEY)
+    .having(_ANSWERS > 0)
+)
+_RESPONSES = func.sum(ResponseTally.n)
+_TALLIED_RESPONSES = (
+    select(
+        func.nullif(ResponseTally.round_id, NO_ROUND),
+        ResponseTally.practice_id,
+        ResponseTally.status,
+        _RESPONSES,
+    )
+    .group_by(ResponseTally.status, ResponseTally.round_id, ResponseTally.practice_id)
+    .having(_RESPONSES > 0)
+)
+_TALLIED_LOCALES = (
+    select(ResponseTally.practice_id, ResponseTally.locale, _RESPONSES)
+    .where(ResponseTally.status == "completed")
+    .group_by(ResponseTally.locale, ResponseTally.practice_id)
+    .having(_RESPONSES > 0)
+)
+
+
 def _in_cities(query: _Query, practice_id: Any, scope: Scope) -> _Query:
     """Restrict a query to the practices of a scope's cities."""
     if scope.city_ids is None:
@@ -71,16 +112,17 @@ class AuditRepository(_Repository):
     months (storage/tallies.py), else from the raw rows (the raw_* queries, also the tests'
     oracle for the tallies)."""
 
-    def _within(self, query: _Query, scope: Scope) -> _Query:
-        """Restrict a query over responses to a scope (cities through a subquery, so that
-        a summary of every city does not join a million answers with practices)."""
+    def _within(self, query: _Query, scope: Scope, table: Any = Response) -> _Query:
+        """Restrict a query over responses (or their masked comments) to a scope (cities
+        through a subquery, so that a summary of every city does not join a million answers
+        with practices)."""
         if scope.round_ids is not None:
-            query = query.where(Response.round_id.in_(scope.round_ids))
+            query = query.where(table.round_id.in_(scope.round_ids))
         if scope.since is not None:
-            query = query.where(Response.started_at >= scope.since)
+            query = query.where(table.started_at >= scope.since)
         if scope.until is not None:
-            query = query.where(Response.started_at < scope.until)
-        return _in_cities(query, Response.practice_id, scope)
+            query = query.where(table.started_at < scope.until)
+        return _in_cities(query, table.practice_id, scope)
 
     async def _rows(self, query: Select[*_Ts]) -> Result[*_Ts]:
         """Run a select on the session's connection: plain rows, without the ORM's loading
@@ -99,87 +141,46 @@ class AuditRepository(_Repository):
             return None
         return since, until
 
-    def _tallied(
-        self, query: _Query, table: Any, scope: Scope, since: str | None, until: str | None
-    ) -> _Query:
-        """Restrict a query over a tally table to a scope."""
+    async def _from_tallies(
+        self, scope: Scope, query: Select[*_Ts], table: Any
+    ) -> Result[*_Ts] | None:
+        """A query over a tally table, restricted to a scope and run; None when the tallies
+        cannot answer for the scope (not counted, or a window that is not whole months)."""
+        months = await self._months(scope)
+        if months is None:
+            return None
+        since, until = months
         if scope.round_ids is not None:
             query = query.where(table.round_id.in_(scope.round_ids))
         if since is not None:
             query = query.where(table.period >= since)
         if until is not None:
             query = query.where(table.period < until)
-        return _in_cities(query, table.practice_id, scope)
+        return await self._rows(_in_cities(query, table.practice_id, scope))
 
     async def value_counts(self, scope: Scope) -> list[ValueCount]:
         """Per practice, survey version, question and value: how many (completed only)."""
-        months = await self._months(scope)
-        if months is None:
+        rows = await self._from_tallies(scope, _TALLIED_VALUES, AnswerTally)
+        if rows is None:
             return await self.raw_value_counts(scope)
-        n = func.sum(AnswerTally.n)
-        query = (
-            select(
-                AnswerTally.practice_id,
-                AnswerTally.survey_id,
-                AnswerTally.question_id,
-                func.nullif(AnswerTally.value_number, NO_NUMBER),
-                func.nullif(AnswerTally.value_option, NO_OPTION),
-                n,
-            )
-            .group_by(
-                AnswerTally.practice_id,
-                AnswerTally.survey_id,
-                AnswerTally.question_id,
-                AnswerTally.value_number,
-                AnswerTally.value_option,
-            )
-            .having(n > 0)
-        )
-        rows = await self._rows(self._tallied(query, AnswerTally, scope, *months))
         return [ValueCount(*row) for row in rows]
 
     async def raw_value_counts(self, scope: Scope) -> list[ValueCount]:
         """value_counts from the answers themselves."""
-        count = func.count(Answer.id)
         query = (
-            select(
-                Response.practice_id,
-                Response.survey_id,
-                Answer.question_id,
-                Answer.value_number,
-                Answer.value_option,
-                count,
-            )
+            select(*VALUE_KEY, func.count(Answer.id))
             .join(Response, Response.id == Answer.response_id)
             .where(Response.status == "completed", counted_answers())
-            .group_by(
-                Response.practice_id,
-                Response.survey_id,
-                Answer.question_id,
-                Answer.value_number,
-                Answer.value_option,
-            )
+            .group_by(*VALUE_KEY)
         )
         rows = await self._rows(self._within(query, scope))
         return [ValueCount(*row) for row in rows]
 
     async def response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
         """(round, practice, status, how many responses)."""
-        months = await self._months(scope)
-        if months is None:
+        rows = await self._from_tallies(scope, _TALLIED_RESPONSES, ResponseTally)
+        if rows is None:
             return await self.raw_response_counts(scope)
-        n = func.sum(ResponseTally.n)
-        query = (
-            select(
-                func.nullif(ResponseTally.round_id, NO_ROUND),
-                ResponseTally.practice_id,
-                ResponseTally.status,
-                n,
-            )
-            .group_by(ResponseTally.status, ResponseTally.round_id, ResponseTally.practice_id)
-            .having(n > 0)
-        )
-        rows = await self._rows(self._tallied(query, ResponseTally, scope, *months))
         return [(round_id, practice, status, n) for round_id, practice, status, n in rows]
 
     async def raw_response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
@@ -197,17 +198,9 @@ class AuditRepository(_Repository):
 
     async def locale_counts(self, scope: Scope) -> list[tuple[str, str, int]]:
         """(practice, language, completed responses)."""
-        months = await self._months(scope)
-        if months is None:
+        rows = await self._from_tallies(scope, _TALLIED_LOCALES, ResponseTally)
+        if rows is None:
             return await self.raw_locale_counts(scope)
-        n = func.sum(ResponseTally.n)
-        query = (
-            select(ResponseTally.practice_id, ResponseTally.locale, n)
-            .where(ResponseTally.status == "completed")
-            .group_by(ResponseTally.locale, ResponseTally.practice_id)
-            .having(n > 0)
-        )
-        rows = await self._rows(self._tallied(query, ResponseTally, scope, *months))
         return [(practice, locale, n) for practice, locale, n in rows]
 
     async def raw_locale_counts(self, scope: Scope) -> list[tuple[str, str, int]]:
@@ -256,14 +249,7 @@ class AuditRepository(_Repository):
             .where(MaskedComment.question_id.in_(question_ids))
             .order_by(MaskedComment.answer_id)
         )
-        if scope.round_ids is not None:
-            query = query.where(MaskedComment.round_id.in_(scope.round_ids))
-        if scope.since is not None:
-            query = query.where(MaskedComment.started_at >= scope.since)
-        if scope.until is not None:
-            query = query.where(MaskedComment.started_at < scope.until)
-        rows = await self._rows(_in_cities(query, MaskedComment.practice_id, scope))
-        return rows
+        return await self._rows(self._within(query, scope, MaskedComment))
 
     async def raw_comments(
         self, scope: Scope, question_ids: Sequence[str]

@@ -60,6 +60,23 @@ _ANSWER_KEY = (
 )
 
 
+# What a value count groups by, in the answers and in the tallies (the tallies' key order).
+VALUE_KEY = (
+    Response.practice_id,
+    Response.survey_id,
+    Answer.question_id,
+    Answer.value_number,
+    Answer.value_option,
+)
+TALLIED_VALUE_KEY = (
+    AnswerTally.practice_id,
+    AnswerTally.survey_id,
+    AnswerTally.question_id,
+    AnswerTally.value_number,
+    AnswerTally.value_option,
+)
+
+
 def dialect_insert(session: AsyncSession, model: Any) -> Any:
     """A dialect-specific INSERT that supports ON CONFLICT."""
     dialect = session.get_bind().dialect.name
@@ -272,14 +289,7 @@ def _response_key(response: Response, zone: ZoneInfo, status: str | None = None)
 
 def _answer_groups(where: ColumnElement[bool], period: str, sign: int) -> Select[*tuple[Any, ...]]:
     """Per round, practice, survey version, question and value: how many answers (× sign)."""
-    keys = (
-        Response.practice_id,
-        Response.survey_id,
-        Answer.question_id,
-        Answer.value_number,
-        Answer.value_option,
-        Response.round_id,
-    )
+    keys = (*VALUE_KEY, Response.round_id)
     return (
         select(
             Response.practice_id,
