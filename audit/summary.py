@@ -1,6 +1,6 @@
 """From the database's per-group counts to the report model (round, year, or one city).
 
-The database does the counting (storage/reporting.py); here the per-value counts of each group
+The database does the counting (storage/reporting.py, from running tallies); here the per-value counts of each group
 become statistics, shares, the composite score and the trend, and groups too small to publish
 are suppressed.
 """

@@ -1,7 +1,10 @@
-"""Aggregates for the audit, computed by the database (GROUP BY), and stored reports.
+"""Aggregates for the audit, and stored reports.
 
-Python never sees single answers here: every query returns one row per group (round × practice
-× question × value), so a summary costs the same for a thousand answers as for millions.
+Python never sees single answers here: every query returns one row per group (practice × survey
+version × question × value, …). The groups come from the running tallies (storage/tallies.py),
+so a year's summary reads thousands of rows, not millions; a scope the tallies cannot answer
+(a window that is not whole local months) is GROUP BY'd over the raw rows, as the tests' oracle.
+Comments come with contacts already masked.
 """
 
 from __future__ import annotations

@@ -169,3 +169,16 @@ async def test_recount_from_the_command_line(database_url: str) -> None:
         assert await assert_tallies_match(services, round_id) > 0
     finally:
         await services.close()
+
+
+async def test_a_response_reopened_and_completed_again_is_counted_once(services: Services) -> None:
+    await complete(Person(services, "gosia"), "pl", ["no"], "Nie wiedziałam")
+    async with services.db.unit_of_work() as uow:
+        [response] = await uow.responses.of_respondent(
+            services.pseudonyms.of("test", "gosia"), since=utcnow() - timedelta(days=1)
+        )
+        await uow.responses.update(response.id, status="in_progress")
+    assert await assert_tallies_match(services) == 0
+    async with services.db.unit_of_work() as uow:
+        await uow.responses.update(response.id, status="completed")
+    assert await assert_tallies_match(services) == 1
