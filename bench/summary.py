@@ -10,7 +10,8 @@ so the audit tallies are then recounted from them (`auditbot db recount`, untime
 migrating a database that has answers). Then it times, best of 3:
 - ours: `summarize()` of the current year (Europe/Warsaw) over everything, in a child process
   (`python -m bench.summary --measure URL --round ID`) whose peak RSS is reported, so that data
-  generation does not count; one round's summary is timed there too (informational);
+  generation does not count; one round's summary is timed there too (informational). The child
+  freezes its start-up heap (gc.freeze) as the bot's processes do, where reports are compiled;
 - pandas: `pd.read_csv` of the raw answers exported once to CSV (not timed), plus the groupby a
   coordinator would write for the same figures (per city × practice × question: counts per value,
   n, mean, median, sd; completed responses per practice).
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import gc
 import json
 import os
 import random
@@ -337,6 +339,9 @@ async def measure(database_url: str, round_id: int) -> dict[str, Any]:
     """In the child: time the year's and one round's summaries; report the peak RSS."""
     settings = bench_settings(database_url)
     services = await start_services(settings)
+    # Scheduled reports and /report are compiled in the bot's processes, which freeze what
+    # start-up built (bot/telegram/app.py, `running`): full collections skip it there too.
+    gc.freeze()
     year = datetime.now(settings.tz).year
     try:
         year_s, report = await timed_summary(services, lambda _uow: year_period(year, settings.tz))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import chain
 from typing import Any, NamedTuple, TypeVar, TypeVarTuple
 
 from sqlalchemy import Result, Select, func, select
@@ -45,6 +46,7 @@ from storage.tallies import (
 
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 _Ts = TypeVarTuple("_Ts")
+_BATCH = 2000  # rows fetched at a time: fewer calls than one by one, no list of them all
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ class AuditRepository(_Repository):
         rows = await self._from_tallies(scope, _TALLIED_VALUES, AnswerTally)
         if rows is None:
             return await self.raw_value_counts(scope)
-        return [ValueCount(*row) for row in rows]
+        return [ValueCount(*row) for row in rows.all()]
 
     async def raw_value_counts(self, scope: Scope) -> list[ValueCount]:
         """value_counts from the answers themselves."""
@@ -177,7 +179,7 @@ class AuditRepository(_Repository):
             .group_by(*VALUE_KEY)
         )
         rows = await self._rows(self._within(query, scope))
-        return [ValueCount(*row) for row in rows]
+        return [ValueCount(*row) for row in rows.all()]
 
     async def response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
         """(round, practice, status, how many responses)."""
@@ -252,7 +254,8 @@ class AuditRepository(_Repository):
             .where(MaskedComment.question_id.in_(question_ids))
             .order_by(MaskedComment.answer_id)
         )
-        return await self._rows(self._within(query, scope, MaskedComment))
+        rows = await self._rows(self._within(query, scope, MaskedComment))
+        return chain.from_iterable(rows.partitions(_BATCH))
 
     async def raw_comments(
         self, scope: Scope, question_ids: Sequence[str]
