@@ -310,7 +310,8 @@ class ResponseRepository(_Repository):
         return response
 
     async def update(self, response_id: int, **values: Any) -> None:
-        """Change a response's status or current question (the tallies follow the status)."""
+        """Change a response's status or current question. The tallies follow the status; what
+        else they count by (round, practice, survey, language, start) never changes."""
         response = await self.session.get(Response, response_id)
         assert response is not None
         before = response.status
