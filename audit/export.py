@@ -5,7 +5,7 @@ Decisions every format shares:
   never a number; JSON, which is for programs, has null there and "suppressed": true.
 - Comments about a suppressed practice are left out with its figures: a handful of comments could
   point at their authors, and their number alone would tell that n ≥ that many. Hidden comments are
-  never exported. Contacts are masked by the caller (audit.privacy.mask_contacts).
+  never exported. Contacts are masked before (audit.privacy.mask_contacts, through storage).
 - Every text cell written to CSV or XLSX goes through audit.privacy.safe_cell (formula injection).
 
 CSV is tidy data for tools (pandas, R, a spreadsheet's pivot table): one row per city × practice ×
@@ -668,7 +668,7 @@ def _json_comment(comment: Comment) -> dict[str, Any]:
         "city_id": comment.city_id,
         "practice_id": comment.practice_id,
         "text": comment.text,
-        "answered_on": comment.answered_at.date().isoformat(),
+        "answered_on": comment.answered_on.isoformat(),
     }
 
 

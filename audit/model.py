@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from audit.stats import Composite, ScaleStats
 
@@ -59,16 +60,16 @@ class PracticeSummary:
     active: bool = True
 
 
-@dataclass(frozen=True)
-class Comment:
-    """A free-text answer, contacts masked; `id` is what a coordinator hides it by."""
+class Comment(NamedTuple):
+    """A free-text answer, contacts masked; `id` is what a coordinator hides it by (a tuple:
+    a year has tens of thousands)."""
 
     id: int
     city_id: str
     practice_id: str
     text: str
     hidden: bool
-    answered_at: datetime
+    answered_on: date  # in UTC
 
 
 @dataclass

@@ -29,7 +29,10 @@ _MAYBE_CONTACT = re.compile(r"[@＠]|\d|t\.me|telegram", re.IGNORECASE)
 
 
 def mask_contacts(text: str) -> str:
-    """The text with phone numbers, e-mail addresses and Telegram usernames replaced."""
+    """The text with phone numbers, e-mail addresses and Telegram usernames replaced.
+
+    Comments are stored masked when their response is completed (storage/tallies.py): after a
+    change here, `auditbot db recount` masks the stored ones again."""
     if not _MAYBE_CONTACT.search(text):  # most comments: nothing to look at closely
         return text
     text = _EMAIL.sub("[e-mail]", text)

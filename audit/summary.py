@@ -1,6 +1,6 @@
 """From the database's per-group counts to the report model (round, year, or one city).
 
-The database does the counting (storage/reporting.py); here the per-value counts of each group
+The database does the counting (storage/reporting.py, from running tallies); here the per-value counts of each group
 become statistics, shares, the composite score and the trend, and groups too small to publish
 are suppressed.
 """
@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from audit.model import CRITERIA, Comment, PracticeSummary, Report, Trend
-from audit.privacy import mask_contacts
 from audit.stats import Composite, ScaleStats, composite, overlaps, scale_stats
 from conversations.survey import DONT_KNOW, YES, Survey, survey_from_dict
 from storage.models import utcnow
@@ -164,11 +163,11 @@ async def _practices_in(
 
 async def _invited(uow: UnitOfWork, rounds: Sequence[Any]) -> dict[str, int]:
     """Delivered invitations per practice (each invitation names all the round's practices)."""
-    sent = await uow.audit.invitations_sent([r.id for r in rounds])
+    round_ids = [r.id for r in rounds]
+    sent = await uow.audit.invitations_sent(round_ids)
     invited: dict[str, int] = defaultdict(int)
-    for round_ in rounds:
-        for practice_id in await uow.rounds.practice_ids(round_.id):
-            invited[practice_id] += sent.get(round_.id, 0)
+    for round_id, practice_id in await uow.audit.practices_of_rounds(round_ids):
+        invited[practice_id] += sent.get(round_id, 0)
     return invited
 
 
@@ -232,9 +231,9 @@ def _criteria(
         if question is None or question.type != "scale" or question.tag not in ratings:
             continue
         if count.number is not None:
-            ratings[question.tag][count.number] += count.count
+            ratings[question.tag][count.number] += count.n
         elif count.option == DONT_KNOW:
-            dont_know[question.tag] += count.count
+            dont_know[question.tag] += count.n
     result: dict[str, ScaleStats | None] = {}
     for criterion in CRITERIA:
         stats = scale_stats(ratings[criterion], dont_know[criterion])
@@ -257,8 +256,8 @@ def _share(
             positive = count.option in question.positive
         else:
             continue
-        total += count.count
-        yes += count.count if positive else 0
+        total += count.n
+        yes += count.n if positive else 0
     return yes / total if total >= k else None
 
 
@@ -314,15 +313,14 @@ async def _comments(
     surveys: Mapping[int, Survey],
     summaries: Sequence[PracticeSummary],
 ) -> list[Comment]:
-    """Free-text answers of groups large enough to publish, contacts masked."""
+    """Free-text answers of groups large enough to publish (storage masks their contacts)."""
     comment_ids = {q.id for s in surveys.values() for q in s.questions if q.tag == "comment"}
     published = {s.practice_id: s.city_id for s in summaries if not s.suppressed}
     rows = await uow.audit.comments(scope, sorted(comment_ids))
+    hidden = await uow.audit.hidden_comments()
     return [
-        Comment(
-            answer_id, published[practice_id], practice_id, mask_contacts(text), hidden, answered_at
-        )
-        for answer_id, practice_id, _survey, _question, text, answered_at, hidden in rows
+        Comment(answer_id, published[practice_id], practice_id, text, answer_id in hidden, day)
+        for answer_id, practice_id, text, day in rows
         if practice_id in published
     ]
 

@@ -222,20 +222,38 @@ async def _chat(settings: Settings, locale: str | None, payload: str | None, use
     )
 
 
+async def _migrated(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:
+    """Migrate the database to head, then do some work on it (without starting services)."""
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+        await work(db)
+    finally:
+        await db.dispose()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all database migrations."""
+
+    async def nothing_more(_db: Database) -> None:
+        return None
+
+    _run(lambda: _migrated(_settings(), nothing_more))
+    typer.echo("database is at the latest schema")
+
+
+@db_app.command("recount")
+def db_recount() -> None:
+    """Rebuild the audit tallies from the raw answers (after a bulk import, or by hand)."""
     settings = _settings()
 
-    async def upgrade() -> None:
-        db = Database(settings.database_url)
-        try:
-            await db.upgrade()
-        finally:
-            await db.dispose()
+    async def recount(db: Database) -> None:
+        async with db.unit_of_work() as uow:
+            await uow.tallies.recount(settings.tz)
 
-    _run(upgrade)
-    typer.echo("database is at the latest schema")
+    _run(lambda: _migrated(settings, recount))
+    typer.echo(f"audit tallies recounted in {settings.tz.key}")
 
 
 @survey_app.command("check")

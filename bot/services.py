@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.config import ConfigError, Settings
 from bot.i18n import Translator
@@ -56,6 +57,7 @@ async def start_services(settings: Settings, *, load_default_catalog: bool = Tru
     db = Database(settings.database_url)
     try:
         await db.upgrade()
+        await count_tallies(db, settings.tz)
         secret = await ensure_pseudonym_secret(db, settings.pseudonym_secret)
         await sync_surveys(db, survey_folders(settings))
         if load_default_catalog:
@@ -69,6 +71,15 @@ async def start_services(settings: Settings, *, load_default_catalog: bool = Tru
 
         services.batcher = AnswerBatcher(services)
     return services
+
+
+async def count_tallies(db: Database, zone: ZoneInfo) -> None:
+    """Count the summaries' tallies unless they are counted in the configured time zone
+    (first start after the migration that added them, or TIMEZONE changed)."""
+    async with db.unit_of_work() as uow:
+        recounted = await uow.tallies.ensure(zone)
+    if recounted:
+        log.info("counted the audit tallies in %s", zone.key)
 
 
 def survey_folders(settings: Settings) -> list[Path]:

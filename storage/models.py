@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -226,6 +226,60 @@ class Answer(Base):
     value_text: Mapped[str | None] = mapped_column(Text)
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ResponseTally(Base):
+    """How many responses a round (0: the always-on survey) and practice have, per month they
+    started in (YYYY-MM in the tallies' time zone), language and status; see storage/tallies.py."""
+
+    __tablename__ = "response_tallies"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    locale: Mapped[str] = mapped_column(String(8), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class AnswerTally(Base):
+    """How many completed responses gave one value to one question, per round (0: always-on),
+    practice, survey version and month; "no number" and "no option" are NO_NUMBER and "" so
+    that the key has no NULLs (an upsert needs a unique key that NULLs would not collide in).
+
+    The key starts with what a summary groups by, and SQLite stores the rows in key order
+    (WITHOUT ROWID): a year's value counts are then read in order, without sorting."""
+
+    __tablename__ = "answer_tallies"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    survey_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    question_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value_option: Mapped[str] = mapped_column(String(16), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class MaskedComment(Base):
+    """A free-text answer of a completed response with contacts masked, as reports show it;
+    goes with its answer (cascade) and is erased with it (retention)."""
+
+    __tablename__ = "masked_comments"
+
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    round_id: Mapped[int | None]
+    practice_id: Mapped[str] = mapped_column(String(40))
+    question_id: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime]  # for retention
+    answered_on: Mapped[date]  # for reports: a date reads much faster than a timestamp
 
 
 class Subscription(Base):

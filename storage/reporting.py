@@ -1,31 +1,52 @@
-"""Aggregates for the audit, computed by the database (GROUP BY), and stored reports.
+"""Aggregates for the audit, and stored reports.
 
-Python never sees single answers here: every query returns one row per group (round × practice
-× question × value), so a summary costs the same for a thousand answers as for millions.
+Python never sees single answers here: every query returns one row per group (practice × survey
+version × question × value, …). The groups come from the running tallies (storage/tallies.py),
+so a year's summary reads thousands of rows, not millions; a scope the tallies cannot answer
+(a window that is not whole local months) is GROUP BY'd over the raw rows, as the tests' oracle.
+Comments come with contacts already masked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import date, datetime
+from itertools import chain
+from typing import Any, NamedTuple, TypeVar, TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Result, Select, func, select
 
+from audit.privacy import mask_contacts
 from storage.models import (
     Answer,
+    AnswerTally,
     CommentModeration,
+    MaskedComment,
     OutboxMessage,
     Practice,
     Report,
     Response,
+    ResponseTally,
     Round,
+    RoundPractice,
     utcnow,
 )
 from storage.repositories import _Repository
+from storage.tallies import (
+    NO_NUMBER,
+    NO_OPTION,
+    NO_ROUND,
+    TALLIED_VALUE_KEY,
+    VALUE_KEY,
+    Tallies,
+    counted_answers,
+    month_period,
+)
 
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
+_Ts = TypeVarTuple("_Ts")
+_BATCH = 2000  # rows fetched at a time: fewer calls than one by one, no list of them all
 
 
 @dataclass(frozen=True)
@@ -38,69 +59,137 @@ class Scope:
     city_ids: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
-class ValueCount:
-    """How many completed responses gave one value to one question."""
+class ValueCount(NamedTuple):
+    """How many completed responses gave one value to one question (a tuple: a year has
+    thousands of them)."""
 
-    round_id: int | None
     practice_id: str
     survey_id: int
     question_id: str
     number: int | None
     option: str | None
-    count: int
+    n: int
+
+
+_ANSWERS = func.sum(AnswerTally.n)
+_TALLIED_VALUES = (
+    select(
+        AnswerTally.practice_id,
+        AnswerTally.survey_id,
+        AnswerTally.question_id,
+        func.nullif(AnswerTally.value_number, NO_NUMBER),
+        func.nullif(AnswerTally.value_option, NO_OPTION),
+        _ANSWERS,
+    )
+    .group_by(*TALLIED_VALUE_KEY)
+    .having(_ANSWERS > 0)
+)
+_RESPONSES = func.sum(ResponseTally.n)
+_TALLIED_RESPONSES = (
+    select(
+        func.nullif(ResponseTally.round_id, NO_ROUND),
+        ResponseTally.practice_id,
+        ResponseTally.status,
+        _RESPONSES,
+    )
+    .group_by(ResponseTally.status, ResponseTally.round_id, ResponseTally.practice_id)
+    .having(_RESPONSES > 0)
+)
+_TALLIED_LOCALES = (
+    select(ResponseTally.practice_id, ResponseTally.locale, _RESPONSES)
+    .where(ResponseTally.status == "completed")
+    .group_by(ResponseTally.locale, ResponseTally.practice_id)
+    .having(_RESPONSES > 0)
+)
+
+
+def _in_cities(query: _Query, practice_id: Any, scope: Scope) -> _Query:
+    """Restrict a query to the practices of a scope's cities."""
+    if scope.city_ids is None:
+        return query
+    return query.where(
+        practice_id.in_(select(Practice.id).where(Practice.city_id.in_(scope.city_ids)))
+    )
 
 
 class AuditRepository(_Repository):
-    """The figures behind a summary."""
+    """The figures behind a summary: from the tallies when a scope's time window is whole
+    months (storage/tallies.py), else from the raw rows (the raw_* queries, also the tests'
+    oracle for the tallies)."""
 
-    def _within(self, query: _Query, scope: Scope) -> _Query:
-        """Restrict a query over responses to a scope (cities through a subquery, so that
-        a summary of every city does not join a million answers with practices)."""
+    def _within(self, query: _Query, scope: Scope, table: Any = Response) -> _Query:
+        """Restrict a query over responses (or their masked comments) to a scope (cities
+        through a subquery, so that a summary of every city does not join a million answers
+        with practices)."""
         if scope.round_ids is not None:
-            query = query.where(Response.round_id.in_(scope.round_ids))
+            query = query.where(table.round_id.in_(scope.round_ids))
         if scope.since is not None:
-            query = query.where(Response.started_at >= scope.since)
+            query = query.where(table.started_at >= scope.since)
         if scope.until is not None:
-            query = query.where(Response.started_at < scope.until)
-        if scope.city_ids is not None:
-            in_cities = select(Practice.id).where(Practice.city_id.in_(scope.city_ids))
-            query = query.where(Response.practice_id.in_(in_cities))
-        return query
+            query = query.where(table.started_at < scope.until)
+        return _in_cities(query, table.practice_id, scope)
+
+    async def _rows(self, query: Select[*_Ts]) -> Result[*_Ts]:
+        """Run a select on the session's connection: plain rows, without the ORM's loading
+        machinery (a year's summary reads tens of thousands of them)."""
+        connection = await self.session.connection()
+        return await connection.execute(query)
+
+    async def _months(self, scope: Scope) -> tuple[str | None, str | None] | None:
+        """The first and the first excluded month of a scope when the tallies can answer it."""
+        zone = await Tallies(self.session).zone()
+        if zone is None:
+            return None
+        since = month_period(scope.since, zone) if scope.since else None
+        until = month_period(scope.until, zone) if scope.until else None
+        if (scope.since and since is None) or (scope.until and until is None):
+            return None
+        return since, until
+
+    async def _from_tallies(
+        self, scope: Scope, query: Select[*_Ts], table: Any
+    ) -> Result[*_Ts] | None:
+        """A query over a tally table, restricted to a scope and run; None when the tallies
+        cannot answer for the scope (not counted, or a window that is not whole months)."""
+        months = await self._months(scope)
+        if months is None:
+            return None
+        since, until = months
+        if scope.round_ids is not None:
+            query = query.where(table.round_id.in_(scope.round_ids))
+        if since is not None:
+            query = query.where(table.period >= since)
+        if until is not None:
+            query = query.where(table.period < until)
+        return await self._rows(_in_cities(query, table.practice_id, scope))
 
     async def value_counts(self, scope: Scope) -> list[ValueCount]:
-        """Per round, practice, survey version, question and value: how many (completed only)."""
-        count = func.count(Answer.id)
+        """Per practice, survey version, question and value: how many (completed only)."""
+        rows = await self._from_tallies(scope, _TALLIED_VALUES, AnswerTally)
+        if rows is None:
+            return await self.raw_value_counts(scope)
+        return [ValueCount(*row) for row in rows.all()]
+
+    async def raw_value_counts(self, scope: Scope) -> list[ValueCount]:
+        """value_counts from the answers themselves."""
         query = (
-            select(
-                Response.round_id,
-                Response.practice_id,
-                Response.survey_id,
-                Answer.question_id,
-                Answer.value_number,
-                Answer.value_option,
-                count,
-            )
+            select(*VALUE_KEY, func.count(Answer.id))
             .join(Response, Response.id == Answer.response_id)
-            .where(
-                Response.status == "completed",
-                Answer.skipped.is_(False),
-                (Answer.value_number.is_not(None)) | (Answer.value_option.is_not(None)),
-            )
-            .group_by(
-                Response.round_id,
-                Response.practice_id,
-                Response.survey_id,
-                Answer.question_id,
-                Answer.value_number,
-                Answer.value_option,
-            )
+            .where(Response.status == "completed", counted_answers())
+            .group_by(*VALUE_KEY)
         )
-        rows = await self.session.execute(self._within(query, scope))
+        rows = await self._rows(self._within(query, scope))
         return [ValueCount(*row) for row in rows.all()]
 
     async def response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
         """(round, practice, status, how many responses)."""
+        rows = await self._from_tallies(scope, _TALLIED_RESPONSES, ResponseTally)
+        if rows is None:
+            return await self.raw_response_counts(scope)
+        return [(round_id, practice, status, n) for round_id, practice, status, n in rows]
+
+    async def raw_response_counts(self, scope: Scope) -> list[tuple[int | None, str, str, int]]:
+        """response_counts from the responses themselves."""
         query = (
             select(
                 Response.round_id, Response.practice_id, Response.status, func.count(Response.id)
@@ -109,17 +198,24 @@ class AuditRepository(_Repository):
             # round_id index row by row (2-3x slower); the result is the same.
             .group_by(Response.status, Response.round_id, Response.practice_id)
         )
-        rows = await self.session.execute(self._within(query, scope))
+        rows = await self._rows(self._within(query, scope))
         return [(round_id, practice, status, n) for round_id, practice, status, n in rows]
 
     async def locale_counts(self, scope: Scope) -> list[tuple[str, str, int]]:
         """(practice, language, completed responses)."""
+        rows = await self._from_tallies(scope, _TALLIED_LOCALES, ResponseTally)
+        if rows is None:
+            return await self.raw_locale_counts(scope)
+        return [(practice, locale, n) for practice, locale, n in rows]
+
+    async def raw_locale_counts(self, scope: Scope) -> list[tuple[str, str, int]]:
+        """locale_counts from the responses themselves."""
         query = (
             select(Response.practice_id, Response.locale, func.count(Response.id))
             .where(Response.status == "completed")
             .group_by(Response.locale, Response.practice_id)  # a table scan, as above
         )
-        rows = await self.session.execute(self._within(query, scope))
+        rows = await self._rows(self._within(query, scope))
         return [(practice, locale, n) for practice, locale, n in rows]
 
     async def invitations_sent(self, round_ids: Sequence[int]) -> dict[int, int]:
@@ -138,23 +234,36 @@ class AuditRepository(_Repository):
         rows = (await self.session.execute(query)).all()
         return {round_id: n for round_id, n in rows if round_id is not None}
 
-    async def comments(self, scope: Scope, question_ids: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(answer id, practice, survey, question, text, answered at, hidden) of completed
-        responses to the given questions."""
+    async def comments(
+        self, scope: Scope, question_ids: Sequence[str]
+    ) -> Iterable[tuple[int, str, str, date]]:
+        """(answer id, practice, text with contacts masked, day answered (UTC)) of completed
+        responses to the given questions, from the masked copies once the tallies are counted;
+        to be read once (a year has tens of thousands: no list of rows is kept around)."""
         if not question_ids:
             return []
+        if await Tallies(self.session).zone() is None:
+            return await self.raw_comments(scope, question_ids)
         query = (
             select(
-                Answer.id,
-                Response.practice_id,
-                Response.survey_id,
-                Answer.question_id,
-                Answer.value_text,
-                Answer.answered_at,
-                func.coalesce(CommentModeration.hidden, False),
+                MaskedComment.answer_id,
+                MaskedComment.practice_id,
+                MaskedComment.text,
+                MaskedComment.answered_on,
             )
+            .where(MaskedComment.question_id.in_(question_ids))
+            .order_by(MaskedComment.answer_id)
+        )
+        rows = await self._rows(self._within(query, scope, MaskedComment))
+        return chain.from_iterable(rows.partitions(_BATCH))
+
+    async def raw_comments(
+        self, scope: Scope, question_ids: Sequence[str]
+    ) -> Iterable[tuple[int, str, str, date]]:
+        """comments from the answers themselves, masked here (text is never None: see WHERE)."""
+        query = (
+            select(Answer.id, Response.practice_id, Answer.value_text, Answer.answered_at)
             .join(Response, Response.id == Answer.response_id)
-            .outerjoin(CommentModeration, CommentModeration.answer_id == Answer.id)
             .where(
                 Response.status == "completed",
                 Answer.question_id.in_(question_ids),
@@ -162,7 +271,23 @@ class AuditRepository(_Repository):
             )
             .order_by(Answer.id)
         )
-        return [tuple(row) for row in (await self.session.execute(self._within(query, scope)))]
+        rows = await self._rows(self._within(query, scope))
+        return [
+            (answer_id, practice, mask_contacts(text or ""), at.date())
+            for answer_id, practice, text, at in rows
+        ]
+
+    async def hidden_comments(self) -> set[int]:
+        """The answer ids of the comments a coordinator hid."""
+        query = select(CommentModeration.answer_id).where(CommentModeration.hidden.is_(True))
+        return set((await self.session.scalars(query)).all())
+
+    async def practices_of_rounds(self, round_ids: Sequence[int]) -> list[tuple[int, str]]:
+        """(round, practice) of every practice evaluated in some rounds."""
+        query = select(RoundPractice.round_id, RoundPractice.practice_id).where(
+            RoundPractice.round_id.in_(round_ids)
+        )
+        return [(round_id, practice) for round_id, practice in await self.session.execute(query)]
 
     async def rounds_of(self, scope: Scope) -> Sequence[Round]:
         """Rounds whose responses fall in a scope (for invitations and trends)."""

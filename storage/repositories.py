@@ -7,8 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -33,6 +31,7 @@ from storage.models import (
     WebSession,
     utcnow,
 )
+from storage.tallies import Tallies, dialect_insert
 
 
 class _Repository:
@@ -41,8 +40,7 @@ class _Repository:
 
     def _insert(self, model: Any) -> Any:
         """A dialect-specific INSERT that supports ON CONFLICT."""
-        dialect = self.session.get_bind().dialect.name
-        return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+        return dialect_insert(self.session, model)
 
 
 class SettingsRepository(_Repository):
@@ -287,6 +285,8 @@ class RespondentRepository(_Repository):
 
     async def forget(self, pseudonym: str) -> None:
         """Erase the respondent with their progress, responses and answers."""
+        own = select(Response).where(Response.pseudonym == pseudonym)
+        await Tallies(self.session).responses_removed((await self.session.scalars(own)).all())
         response_ids = select(Response.id).where(Response.pseudonym == pseudonym)
         await self.session.execute(delete(Answer).where(Answer.response_id.in_(response_ids)))
         await self.session.execute(delete(Response).where(Response.pseudonym == pseudonym))
@@ -306,15 +306,21 @@ class ResponseRepository(_Repository):
         response = Response(**values)
         self.session.add(response)
         await self.session.flush()
+        await Tallies(self.session).response_added(response)
         return response
 
     async def update(self, response_id: int, **values: Any) -> None:
-        """Change a response's status or current question."""
+        """Change a response's status or current question. The tallies follow the status; what
+        else they count by (round, practice, survey, language, start) never changes."""
         response = await self.session.get(Response, response_id)
         assert response is not None
+        before = response.status
         for name, value in values.items():
             setattr(response, name, value)
         response.updated_at = utcnow()
+        if response.status != before:
+            await self.session.flush()
+            await Tallies(self.session).status_changed(response, before)
 
     async def answers(self, response_ids: Sequence[int]) -> Sequence[Answer]:
         """The answers of some responses."""
@@ -379,14 +385,16 @@ class ResponseRepository(_Repository):
         closed_rounds = select(Round.id).where(
             Round.status == "closed", Round.closes_at < round_closed_before
         )
-        stale = select(Response.id).where(
+        stale = select(Response).where(
             Response.status == "in_progress",
             or_(
                 Response.round_id.in_(closed_rounds),
                 and_(Response.round_id.is_(None), Response.updated_at < untouched_before),
             ),
         )
-        ids = list((await self.session.scalars(stale)).all())
+        rows = (await self.session.scalars(stale)).all()
+        await Tallies(self.session).responses_removed(rows)
+        ids = [r.id for r in rows]
         for chunk in range(0, len(ids), 500):
             part = ids[chunk : chunk + 500]
             await self.session.execute(delete(Answer).where(Answer.response_id.in_(part)))
@@ -394,7 +402,10 @@ class ResponseRepository(_Repository):
         return len(ids)
 
     async def erase_comments(self, answered_before: datetime) -> int:
-        """Blank free-text answers given before a moment (the rest of the answer stays)."""
+        """Blank free-text answers given before a moment (the rest of the answer stays).
+
+        A free-text answer has no number or option, so no value count changes."""
+        await Tallies(self.session).comments_erased(answered_before)
         result = await self.session.execute(
             update(Answer)
             .where(Answer.value_text.is_not(None), Answer.answered_at < answered_before)

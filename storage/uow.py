@@ -21,6 +21,7 @@ from storage.repositories import (
     UpdateLog,
     WebAuthRepository,
 )
+from storage.tallies import Tallies
 
 
 class UnitOfWork:
@@ -46,6 +47,7 @@ class UnitOfWork:
         self.audit = AuditRepository(self.session)
         self.reports = ReportRepository(self.session)
         self.web = WebAuthRepository(self.session)
+        self.tallies = Tallies(self.session)
         return self
 
     async def __aexit__(

@@ -35,7 +35,7 @@ async def add_response(
     locale: str = "uk",
     status: str = "completed",
 ) -> None:
-    """One respondent's stored response, as the bot would have written it."""
+    """One respondent's stored response, written in the order the bot writes it."""
     pseudonym = services.pseudonyms.of("fixture", who)
     async with services.db.unit_of_work() as uow:
         survey = await uow.surveys.latest("open-cities")
@@ -50,13 +50,13 @@ async def add_response(
             survey_id=survey.id,
             survey_version=survey.version,
             locale=locale,
-            status=status,
-            completed_at=utcnow() if status == "completed" else None,
         )
         for question, value in answers.items():
             await uow.responses.save_answer(
                 response.id, question, answer_columns(TYPES[question], value)
             )
+        if status == "completed":
+            await uow.responses.update(response.id, status=status, completed_at=utcnow())
 
 
 def person(

@@ -101,19 +101,19 @@ def build_report() -> Report:
         criteria=(ratings := rated({2: 2, 3: 3, 4: 2, 5: 1})),
         composite=composite(ratings, WEIGHTS),
     )
-    at = datetime(2026, 3, 20, 18, 30, tzinfo=UTC)
+    at = date(2026, 3, 20)
     comments = [
-        Comment(1, "krakow", "krakow-info", INJECTION, hidden=False, answered_at=at),
+        Comment(1, "krakow", "krakow-info", INJECTION, hidden=False, answered_on=at),
         Comment(
             2,
             "gdansk",
             "gdansk-model",
             mask_contacts("Call me: +48 600 100 200, jan@example.com or @handle. Since 2016."),
             hidden=False,
-            answered_at=at,
+            answered_on=at,
         ),
-        Comment(3, "gdansk", "gdansk-model", "hidden remark", hidden=True, answered_at=at),
-        Comment(4, "krakow", "krakow-open", "about the small group", hidden=False, answered_at=at),
+        Comment(3, "gdansk", "gdansk-model", "hidden remark", hidden=True, answered_on=at),
+        Comment(4, "krakow", "krakow-open", "about the small group", hidden=False, answered_on=at),
     ]
     return Report(
         kind="round",
@@ -310,7 +310,7 @@ def test_every_format_copes_with_an_empty_report(translator: Translator, fmt: st
 @pytest.mark.parametrize("fmt", sorted(EXPORTERS))
 def test_control_characters_and_emoji_in_comments(translator: Translator, fmt: str) -> None:
     report = build_report()
-    at = report.comments[0].answered_at
+    at = report.comments[0].answered_on
     report.comments.append(Comment(9, "krakow", "krakow-info", "Дякую 👍\x0b\x01!", False, at))
     assert EXPORTERS[fmt](report, translator, "uk")
 

@@ -1,0 +1,322 @@
+"""Running counts behind the audit summaries, kept in the transaction that changes a response.
+
+A summary reads these few thousand rows instead of every answer:
+- response_tallies: responses per round, practice, month started, language and status;
+- answer_tallies: what AuditRepository.raw_value_counts counts (non-skipped answers with a number
+  or an option, of completed responses) per round, practice, survey version, month, question
+  and value;
+- masked_comments: the free-text answers of completed responses, contacts masked once when the
+  response is completed instead of at every summary.
+
+A month is the local month (YYYY-MM) in which a response started, in the time zone the tallies
+were counted in (the app setting "tally_timezone"), so a local calendar year is a sum of months.
+`recount` rebuilds everything from the raw rows; start-up runs it when the configured TIMEZONE
+differs from the counted one (first start after migration 0005, or TIMEZONE changed), and
+`auditbot db recount` runs it by hand (e.g. after a bulk import or a change to masking). While
+no zone is counted nothing is maintained and the summaries read the raw rows.
+
+Answers of a completed response never change: the engine drops every press on an earlier
+question once a response is completed (its current question is None and the stage FINISHED),
+so answers are counted once, at completion, and subtracted when the response goes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, literal, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.privacy import mask_contacts
+from storage.models import (
+    Answer,
+    AnswerTally,
+    AppSetting,
+    MaskedComment,
+    Response,
+    ResponseTally,
+)
+
+ZONE_KEY = "tally_timezone"
+COMPLETED = "completed"
+NO_ROUND = 0  # the always-on survey (round ids start at 1)
+NO_NUMBER = -(2**31)  # an answer without a number (scales are 1-5)
+NO_OPTION = ""  # an answer without an option
+_RESPONSE_KEY = ("practice_id", "round_id", "period", "locale", "status")
+_ANSWER_KEY = (
+    "practice_id",
+    "survey_id",
+    "question_id",
+    "value_number",
+    "value_option",
+    "period",
+    "round_id",
+)
+
+
+# What a value count groups by, in the answers and in the tallies (the tallies' key order).
+VALUE_KEY = (
+    Response.practice_id,
+    Response.survey_id,
+    Answer.question_id,
+    Answer.value_number,
+    Answer.value_option,
+)
+TALLIED_VALUE_KEY = (
+    AnswerTally.practice_id,
+    AnswerTally.survey_id,
+    AnswerTally.question_id,
+    AnswerTally.value_number,
+    AnswerTally.value_option,
+)
+
+
+def dialect_insert(session: AsyncSession, model: Any) -> Any:
+    """A dialect-specific INSERT that supports ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
+def period_of(moment: datetime, zone: ZoneInfo) -> str:
+    """The local month of a moment, 'YYYY-MM'."""
+    return moment.astimezone(zone).strftime("%Y-%m")
+
+
+def month_period(moment: datetime, zone: ZoneInfo) -> str | None:
+    """The month that starts at this moment (local midnight of a 1st), else None."""
+    local = moment.astimezone(zone)
+    return local.strftime("%Y-%m") if local.day == 1 and local.time() == time() else None
+
+
+def months(
+    first: datetime, last: datetime, zone: ZoneInfo
+) -> Iterator[tuple[str, datetime, datetime]]:
+    """(period, start, end) of every local month from the one of `first` to the one of `last`."""
+    month = first.astimezone(zone).date().replace(day=1)
+    while month <= last.astimezone(zone).date():
+        following = (month + timedelta(days=32)).replace(day=1)
+        start = datetime.combine(month, time(), tzinfo=zone)
+        yield month.strftime("%Y-%m"), start, datetime.combine(following, time(), tzinfo=zone)
+        month = following
+
+
+def counted_answers() -> ColumnElement[bool]:
+    """The answers a value count counts (of completed responses)."""
+    return and_(
+        Answer.skipped.is_(False),
+        (Answer.value_number.is_not(None)) | (Answer.value_option.is_not(None)),
+    )
+
+
+class Tallies:
+    """Keeps the tallies in step with responses and answers; never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def zone(self) -> ZoneInfo | None:
+        """The time zone the tallies are counted in; None while they are not counted."""
+        row = await self.session.get(AppSetting, ZONE_KEY)
+        return ZoneInfo(row.value) if row is not None and row.value else None
+
+    async def response_added(self, response: Response) -> None:
+        """A response started."""
+        zone = await self.zone()
+        if zone is not None:
+            await self._count_responses(Counter({_response_key(response, zone): 1}))
+
+    async def status_changed(self, response: Response, before: str) -> None:
+        """A response moved from status `before` to its current one (e.g. completed)."""
+        zone = await self.zone()
+        if zone is None:
+            return
+        changes = Counter({_response_key(response, zone): 1})
+        changes[_response_key(response, zone, before)] -= 1
+        await self._count_responses(changes)
+        if (before == COMPLETED) != (response.status == COMPLETED):
+            sign = 1 if response.status == COMPLETED else -1
+            period = period_of(response.started_at, zone)
+            await self._count_answers(Answer.response_id == response.id, period, sign)
+            if sign > 0:
+                await self._copy_comments(Answer.response_id == response.id)
+            else:
+                await self.session.execute(
+                    delete(MaskedComment).where(
+                        MaskedComment.answer_id.in_(
+                            select(Answer.id).where(Answer.response_id == response.id)
+                        )
+                    )
+                )
+
+    async def responses_removed(self, responses: Sequence[Response]) -> None:
+        """Responses are about to be deleted with their answers (their comments go by cascade)."""
+        zone = await self.zone()
+        if zone is None or not responses:
+            return
+        await self._count_responses(Counter(_response_key(r, zone) for r in responses), -1)
+        for response in sorted(responses, key=lambda r: r.id):
+            if response.status == COMPLETED:
+                period = period_of(response.started_at, zone)
+                await self._count_answers(Answer.response_id == response.id, period, -1)
+
+    async def comments_erased(self, answered_before: datetime) -> None:
+        """Free-text answers given before a moment were blanked (retention)."""
+        await self.session.execute(
+            delete(MaskedComment).where(MaskedComment.answered_at < answered_before)
+        )
+
+    async def ensure(self, zone: ZoneInfo) -> bool:
+        """Recount unless counted in `zone` already; True when recounted. A second process
+        starting at the same time waits on the setting's row, then finds the work done."""
+        claim = dialect_insert(self.session, AppSetting).values(key=ZONE_KEY, value="")
+        await self.session.execute(claim.on_conflict_do_nothing())
+        locked = select(AppSetting.value).where(AppSetting.key == ZONE_KEY).with_for_update()
+        if await self.session.scalar(locked) == zone.key:
+            return False
+        await self.recount(zone)
+        return True
+
+    async def recount(self, zone: ZoneInfo) -> None:
+        """Rebuild every tally from the raw rows, by local month in `zone`."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Writers finish first and wait for us: no response changes between count and commit.
+            await self.session.execute(text("LOCK TABLE responses IN SHARE MODE"))
+        for model in (ResponseTally, AnswerTally, MaskedComment):
+            await self.session.execute(delete(model))
+        first, last = (
+            await self.session.execute(
+                select(func.min(Response.started_at), func.max(Response.started_at))
+            )
+        ).one()
+        for period, start, end in months(first, last, zone) if first and last else ():
+            in_month = and_(Response.started_at >= start, Response.started_at < end)
+            await self._recount_responses(in_month, period)
+            done = and_(in_month, Response.status == COMPLETED)
+            await self._count_answers(done, period, 1, upsert=False)
+            await self._copy_comments(done)
+        setting = await self.session.get(AppSetting, ZONE_KEY)
+        if setting is None:
+            self.session.add(AppSetting(key=ZONE_KEY, value=zone.key))
+        else:
+            setting.value = zone.key
+        await self.session.flush()
+
+    async def _recount_responses(self, where: ColumnElement[bool], period: str) -> None:
+        query = (
+            select(
+                Response.practice_id,
+                func.coalesce(Response.round_id, NO_ROUND),
+                literal(period),
+                Response.locale,
+                Response.status,
+                func.count(),
+            )
+            .where(where)
+            .group_by(Response.round_id, Response.practice_id, Response.locale, Response.status)
+        )
+        await self.session.execute(insert(ResponseTally).from_select([*_RESPONSE_KEY, "n"], query))
+
+    async def _count_responses(self, changes: Counter[tuple[Any, ...]], sign: int = 1) -> None:
+        """Add response counts, keys in order (PostgreSQL: concurrent writers cannot deadlock)."""
+        rows = [
+            dict(zip(_RESPONSE_KEY, key, strict=True), n=n * sign)
+            for key, n in sorted(changes.items())
+            if n
+        ]
+        if not rows:
+            return
+        statement = dialect_insert(self.session, ResponseTally).values(rows)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(_RESPONSE_KEY),
+                set_={"n": ResponseTally.n + statement.excluded.n},
+            )
+        )
+
+    async def _count_answers(
+        self, where: ColumnElement[bool], period: str, sign: int, *, upsert: bool = True
+    ) -> None:
+        """Add (or subtract) the value counts of the completed responses matching `where`."""
+        query = _answer_groups(where, period, sign)
+        if not upsert:
+            await self.session.execute(insert(AnswerTally).from_select([*_ANSWER_KEY, "n"], query))
+            return
+        statement = dialect_insert(self.session, AnswerTally).from_select(
+            [*_ANSWER_KEY, "n"], query
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(_ANSWER_KEY),
+                set_={"n": AnswerTally.n + statement.excluded.n},
+            )
+        )
+
+    async def _copy_comments(self, where: ColumnElement[bool]) -> None:
+        """Store the masked free-text answers of the responses matching `where`."""
+        query = (
+            select(
+                Answer.id,
+                Response.round_id,
+                Response.practice_id,
+                Answer.question_id,
+                Response.started_at,
+                Answer.value_text,
+                Answer.answered_at,
+            )
+            .join(Response, Response.id == Answer.response_id)
+            .where(where, Answer.value_text.is_not(None))
+        )
+        rows = [_masked(row) for row in await self.session.execute(query)]
+        if rows:
+            await self.session.execute(insert(MaskedComment), rows)
+
+
+def _response_key(response: Response, zone: ZoneInfo, status: str | None = None) -> tuple[Any, ...]:
+    return (
+        response.practice_id,
+        response.round_id or NO_ROUND,
+        period_of(response.started_at, zone),
+        response.locale,
+        status or response.status,
+    )
+
+
+def _answer_groups(where: ColumnElement[bool], period: str, sign: int) -> Select[*tuple[Any, ...]]:
+    """Per round, practice, survey version, question and value: how many answers (× sign)."""
+    keys = (*VALUE_KEY, Response.round_id)
+    return (
+        select(
+            Response.practice_id,
+            Response.survey_id,
+            Answer.question_id,
+            func.coalesce(Answer.value_number, NO_NUMBER),
+            func.coalesce(Answer.value_option, NO_OPTION),
+            literal(period),
+            func.coalesce(Response.round_id, NO_ROUND),
+            func.count() * sign,
+        )
+        .join(Response, Response.id == Answer.response_id)
+        .where(where, counted_answers())
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+
+
+def _masked(row: Iterable[Any]) -> dict[str, Any]:
+    answer_id, round_id, practice_id, question_id, started_at, value, answered_at = row
+    return {
+        "answer_id": answer_id,
+        "round_id": round_id,
+        "practice_id": practice_id,
+        "question_id": question_id,
+        "started_at": started_at,
+        "text": mask_contacts(value),
+        "answered_at": answered_at,
+        "answered_on": answered_at.date(),
+    }
