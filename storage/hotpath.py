@@ -35,9 +35,11 @@ def _loaded(column: Any) -> Callable[[Any], Any]:
     return process or (lambda value: value)
 
 
-def _options(stored: str | None) -> list[Any] | None:
-    """A multiple-choice answer's options (the ORM writes JSON 'null' for the others)."""
-    return None if stored is None or stored == "null" else _OPTIONS_OUT(stored)
+def _answer(row: tuple[Any, ...]) -> StoredAnswer:
+    """An answer row; only a multiple-choice answer has options to decode."""
+    if row[3] is None:
+        return StoredAnswer._make(row)
+    return StoredAnswer(row[0], row[1], row[2], _OPTIONS_OUT(row[3]), row[4], row[5])
 
 
 _TIME = _stored(Answer.__table__.c.answered_at)
@@ -55,9 +57,10 @@ FROM progress p JOIN respondents r ON r.pseudonym = p.pseudonym
 LEFT JOIN responses s ON s.id = p.response_id
 WHERE p.pseudonym = ?
 """
+# The ORM stores JSON 'null' for an answer without options; NULLIF makes that a NULL here.
 ANSWERS = (
-    "SELECT question_id, value_number, value_option, value_options, value_text, skipped "
-    "FROM answers WHERE response_id = ?"
+    "SELECT question_id, value_number, value_option, NULLIF(value_options, 'null'), value_text, "
+    "skipped = 1 FROM answers WHERE response_id = ?"
 )
 SAVE_PROGRESS = (
     "UPDATE progress SET stage = ?, city_id = ?, practice_id = ?, round_id = ?, page = ?, "
@@ -150,12 +153,8 @@ class Writer:
         response = StoredResponse(*row[8:]) if row[8] is not None else None
         answers: tuple[StoredAnswer, ...] = ()
         if response is not None:
-            answers = tuple(
-                StoredAnswer(q, number, option, _options(options), text, bool(skipped))
-                for q, number, option, options, text, skipped in self.connection.execute(
-                    ANSWERS, (response.id,)
-                )
-            )
+            rows = self.connection.execute(ANSWERS, (response.id,)).fetchall()
+            answers = tuple(map(_answer, rows))
         locale, consented, stage, city_id, practice_id, round_id, page, revision = row[:8]
         return StoredState(
             locale,
