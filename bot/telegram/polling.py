@@ -25,10 +25,10 @@ from bot.telegram.render import retry_seconds
 from bot.transport import call_api
 
 log = logging.getLogger(__name__)
-# Updates fetched at once. A batch is handled before the next is fetched, so under load each
-# update also waits for the others of its batch: ~20 keep that wait near 15 ms at full speed
-# (≈0.7 ms of CPU each), while Telegram keeps the rest queued. Heavier traffic: the webhook.
-BATCH = 20
+# Updates fetched at once. Under load an update waits for the others of its batch to be
+# dispatched and written; 16 keep that near 12 ms (p99 ~20 ms at ~1,200 answers/s on two cores,
+# see docs/benchmarks.md), while Telegram keeps the rest queued. Heavier traffic: the webhook.
+BATCH = 16
 
 
 async def poll(
