@@ -244,9 +244,14 @@ def handle(state: State, event: ev.Event, world: World) -> Outcome:
     return _Conversation(replace(state), world).handle(event)
 
 
-def progress_of(survey: Survey, response: ResponseState) -> tuple[int, int]:
-    """(position of the current question, number of questions) on the respondent's path."""
-    path = [q for q in visible_path(survey, response.answers) if q.type != "info"]
+def progress_of(
+    survey: Survey, response: ResponseState, visible: list[Question] | None = None
+) -> tuple[int, int]:
+    """(position of the current question, number of questions) on the respondent's path (the
+    visible path when the caller has it already)."""
+    if visible is None:
+        visible = visible_path(survey, response.answers)
+    path = [q for q in visible if q.type != "info"]
     ids = [q.id for q in path]
     if response.current in ids:
         return ids.index(response.current) + 1, len(ids)
@@ -751,7 +756,7 @@ class _Conversation:
         following = [q for q in path if survey.index(q.id) > position]
         if following:
             response.current = following[0].id
-            self._ask_current_question()
+            self._ask_current_question(path)
         else:
             self._finish()
 
@@ -806,12 +811,12 @@ class _Conversation:
         rows.append((Button(_("Evaluate another service"), ANOTHER),))
         return tuple(rows)
 
-    def _ask_current_question(self) -> None:
+    def _ask_current_question(self, path: list[Question] | None = None) -> None:
         self.state.stage = QUESTION
         question = self._current()
         response = self.state.response
         assert response is not None
-        current, total = progress_of(self._survey(), response)
+        current, total = progress_of(self._survey(), response, path)
         lines: list[Text] = []
         if question.type != "info":
             lines.append(_("Question {current} of {total}", current=current, total=total))
