@@ -198,21 +198,27 @@ def survey_world(
 Catalog = tuple[tuple[CityInfo, ...], tuple[PracticeInfo, ...]]
 
 
-async def catalog_now(services: Services) -> Catalog:
-    """The cached catalog, read again (without the write lock) once it is CATALOG_TTL old."""
+def _fresh_catalog(services: Services) -> Catalog | None:
+    """This process's copy of the catalog unless it is CATALOG_TTL old (a catalog change shows
+    within that time in every process)."""
     cached = services.cache.get("catalog")
     if cached is not None and cached[0] > time_module.monotonic():
         return cached[1], cached[2]
+    return None
+
+
+async def catalog_now(services: Services) -> Catalog:
+    """The catalog, read again (without the write lock) only when the copy is old."""
+    if (catalog := _fresh_catalog(services)) is not None:
+        return catalog
     async with services.db.reading() as uow:
         return await _catalog(uow, services)
 
 
 async def _catalog(uow: UnitOfWork, services: Services) -> Catalog:
-    """Cities with active practices, and those practices; cached for CATALOG_TTL seconds (a
-    catalog change shows within that time in every process)."""
-    cached = services.cache.get("catalog")
-    if cached is not None and cached[0] > time_module.monotonic():
-        return cached[1], cached[2]
+    """Cities with active practices, and those practices (cached, see _fresh_catalog)."""
+    if (catalog := _fresh_catalog(services)) is not None:
+        return catalog
     practices = [p for p in await uow.catalog.practices(active_only=True)]
     with_practices = {p.city_id for p in practices}
     cities = tuple(
