@@ -198,6 +198,20 @@ async def test_the_same_update_delivered_twice_is_handled_once(
         assert len(api.messages(777)) == 1
 
 
+async def test_the_webhook_refuses_what_is_not_an_update_and_skips_a_broken_one(
+    database_url: str, api: FakeBotApi
+) -> None:
+    async with Worker(worker_settings(database_url, api)) as worker:
+        response = await worker.client.post(
+            "/telegram/webhook", data=b"[1, 2]", headers={SECRET_HEADER: WEBHOOK_SECRET}
+        )
+        assert response.status == 400
+        broken = {"update_id": 11, "callback_query": {"id": "1", "chat_instance": "x"}}
+        assert await worker.deliver(broken) == 200  # Telegram would only send it again
+        assert await worker.deliver(message_update(12, 778, "/start")) == 200
+        assert len(api.messages(778)) == 1
+
+
 async def test_two_workers_keep_one_persons_answers_complete_and_in_order(
     database_url: str, api: FakeBotApi
 ) -> None:

@@ -20,7 +20,7 @@ from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.flow import committed
-from bot.telegram.incoming import incoming_update
+from bot.telegram.incoming import IncomingUpdates
 from bot.telegram.render import retry_seconds
 from bot.transport import call_api
 
@@ -50,6 +50,7 @@ async def poll(
 async def _poll(
     application: Any, stop: asyncio.Event, long_poll: int, limit: int, replying: set[Any]
 ) -> None:
+    incoming = IncomingUpdates(application.bot)
     offset: int | None = None
     delay = 1.0
     while not stop.is_set():
@@ -84,7 +85,7 @@ async def _poll(
             continue
         delay = 1.0
         if updates:
-            parsed = [incoming_update(data, application.bot) for data in updates]
+            parsed = [incoming.parse(data) for data in updates]
             await handle_batch(application, [u for u in parsed if u is not None], replying)
             offset = updates[-1]["update_id"] + 1
 

@@ -29,7 +29,7 @@ from telegram import Update
 from bot.config import ConfigError, Settings
 from bot.services import Services
 from bot.telegram.app import running
-from bot.telegram.incoming import incoming_update
+from bot.telegram.incoming import IncomingUpdates
 from bot.telegram.jobs import schedule_jobs
 from bot.telegram.outbox import OutboxSender
 from bot.web.dashboard import Dashboard
@@ -44,6 +44,7 @@ HEARTBEAT_EVERY = 20.0
 HEARTBEAT_STALE = timedelta(minutes=3)
 SERVICES = web.AppKey("services", Services)
 TELEGRAM: web.AppKey[Any] = web.AppKey("telegram")
+INCOMING = web.AppKey("incoming", IncomingUpdates)
 
 
 def build_web_app(services: Services, application: Any | None) -> web.Application:
@@ -53,6 +54,7 @@ def build_web_app(services: Services, application: Any | None) -> web.Applicatio
     app[SERVICES] = services
     app[TELEGRAM] = application
     if application is not None:
+        app[INCOMING] = IncomingUpdates(application.bot)
         app.router.add_post("/telegram/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -71,8 +73,10 @@ async def webhook(request: web.Request) -> web.Response:
         data = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         return web.json_response({"ok": False, "error": "not JSON"}, status=400)
+    if not isinstance(data, dict):
+        return web.json_response({"ok": False, "error": "not an update"}, status=400)
     application = request.app[TELEGRAM]
-    update = incoming_update(data, application.bot)
+    update = request.app[INCOMING].parse(data)
     if update is None:
         return web.json_response({"ok": True})
     processor = application.update_processor
