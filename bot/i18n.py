@@ -15,6 +15,8 @@ from bot.config import LOCALES
 from conversations.messages import DeepLink, Joined, Local, Msg, Plain, Text
 from locales import DOMAIN, LOCALES_DIR
 
+TEXTS = (Msg, Local, Plain, Joined, DeepLink)
+
 
 class MissingCatalog(Exception):
     """A compiled catalog is missing (Babel would silently fall back to English)."""
@@ -34,6 +36,9 @@ class Translator:
                 raise MissingCatalog(f"{path} is missing; run `make compile` to build the catalogs")
             with path.open("rb") as handle:
                 self.catalogs[locale] = Translations(handle, domain=DOMAIN)
+        # Messages without parameters (buttons, hints) rendered once per language: a survey
+        # card shows a dozen of them and the catalogs never change while the process runs.
+        self._fixed: dict[tuple[str, str, str | None, int | None], str] = {}
 
     def choose_locale(self, stored: str | None, language_code: str | None = None) -> str:
         """Stored preference, then the client's language if we speak it, then the default."""
@@ -69,18 +74,25 @@ class Translator:
                 )
                 return _fill(template, self._params(text.params, locale))
             case Msg():
-                catalog = self.catalogs[locale]
-                if text.plural is not None and text.count is not None:
-                    template = catalog.ngettext(text.msgid, text.plural, text.count)
-                else:
-                    template = catalog.gettext(text.msgid)
-                return _fill(template, self._params(text.params, locale))
+                if text.params:
+                    return _fill(self._template(text, locale), self._params(text.params, locale))
+                key = (locale, text.msgid, text.plural, text.count)
+                fixed = self._fixed.get(key)
+                if fixed is None:
+                    fixed = self._fixed[key] = _fill(self._template(text, locale), {})
+                return fixed
         raise TypeError(f"cannot render {type(text).__name__}")
+
+    def _template(self, message: Msg, locale: str) -> str:
+        catalog = self.catalogs[locale]
+        if message.plural is not None and message.count is not None:
+            return str(catalog.ngettext(message.msgid, message.plural, message.count))
+        return str(catalog.gettext(message.msgid))
 
     def _params(self, params: Mapping[str, Any], locale: str) -> dict[str, str]:
         rendered = {}
         for name, value in params.items():
-            if isinstance(value, Msg | Local | Plain | Joined | DeepLink):
+            if isinstance(value, TEXTS):
                 rendered[name] = self.render(value, locale)
             elif isinstance(value, datetime):
                 local = value.astimezone(self.timezone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import aiohttp
@@ -51,6 +52,18 @@ async def call_api(
     timeout = BaseRequest.DEFAULT_NONE if read_timeout is None else read_timeout
     return await bot.request.post(
         f"{bot.base_url}/{method}", request_data=JsonRequestData(parameters), read_timeout=timeout
+    )
+
+
+@lru_cache(maxsize=64)
+def _timeout(
+    connect: float | None, pool: float | None, read: float | None
+) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts for PTB's (the same few combinations, built once each)."""
+    return aiohttp.ClientTimeout(
+        connect=None if connect is None or pool is None else connect + pool,
+        sock_connect=connect,
+        sock_read=read,
     )
 
 
@@ -122,11 +135,7 @@ class AiohttpRequest(BaseRequest):
             self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
         )
         pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
-        timeout = aiohttp.ClientTimeout(
-            connect=None if conn is None or pool is None else conn + pool,
-            sock_connect=conn,
-            sock_read=read,
-        )
+        timeout = _timeout(conn, pool, read)
         data: aiohttp.FormData | bytes | None = None
         headers: dict[str, str] = {}
         if request_data is not None and request_data.contains_files:

@@ -58,11 +58,17 @@ def test_a_press_keeps_everything_the_bot_reads() -> None:
 
 
 def test_presses_on_one_card_share_its_message_and_the_cache_is_bounded() -> None:
-    incoming = IncomingUpdates(BOT, cards=2)
+    incoming = IncomingUpdates(BOT, kept=2)
     first, again = incoming.parse(press(1, 10)), incoming.parse(press(2, 10, "c:1:3"))
     assert first is not None and again is not None
     assert again.callback_query.message is first.callback_query.message  # type: ignore[union-attr]
     assert again.callback_query.data == "c:1:3"  # type: ignore[union-attr]
+    assert again.effective_user is first.effective_user, "one person, one built User"
+    renamed = press(3, 10)
+    renamed["callback_query"]["from"]["language_code"] = "pl"
+    parsed = incoming.parse(renamed)
+    assert parsed is not None and parsed.effective_user is not None
+    assert parsed.effective_user.language_code == "pl", "a changed sender is built again"
     for message_id in (11, 12, 13):
         incoming.parse(press(message_id, message_id))
     later = incoming.parse(press(20, 10))
@@ -105,3 +111,12 @@ async def test_polling_goes_on_after_a_malformed_update(bot: RunningBot) -> None
     bot.server.push_update({"message": 5})  # PTB's parser raises on this
     await person.send("/start")
     assert person.received, "the update after the broken one is answered"
+
+
+def test_a_sender_with_unexpected_nested_fields_is_still_parsed() -> None:
+    data = press(8, 9)
+    data["callback_query"]["from"]["future_field"] = {"nested": [1, 2]}
+    parsed = IncomingUpdates(BOT).parse(data)
+    assert parsed is not None and parsed.effective_user is not None
+    assert parsed.effective_user.id == 1234567
+    assert parsed.effective_user.api_kwargs == {"future_field": {"nested": [1, 2]}}

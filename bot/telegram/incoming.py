@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from telegram import Bot, CallbackQuery, Message, Update, User
 
 log = logging.getLogger(__name__)
-# Survey cards kept built. A person presses on the same card for the whole survey (it is edited
-# in place), so a few thousand cover everyone answering at once.
-PRESSED_CARDS = 4096
+# Pressed cards and their senders kept built. A person presses on the same card for the whole
+# survey (it is edited in place), so a few thousand cover everyone answering at once.
+KEPT = 4096
+T = TypeVar("T")
 
 
 class IncomingUpdates:
     """Parses the updates of one bot. Of a pressed message only its chat (id and type), id and
     date are kept: the bot reads nothing else of it (it edits it by chat and id). PTB building
     that `Message` — a hundred attributes, even when empty — was half the CPU of turning a press
-    into an `Update`; as `Message`s are frozen and a card's chat, id and date never change, one
-    built `Message` serves every press on that card."""
+    into an `Update`. PTB's objects are frozen, and a card's chat, id and date never change, so
+    one built `Message` serves every press on that card (and one `User` every press of a
+    person, while their name and settings stay the same)."""
 
-    def __init__(self, bot: Bot, cards: int = PRESSED_CARDS) -> None:
-        """Parse for `bot`, keeping up to `cards` pressed messages built."""
+    def __init__(self, bot: Bot, kept: int = KEPT) -> None:
+        """Parse for `bot`, keeping up to `kept` pressed messages and senders built."""
         self._bot = bot
-        self._cards: OrderedDict[tuple[Any, ...], Message] = OrderedDict()
-        self._limit = cards
+        self._cards: Recent[Message] = Recent(kept)
+        self._senders: Recent[User] = Recent(kept)
 
     def parse(self, data: dict[str, Any]) -> Update | None:
         """The update as PTB sees it; None for one that is not an update (logged, skipped:
@@ -46,9 +49,12 @@ class IncomingUpdates:
 
     def _press(self, update_id: int, query: dict[str, Any], pressed: Message) -> Update:
         """A callback query on a known message, every field of `CallbackQuery` as Telegram sent it."""
+        sender = query["from"]
         callback_query = CallbackQuery(
             id=query["id"],
-            from_user=User.de_json(query["from"], self._bot),
+            from_user=self._senders.get(
+                tuple(sender.items()), lambda: User.de_json(sender, self._bot)
+            ),
             chat_instance=query["chat_instance"],
             message=pressed,
             data=query.get("data"),
@@ -61,19 +67,37 @@ class IncomingUpdates:
         return update
 
     def _pressed(self, message: dict[str, Any]) -> Message | None:
-        """The pressed message reduced to chat, id and date, built once per card; None when
-        it is not an ordinary message (an inaccessible one has date 0: PTB's parser decides)."""
+        """The pressed message reduced to chat, id and date; None when it is not an ordinary
+        message (an inaccessible one has date 0: PTB's parser decides)."""
         chat = message.get("chat")
         if not isinstance(chat, dict) or not message.get("date"):
             return None
         key = (chat.get("id"), chat.get("type"), message.get("message_id"), message["date"])
-        built = self._cards.get(key)
-        if built is None:
-            kept = {"chat": {"id": key[0], "type": key[1]}, "message_id": key[2], "date": key[3]}
-            built = Message.de_json(kept, self._bot)
-            self._cards[key] = built
-            if len(self._cards) > self._limit:
-                self._cards.popitem(last=False)
-        else:
-            self._cards.move_to_end(key)
+        return self._cards.get(key, lambda: self._card(*key))
+
+    def _card(self, chat_id: Any, chat_type: Any, message_id: Any, date: Any) -> Message:
+        kept = {"chat": {"id": chat_id, "type": chat_type}, "message_id": message_id, "date": date}
+        return Message.de_json(kept, self._bot)
+
+
+class Recent(Generic[T]):
+    """The most recently used built objects, up to a limit."""
+
+    def __init__(self, limit: int) -> None:
+        """Keep up to `limit` objects."""
+        self._built: OrderedDict[Hashable, T] = OrderedDict()
+        self._limit = limit
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        """The object kept for `key`, built now if it is not (and not kept: `key` unhashable)."""
+        try:
+            built = self._built.get(key)
+        except TypeError:
+            return build()
+        if built is not None:
+            self._built.move_to_end(key)
+            return built
+        built = self._built[key] = build()
+        if len(self._built) > self._limit:
+            self._built.popitem(last=False)
         return built
