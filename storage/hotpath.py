@@ -44,6 +44,7 @@ def _answer(row: tuple[Any, ...]) -> StoredAnswer:
 
 _TIME = _stored(Answer.__table__.c.answered_at)
 _OPTIONS_IN = _stored(Answer.__table__.c.value_options)
+_NO_OPTIONS = _OPTIONS_IN(None)  # what the ORM stores for an answer without options
 _OPTIONS_OUT = _loaded(Answer.__table__.c.value_options)
 
 CLAIM = (
@@ -188,6 +189,7 @@ class Writer:
 
     def save_answer(self, response_id: int, question_id: str, columns: dict[str, Any]) -> None:
         """Store or replace one answer (the columns of `answer_columns`)."""
+        options = columns["value_options"]
         self.connection.execute(
             SAVE_ANSWER,
             (
@@ -195,7 +197,7 @@ class Writer:
                 question_id,
                 columns["value_number"],
                 columns["value_option"],
-                _OPTIONS_IN(columns["value_options"]),
+                _NO_OPTIONS if options is None else _OPTIONS_IN(options),
                 columns["value_text"],
                 columns["skipped"],
                 self.now,
