@@ -26,9 +26,11 @@ from bot.transport import call_api
 
 log = logging.getLogger(__name__)
 # Updates fetched at once. Under load an update waits for the others of its batch to be
-# dispatched and written; 16 keep that near 12 ms (p99 ~20 ms at ~1,200 answers/s on two cores,
-# see docs/benchmarks.md), while Telegram keeps the rest queued. Heavier traffic: the webhook.
-BATCH = 16
+# dispatched and written: with 8 that wait is ~4 ms at the median and the throughput the same as
+# with 16 or 24 (docs/benchmarks.md), while Telegram keeps the rest queued. The next batch comes
+# one round trip after a batch commits, so polling handles at most 8 updates per round trip to
+# the Bot API (~160 a second at 50 ms): plenty for surveys; heavier traffic: the webhook.
+BATCH = 8
 
 
 async def poll(
