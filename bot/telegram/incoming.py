@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from functools import lru_cache
+from typing import Any
 
 from telegram import Bot, CallbackQuery, Message, Update, User
 
@@ -13,7 +12,6 @@ log = logging.getLogger(__name__)
 # Pressed cards and their senders kept built. A person presses on the same card for the whole
 # survey (it is edited in place), so a few thousand cover everyone answering at once.
 KEPT = 4096
-T = TypeVar("T")
 
 
 class IncomingUpdates:
@@ -27,8 +25,8 @@ class IncomingUpdates:
     def __init__(self, bot: Bot, kept: int = KEPT) -> None:
         """Parse for `bot`, keeping up to `kept` pressed messages and senders built."""
         self._bot = bot
-        self._cards: Recent[Message] = Recent(kept)
-        self._senders: Recent[User] = Recent(kept)
+        self._card = lru_cache(maxsize=kept)(self._build_card)
+        self._sender = lru_cache(maxsize=kept)(self._build_sender)
 
     def parse(self, data: dict[str, Any]) -> Update | None:
         """The update as PTB sees it; None for one that is not an update (logged, skipped:
@@ -50,11 +48,13 @@ class IncomingUpdates:
     def _press(self, update_id: int, query: dict[str, Any], pressed: Message) -> Update:
         """A callback query on a known message, every field of `CallbackQuery` as Telegram sent it."""
         sender = query["from"]
+        try:
+            user = self._sender(tuple(sender.items()))
+        except TypeError:  # a field sent as an object is not hashable: built, not kept
+            user = User.de_json(sender, self._bot)
         callback_query = CallbackQuery(
             id=query["id"],
-            from_user=self._senders.get(
-                tuple(sender.items()), lambda: User.de_json(sender, self._bot)
-            ),
+            from_user=user,
             chat_instance=query["chat_instance"],
             message=pressed,
             data=query.get("data"),
@@ -72,32 +72,13 @@ class IncomingUpdates:
         chat = message.get("chat")
         if not isinstance(chat, dict) or not message.get("date"):
             return None
-        key = (chat.get("id"), chat.get("type"), message.get("message_id"), message["date"])
-        return self._cards.get(key, lambda: self._card(*key))
+        return self._card(
+            chat.get("id"), chat.get("type"), message.get("message_id"), message["date"]
+        )
 
-    def _card(self, chat_id: Any, chat_type: Any, message_id: Any, date: Any) -> Message:
+    def _build_card(self, chat_id: Any, chat_type: Any, message_id: Any, date: Any) -> Message:
         kept = {"chat": {"id": chat_id, "type": chat_type}, "message_id": message_id, "date": date}
         return Message.de_json(kept, self._bot)
 
-
-class Recent(Generic[T]):
-    """The most recently used built objects, up to a limit."""
-
-    def __init__(self, limit: int) -> None:
-        """Keep up to `limit` objects."""
-        self._built: OrderedDict[Hashable, T] = OrderedDict()
-        self._limit = limit
-
-    def get(self, key: Hashable, build: Callable[[], T]) -> T:
-        """The object kept for `key`, built now if it is not (and not kept: `key` unhashable)."""
-        try:
-            built = self._built.get(key)
-        except TypeError:
-            return build()
-        if built is not None:
-            self._built.move_to_end(key)
-            return built
-        built = self._built[key] = build()
-        if len(self._built) > self._limit:
-            self._built.popitem(last=False)
-        return built
+    def _build_sender(self, fields: tuple[tuple[str, Any], ...]) -> User:
+        return User.de_json(dict(fields), self._bot)
