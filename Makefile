@@ -20,7 +20,7 @@ compile: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k _n:1,2 -k N_ --no-wrap \
 		--add-location=file --sort-by-file --omit-header -o locales/messages.pot .
 	for lang in $(LANGS); do \
-		$(BIN)/pybabel -q update --init-missing --ignore-obsolete --no-fuzzy-matching --no-wrap \
+		$(BIN)/pybabel -q update --init-missing --ignore-obsolete --ignore-pot-creation-date --no-fuzzy-matching --no-wrap \
 			-i locales/messages.pot -d locales -D messages -l $$lang || exit 1; \
 	done
 	$(BIN)/pybabel -q compile -d locales -D messages
