@@ -161,9 +161,8 @@ def serve(
 
 
 def _run_workers(host: str, port: int, workers: int, scheduler: bool, verbose: bool) -> int:
-    """Start N worker processes on one port and stop them together."""
-    import signal
-    import subprocess
+    """Start N worker processes on one port, restart one that dies, stop them together."""
+    from bot.supervisor import Supervisor
 
     command = [
         sys.executable,
@@ -179,15 +178,7 @@ def _run_workers(host: str, port: int, workers: int, scheduler: bool, verbose: b
         "--scheduler" if scheduler else "--no-scheduler",
         *(["--verbose"] if verbose else []),
     ]
-    children = [subprocess.Popen([*command, "--worker-index", str(i)]) for i in range(workers)]
-
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    return max(child.wait() for child in children)
+    return Supervisor(command, workers).run()
 
 
 @app.command("scheduler")

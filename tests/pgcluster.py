@@ -7,6 +7,7 @@ the PostgreSQL binaries are not installed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -82,10 +83,8 @@ class Cluster:
     def remove(self) -> None:
         """Stop if running and delete the folder."""
         if self.running():
-            try:
+            with contextlib.suppress(subprocess.SubprocessError):
                 self.stop("immediate")
-            except subprocess.SubprocessError:
-                pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 

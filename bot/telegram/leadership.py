@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from bot.health import Backoff, pause
 from bot.services import Services
 from bot.telegram.jobs import schedule_jobs
 from bot.telegram.outbox import OutboxSender
-from bot.telegram.polling import poll
+from bot.telegram.polling import Offset, poll
 from storage.db import is_outage
 from storage.leader import LeaderLock
 from storage.models import utcnow
@@ -45,13 +46,16 @@ class Leadership:
         self.services = services
         self.application = application
         self.polling = polling
-        self.sender_options = sender
         self.lock = LeaderLock(services.db.engine)
-        self.sender: OutboxSender | None = None
+        # One sender for the process, not per term: what it had on the wire when the lock was
+        # lost is still its own to record (its claims carry its name) in the next term.
+        self.sender = OutboxSender(services, application.bot, **sender)
+        self.offset = Offset()  # polling's, kept across terms
         self.terms = 0  # how many times this process became the leader (tests)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: lead whenever the lock can be had."""
+        self.sender.stopping = stop
         health = self.services.health
         health.watch(TASK, 4 * CHECK_EVERY + 30)
         backoff = Backoff(cap=CHECK_EVERY)
@@ -76,6 +80,7 @@ class Leadership:
                 said_waiting = False
                 await self._lead(stop)
         finally:
+            await self.sender.finish_in_flight(self.sender.stop_grace)
             await self.lock.release()
             health.unwatch(TASK)
 
@@ -91,13 +96,20 @@ class Leadership:
         """One term as the leader: start the duties, beat, stop them when `stop` is set or
         the lock is lost."""
         self.terms += 1
-        log.info("this process is the leader (scheduler, outbox sender%s)", self._polling_note())
+        log.info(
+            "this process (pid %d) is the leader (scheduler, outbox sender%s)",
+            os.getpid(),
+            self._polling_note(),
+        )
         term = asyncio.Event()
-        sender = OutboxSender(self.services, self.application.bot, **self.sender_options)
-        self.sender = sender
+        sender = self.sender
         duties = [asyncio.create_task(sender.run(term), name="sender")]
         if self.polling:
-            duties.append(asyncio.create_task(poll(self.application, term), name="polling"))
+            duties.append(
+                asyncio.create_task(
+                    poll(self.application, term, offset=self.offset), name="polling"
+                )
+            )
         jobs = schedule_jobs(self.application, sender)
         try:
             while not stop.is_set():
@@ -126,7 +138,9 @@ class Leadership:
     async def _beat(self) -> None:
         """The heartbeat /healthz reads: when, and which of the leader's tasks are stuck."""
         health = self.services.health
-        value = json.dumps({"at": utcnow().isoformat(), "stalled": health.stalled()})
+        value = json.dumps(
+            {"at": utcnow().isoformat(), "pid": os.getpid(), "stalled": health.stalled()}
+        )
         try:
             async with self.services.db.unit_of_work() as uow:
                 await uow.settings.put(HEARTBEAT_KEY, value)

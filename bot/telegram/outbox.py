@@ -119,6 +119,7 @@ class OutboxSender:
         retry_base: float = 2.0,
         orphan_grace: float = 60.0,
         stop_grace: float = 3.5,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.services = services
         self.bot = bot
@@ -133,7 +134,8 @@ class OutboxSender:
         self.in_flight: set[asyncio.Task[None]] = set()
         self.dispatched: set[int] = set()
         self.wake = asyncio.Event()
-        self.stopping = asyncio.Event()
+        self.stopping = stopping  # the process is stopping (default: whatever stops `run`)
+        self.database_away: BaseException | None = None  # a claim failed: stop the pass
         self.rounds: dict[int, tuple[dict[str, str], list[dict[str, str]], datetime]] = {}
 
     async def recover(self) -> int:
@@ -148,14 +150,15 @@ class OutboxSender:
         return released
 
     async def run(self, stop: asyncio.Event, idle_poll: float = 1.0) -> None:
-        """Send until `stop` is set, whatever the database does meanwhile; then wait (briefly)
-        for the sends on the wire and record them."""
+        """Send until `stop` is set, whatever the database does meanwhile. When the process is
+        stopping, wait (briefly) for the sends on the wire and record them; when only this
+        run ends (leadership moved), sends under way carry on and record their outcomes."""
         health = self.services.health
         health.watch(TASK, STALL_AFTER)
         backoff = Backoff()
-        started = time.monotonic()
-        recovered_at = started
-        self.stopping = stop
+        recovered_at = time.monotonic()
+        if self.stopping is None:
+            self.stopping = stop
         try:
             while not stop.is_set():
                 try:
@@ -163,7 +166,10 @@ class OutboxSender:
                         await self.recover()
                         recovered_at = time.monotonic()
                     started_sends = await self.send_due(stop)
+                    if self.database_away is not None:
+                        raise self.database_away
                 except Exception as error:
+                    self.database_away = None
                     health.failed(TASK, error)
                     _log_failure("the outbox sender", error)
                     await pause(stop, backoff.next())
@@ -173,7 +179,8 @@ class OutboxSender:
                 if not started_sends:
                     await self._idle(stop, idle_poll)
         finally:
-            await self.finish_in_flight(self.stop_grace)
+            if self.stopping.is_set():
+                await self.finish_in_flight(self.stop_grace)
             health.unwatch(TASK)
 
     async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
@@ -190,7 +197,7 @@ class OutboxSender:
             due = await uow.outbox.due(utcnow(), self.batch)
         started = 0
         for message in due:
-            if stop is not None and stop.is_set():
+            if (stop is not None and stop.is_set()) or self.database_away is not None:
                 break
             if message.id in self.dispatched:  # its send is under way in this process
                 continue
@@ -247,8 +254,11 @@ class OutboxSender:
             if prepared is None or not await self._claim(message):
                 return
         except Exception as error:  # nothing was sent; the message waits for the next pass
-            self.services.health.failed(TASK, error)
-            _log_failure("preparing an outbox message", error)
+            if is_outage(error):
+                self.database_away = error  # the loop pauses instead of trying every message
+            else:
+                self.services.health.failed(TASK, error)
+                log.error("could not prepare outbox message %d", message.id, exc_info=error)
             return
         try:
             await prepared()
@@ -366,7 +376,7 @@ class OutboxSender:
                 if not is_outage(error):
                     raise
                 self.services.health.failed(TASK, error)
-                if self.stopping.is_set():  # the stop's grace period is all we have left
+                if self.stopping is not None and self.stopping.is_set():  # its grace is all
                     if await _sleep_or_cancelled(backoff.next()):
                         return False
                     continue

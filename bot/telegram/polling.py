@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Update
@@ -43,8 +44,21 @@ TASK = "polling"
 REPLY_GRACE = 3.0  # seconds a stop waits for replies on their way
 
 
+@dataclass
+class Offset:
+    """Where polling stands: the next offset to confirm, and the updates past it that were
+    handled already (kept across runs of `poll` in one process)."""
+
+    next: int | None = None
+    handled: set[int] = field(default_factory=set)
+
+
 async def poll(
-    application: Any, stop: asyncio.Event, long_poll: int = 30, limit: int = BATCH
+    application: Any,
+    stop: asyncio.Event,
+    long_poll: int = 30,
+    limit: int = BATCH,
+    offset: Offset | None = None,
 ) -> None:
     """Fetch, handle, confirm — until `stop` is set; then let the replies in flight finish."""
     try:  # polling and a webhook exclude each other
@@ -55,7 +69,7 @@ async def poll(
     health.watch(TASK, long_poll + 90)
     replying: set[asyncio.Task[None]] = set()
     try:
-        await Poller(application, stop, long_poll, limit, replying).run()
+        await Poller(application, stop, long_poll, limit, replying, offset or Offset()).run()
     finally:
         health.unwatch(TASK)
         if replying:
@@ -72,6 +86,7 @@ class Poller:
         long_poll: int,
         limit: int,
         replying: set[Any],
+        offset: Offset,
     ) -> None:
         self.application = application
         self.stop = stop
@@ -80,8 +95,7 @@ class Poller:
         self.replying = replying
         self.incoming = IncomingUpdates(application.bot)
         self.health = application.bot_data["services"].health
-        self.offset: int | None = None
-        self.handled: set[int] = set()  # past the offset, handled already: not again
+        self.offset = offset
         self.backoff = Backoff(first=1.0, cap=30.0)
 
     async def run(self) -> None:
@@ -103,7 +117,7 @@ class Poller:
                 self.application.bot,
                 "getUpdates",
                 read_timeout=self.long_poll + 10,
-                offset=self.offset,
+                offset=self.offset.next,
                 timeout=self.long_poll,
                 limit=self.limit,
                 allowed_updates=list(Update.ALL_TYPES),
@@ -144,22 +158,23 @@ class Poller:
     async def _handle(self, updates: list[dict[str, Any]]) -> bool:
         """Handle a batch and move the offset past what may be confirmed; False when an
         update must come again (the database failed while handling it)."""
-        fresh = [data for data in updates if data["update_id"] not in self.handled]
+        offset = self.offset
+        fresh = [data for data in updates if data["update_id"] not in offset.handled]
         parsed = [(data["update_id"], self.incoming.parse(data)) for data in fresh]
         results = await handle_batch(
             self.application, [u for _id, u in parsed if u is not None], self.replying
         )
         unconfirmed = sorted(r.update_id for r in results if not r.handling.confirm)
         if not unconfirmed:
-            self.offset = updates[-1]["update_id"] + 1
-            self.handled.clear()
+            offset.next = updates[-1]["update_id"] + 1
+            offset.handled.clear()
             return True
         UNCONFIRMED.labels("polling").inc(len(unconfirmed))
         first = unconfirmed[0]
-        self.offset = first
-        self.handled = {
+        offset.next = first
+        offset.handled = {
             update_id
-            for update_id in (*self.handled, *(i for i, _u in parsed))
+            for update_id in (*offset.handled, *(i for i, _u in parsed))
             if update_id > first and update_id not in unconfirmed
         }
         return False

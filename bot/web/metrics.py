@@ -27,6 +27,8 @@ def update_kind(update: object) -> str:
         if getattr(update, kind, None) is not None:
             return kind
     return "other"
+
+
 TASK_PROGRESS = Gauge(
     "auditbot_task_last_progress_timestamp_seconds",
     "When a background task (sender, polling, scheduler jobs, leadership) last made progress",
