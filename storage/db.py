@@ -8,6 +8,7 @@ import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,9 @@ def _create_engine(url: str, *, echo: bool, writer: bool = True) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        options["connect_args"] = {"timeout": 30}
+        # How long a writer waits for SQLite's lock (30 s; `?timeout=S` in the URL says otherwise).
+        busy = float(parsed.query.get("timeout", 30))  # type: ignore[arg-type]
+        options["connect_args"] = {"timeout": busy}
         # One writer connection: SQLite has one write lock anyway, and waiting for the pool is
         # an asyncio wait, while waiting for the lock is SQLite's sleeping busy handler.
         if writer:
@@ -165,19 +168,19 @@ def _create_engine(url: str, *, echo: bool, writer: bool = True) -> AsyncEngine:
         options["connect_args"] = {"timeout": CONNECT_TIMEOUT}
     engine = create_async_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy))
         event.listen(engine.sync_engine, "begin", _begin_immediate if writer else _begin_deferred)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(busy: float, dbapi_connection: Any, _record: Any) -> None:
     """Foreign keys on (SQLite's default is off); WAL so readers never block the writer."""
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, see _begin_immediate
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
     cursor.close()
 
 
