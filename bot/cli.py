@@ -33,7 +33,7 @@ from storage.catalog import (
     load_catalog,
     read_catalog,
 )
-from storage.db import Database
+from storage.db import Database, describe_outage, is_outage
 from storage.models import utcnow
 
 app = typer.Typer(
@@ -95,6 +95,11 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
     except (ConfigError, MissingCatalog, CatalogError, SurveyError, ValueError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        typer.echo(describe_outage(error), err=True)
+        raise typer.Exit(1) from None
 
 
 async def _with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:

@@ -71,6 +71,21 @@ def is_outage(error: BaseException) -> bool:
     return cause is not None and cause is not error and is_outage(cause)
 
 
+def describe_outage(error: BaseException) -> str:
+    """One line for an operator about a database that cannot be used (never a password: the
+    drivers' messages name the host and port at most)."""
+    root = error.orig if isinstance(error, exc.DBAPIError) and error.orig else error
+    text = str(root).splitlines()[0] if str(root) else type(root).__name__
+    if "readonly database" in text or "unable to open database file" in text:
+        return (
+            f"database error: {text} — the SQLite file or its folder is not writable by this "
+            "user; check DATABASE_URL and the file's permissions"
+        )
+    if "database is locked" in text:
+        return f"database error: {text} — another program holds SQLite's write lock; try again"
+    return f"database error: {type(root).__name__}: {text}"
+
+
 class Database:
     """One engine and its session factory; hands out units of work."""
 
