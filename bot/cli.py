@@ -222,7 +222,8 @@ async def _migrated(settings: Settings, work: Callable[[Database], Awaitable[Non
     """Migrate the database to head, then do some work on it (without starting services)."""
     db = Database(settings.database_url)
     try:
-        await db.upgrade()
+        async with db.exclusively():
+            await db.upgrade()
         await work(db)
     finally:
         await db.dispose()
@@ -237,6 +238,48 @@ def db_upgrade() -> None:
 
     _run(lambda: _migrated(_settings(), nothing_more))
     typer.echo("database is at the latest schema")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Revision to go back to, e.g. 0003, or base.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Undo migrations down to a revision (tables and columns added since are dropped)."""
+    settings = _settings()
+    known = _revisions()
+    if revision not in (*known, "base"):
+        typer.echo(
+            f"unknown revision {revision!r}; use one of {', '.join(known)} or base", err=True
+        )
+        raise typer.Exit(2)
+    if not yes:
+        typer.confirm(
+            f"Go back to revision {revision}? What later migrations added (tables, columns and "
+            "their data) is dropped; take a backup first",
+            abort=True,
+        )
+
+    async def downgrade() -> str:
+        db = Database(settings.database_url)
+        try:
+            async with db.exclusively():
+                await db.downgrade(revision)
+                return await db.revision() or "base"
+        finally:
+            await db.dispose()
+
+    typer.echo(f"database is at revision {_run(downgrade)}")
+
+
+def _revisions() -> list[str]:
+    """The known migration revisions, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
 @db_app.command("recount")
