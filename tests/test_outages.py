@@ -139,6 +139,9 @@ async def test_serve_with_two_workers_rides_out_an_outage_and_leadership_moves(
             down = asyncio.create_task(outage(pg_cluster, 5.0))
             await asyncio.sleep(0.5)
             assert await health(http, base, 503)
+            async with http.get(f"{base}/metrics") as response:  # still scraped meanwhile
+                assert response.status == 200
+                assert "auditbot_task_failures_total" in await response.text()
             telegram = Telegram(http, f"{base}/telegram/webhook")
             deliveries = [
                 telegram.deliver(message_update(9000 + n, 80_000 + n, "/start")) for n in range(12)

@@ -50,6 +50,7 @@ MAX_ATTEMPTS = 10  # transient errors only; with backoff capped at 10 minutes th
 MAX_BACKOFF = 600.0
 TASK = "sender"
 STALL_AFTER = 120.0  # seconds without a pass over the queue before /healthz reports the sender
+RESPONDENT_KINDS = ("invitation", "reminder")  # every other kind of message is for staff
 SEND_TIMEOUT = 4.0  # seconds for Telegram to answer a sendMessage: bounded, so a stop is too
 
 
@@ -453,7 +454,7 @@ async def unwanted(uow: UnitOfWork, services: Services, message: OutboxMessage) 
     blocked the bot, a coordinator lost their role."""
     if await uow.subscriptions.is_blocked(message.chat_id):
         return "blocked: the person blocked the bot"
-    if message.kind == "report":
+    if message.kind not in RESPONDENT_KINDS:  # reports and anything else for staff
         role = await role_of(uow, services, message.chat_id)
         return None if role is not None and role.reads_reports else "no role: no longer staff"
     if message.round_id is None:

@@ -22,6 +22,7 @@ import os
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from telegram import Update
 
@@ -33,6 +34,7 @@ from bot.telegram.incoming import IncomingUpdates
 from bot.telegram.leadership import HEARTBEAT_KEY, Leadership, read_heartbeat
 from bot.web.dashboard import Dashboard
 from bot.web.metrics import OUTBOX_DEPTH, REGISTRY, UNCONFIRMED
+from storage.db import is_outage
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ INCOMING = web.AppKey("incoming", IncomingUpdates)
 def build_web_app(services: Services, application: Any | None) -> web.Application:
     """The aiohttp application: webhook (when a Telegram application is given), dashboard,
     health and metrics."""
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[database_away])
     app[SERVICES] = services
     app[TELEGRAM] = application
     if application is not None:
@@ -55,6 +57,20 @@ def build_web_app(services: Services, application: Any | None) -> web.Applicatio
     app.router.add_get("/metrics", metrics)
     app.router.add_routes(Dashboard(services).routes())
     return app
+
+
+@web.middleware
+async def database_away(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request that met the database away gets a plain 503 and one log line, not a 500 with
+    a traceback (Telegram delivers a webhook update again after a 5xx)."""
+    try:
+        return await handler(request)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        kind = type(error).__name__
+        log.warning("%s %s: database unavailable (%s)", request.method, request.path, kind)
+        return web.Response(status=503, text="The database is unavailable; try again shortly.")
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -107,8 +123,13 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition."""
     services: Services = request.app[SERVICES]
-    async with services.db.unit_of_work() as uow:
-        OUTBOX_DEPTH.set(await uow.outbox.depth())
+    services.health.stalled()  # brings the stalled gauges up to date
+    try:
+        async with services.db.unit_of_work() as uow:
+            OUTBOX_DEPTH.set(await uow.outbox.depth())
+    except Exception as error:  # the rest of the metrics matter most while it is away
+        if not is_outage(error):
+            raise
     return web.Response(
         body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
