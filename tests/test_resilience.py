@@ -20,6 +20,7 @@ from bot.rounds import close_round
 from bot.services import start_services
 from bot.staff import COORDINATOR
 from bot.telegram.outbox import OutboxSender
+from bot.web.metrics import REGISTRY
 from storage.db import Database
 from storage.models import OutboxMessage, utcnow
 from tests.conftest import BACKENDS, postgresql_url, reset_postgresql
@@ -229,6 +230,7 @@ async def test_an_update_is_confirmed_only_after_its_commit_on_sqlite(tmp_path: 
         await answering.tap("I agree")
         await answering.tap("Yes")  # the response exists: the next answer takes the hot path
         newcomer = bot.person("en")
+        unconfirmed_before = unconfirmed("polling")
         operator = sqlite3.connect(path, timeout=0)
         operator.execute("BEGIN IMMEDIATE")  # holds the write lock
         try:
@@ -238,6 +240,7 @@ async def test_an_update_is_confirmed_only_after_its_commit_on_sqlite(tmp_path: 
             pending = {u["update_id"] for u in bot.server._pending()}
             assert {press["update_id"], command["update_id"]} <= pending  # not confirmed
             assert not bot.server.messages(newcomer.id)
+            assert unconfirmed("polling") >= unconfirmed_before + 2  # they did fail
         finally:
             operator.rollback()
             operator.close()
@@ -253,6 +256,14 @@ async def test_an_update_is_confirmed_only_after_its_commit_on_sqlite(tmp_path: 
         stored = {a.question_id: a.value_option for a in answers}
         assert stored == {"aware": "yes", "used": "several"}
         assert bot.services.batcher.handled >= 1  # answers did go through the hot path
+
+
+def unconfirmed(transport: str) -> float:
+    """Updates left for Telegram to deliver again so far (the process's counter)."""
+    value = REGISTRY.get_sample_value(
+        "auditbot_updates_unconfirmed_total", {"transport": transport}
+    )
+    return value or 0.0
 
 
 async def test_a_send_is_recorded_when_the_database_blinks_after_it(
