@@ -645,13 +645,18 @@ class OutboxRepository(_Repository):
         result = await self.session.execute(query.values(status=status, **claim, **values))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def release_claims(self, keep_owner: str | None = None) -> int:
+    async def release_claims(self, keep_owner: str | None = None, keep: Sequence[int] = ()) -> int:
         """Messages claimed by senders that are gone go back to the queue (a message whose
-        send was cut by a hard kill is thus sent at least once); `keep_owner`'s stay."""
+        send was cut by a hard kill is thus sent at least once); `keep_owner`'s claims of the
+        messages `keep` (those it is sending) stay."""
         query = update(OutboxMessage).where(OutboxMessage.status == "sending")
         if keep_owner is not None:
             query = query.where(
-                or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_by != keep_owner)
+                or_(
+                    OutboxMessage.claimed_by.is_(None),
+                    OutboxMessage.claimed_by != keep_owner,
+                    OutboxMessage.id.not_in(keep),
+                )
             )
         result = await self.session.execute(
             query.values(status="pending", claimed_at=None, claimed_by=None)

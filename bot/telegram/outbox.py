@@ -140,9 +140,13 @@ class OutboxSender:
         self.rounds: dict[int, tuple[dict[str, str], list[dict[str, str]], datetime]] = {}
 
     async def recover(self) -> int:
-        """Messages claimed by senders that are gone go back to the queue."""
+        """Messages claimed by senders that are gone go back to the queue, and so do this
+        sender's own claims that it is not sending (a claim whose commit was acknowledged
+        too late, as the connection broke, was never sent)."""
         async with self.services.db.unit_of_work() as uow:
-            released = await uow.outbox.release_claims(keep_owner=self.instance)
+            released = await uow.outbox.release_claims(
+                keep_owner=self.instance, keep=sorted(self.dispatched)
+            )
         if released:
             log.warning(
                 "%d message(s) were mid-send when their sender stopped; sending them again",
@@ -160,6 +164,7 @@ class OutboxSender:
         recovered_at = time.monotonic()
         if self.stopping is None:
             self.stopping = stop
+        cancelled = False
         try:
             while not stop.is_set():
                 try:
@@ -179,8 +184,11 @@ class OutboxSender:
                 health.progress(TASK)
                 if not started_sends:
                     await self._idle(stop, idle_poll)
+        except asyncio.CancelledError:  # the process is going down
+            cancelled = True
+            raise
         finally:
-            if self.stopping.is_set():
+            if cancelled or self.stopping.is_set():
                 await self.finish_in_flight(self.stop_grace)
             health.unwatch(TASK)
 
