@@ -218,15 +218,20 @@ def content_hash(data: Mapping[str, Any]) -> str:
 
 def load_survey_file(path: Path) -> tuple[Survey, dict[str, Any]]:
     """Read and validate a survey file; raise SurveyError listing every problem with its line."""
+    return load_survey_text(path.read_text(encoding="utf-8"), path)
+
+
+def load_survey_text(text: str, path: Path) -> tuple[Survey, dict[str, Any]]:
+    """Validate a survey's YAML text (named `path` in the problems)."""
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise SurveyError([f"{path}:{line}: not valid YAML: {error}"]) from None
     if root is None:
         raise SurveyError([f"{path}:1: the file is empty"])
-    data = yaml.SafeLoader(path.read_text(encoding="utf-8")).get_single_data()
+    data = yaml.SafeLoader(text).get_single_data()
     problems = _SurveyChecker(path, root).check(data)
     if problems:
         raise SurveyError(sorted(problems, key=_line_number))
