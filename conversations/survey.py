@@ -172,7 +172,7 @@ def read_number(question: Question, text: str) -> int | str | None:
 
 def within_bounds(question: Question, value: int | str) -> bool:
     """Whether a number answer lies between the question's min and max."""
-    number = Decimal(value) if isinstance(value, str) else Decimal(value)
+    number = Decimal(value)
     low, high = question.lowest, question.highest
     return (low is None or number >= Decimal(str(low))) and (
         high is None or number <= Decimal(str(high))

@@ -30,6 +30,7 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
+from conversations.messages import Msg, _
 from conversations.survey import (
     DONT_KNOW,
     LANGUAGES,
@@ -61,6 +62,16 @@ _LANGUAGE_WORDS = {
 }
 _REF = re.compile(r"\$\{([^}]*)\}")
 _PLACEHOLDERS = {PRACTICE_NAME: "practice", CITY_NAME: "city"}
+
+# The words of the interview's own questions and of the bot's fixed choices, for an export.
+INTERVIEW_WORDS: dict[str, Msg] = {
+    "city": _("City"),
+    "practice": _("Practice"),
+    "language": _("Language of the interview"),
+    "yes": _("Yes"),
+    "no": _("No"),
+    "dont_know": _("I don't know"),
+}
 
 # What a chat cannot ask, by pyxform's type name, in plain words.
 _LOCATION = "asks for a place on a map; a chat survey does not collect locations"
@@ -130,8 +141,10 @@ class Problem:
             )
             if part
         ]
-        return f"{', '.join(where)}: {self.level}: {self.message}" if where else (
-            f"{self.level}: {self.message}"
+        return (
+            f"{', '.join(where)}: {self.level}: {self.message}"
+            if where
+            else (f"{self.level}: {self.message}")
         )
 
     @property
@@ -278,9 +291,7 @@ class _Importer:
                 return f"the {LANGUAGE_COLUMNS[code]}"
         return "the form's own"
 
-    def _localized(
-        self, value: Any, sheet: str, row: int | None, column: str
-    ) -> Localized | None:
+    def _localized(self, value: Any, sheet: str, row: int | None, column: str) -> Localized | None:
         """A text in our four languages; a missing one is filled from another and reported."""
         texts = value if isinstance(value, dict) else {"default": value} if value else {}
         by_code: Localized = {}
@@ -292,7 +303,9 @@ class _Importer:
                 by_code.setdefault(code, text)
             elif name == "default" and text:
                 unnamed = text
-        available = [by_code[c] for c in FALLBACK_ORDER if c in by_code] + ([unnamed] if unnamed else [])
+        available = [by_code[c] for c in FALLBACK_ORDER if c in by_code] + (
+            [unnamed] if unnamed else []
+        )
         if not available:
             return None
         result: Localized = {}
@@ -407,7 +420,9 @@ class _Importer:
 
     def _text(self, element: dict[str, Any], row: int | None) -> Localized | None:
         raw = self._raw(row)
-        label = self._localized(_texts_of(raw, "label", element.get("label")), "survey", row, "label")
+        label = self._localized(
+            _texts_of(raw, "label", element.get("label")), "survey", row, "label"
+        )
         if label is None:
             self._problem("error", f"'{element.get('name')}' has no label", row, "label")
             return None
@@ -467,7 +482,10 @@ class _Importer:
         unknown = [p for p in positive if p not in options]
         if unknown:
             self._problem(
-                "error", f"{', '.join(unknown)} is not a choice of this question", row, POSITIVE_COLUMN
+                "error",
+                f"{', '.join(unknown)} is not a choice of this question",
+                row,
+                POSITIVE_COLUMN,
             )
         return [p for p in positive if p in options]
 
@@ -487,9 +505,7 @@ class _Importer:
             )
             return None
 
-    def _limits(
-        self, element: dict[str, Any], row: int | None, subject: str
-    ) -> dict[str, float]:
+    def _limits(self, element: dict[str, Any], row: int | None, subject: str) -> dict[str, float]:
         bind = element.get("bind", {})
         text = str(bind.get("constraint") or "").strip()
         if not text:
@@ -506,7 +522,10 @@ class _Importer:
             return limits(text, subject)
         except ExpressionError as error:
             self._problem(
-                "left out", f"'{text}': {error}; the bot does not check this rule", row, "constraint"
+                "left out",
+                f"'{text}': {error}; the bot does not check this rule",
+                row,
+                "constraint",
             )
             return {}
 
@@ -515,7 +534,7 @@ class _Importer:
             if not value:
                 continue
             reason = REFUSED_COLUMNS.get(column)
-            if reason is None and column.split("::")[0] in _MEDIA_COLUMNS or column.startswith(
+            if (reason is None and column.split("::")[0] in _MEDIA_COLUMNS) or column.startswith(
                 "media::"
             ):
                 reason = "pictures and sounds are not sent in the chat"
@@ -726,7 +745,9 @@ def _range(
 ) -> dict[str, Any] | None:
     parameters = element.get("parameters") or {}
     try:
-        start, end, step = (float(parameters.get(n, d)) for n, d in (("start", 1), ("end", 10), ("step", 1)))
+        start, end, step = (
+            float(parameters.get(n, d)) for n, d in (("start", 1), ("end", 10), ("step", 1))
+        )
     except ValueError:
         importer._problem("left out", "the range's parameters are not numbers", row, "parameters")
         return None
@@ -763,9 +784,7 @@ def _text(
     if "max" in found:
         details["max_length"] = int(found["max"])
     if "min" in found:
-        importer._problem(
-            "left out", "the bot does not check a shortest length", row, "constraint"
-        )
+        importer._problem("left out", "the bot does not check a shortest length", row, "constraint")
     return details
 
 
@@ -892,7 +911,12 @@ SURVEY_COLUMNS = (
     TAG_COLUMN,
     POSITIVE_COLUMN,
 )
-CHOICE_COLUMNS = ("list_name", "name", *(f"label::{LANGUAGE_COLUMNS[c]}" for c in LANGUAGES), "city")
+CHOICE_COLUMNS = (
+    "list_name",
+    "name",
+    *(f"label::{LANGUAGE_COLUMNS[c]}" for c in LANGUAGES),
+    "city",
+)
 
 
 def export_form(
@@ -990,7 +1014,12 @@ def _settings(definition: Mapping[str, Any]) -> list[list[Any]]:
     title = _unescaped_all(definition["title"])
     weights = " ".join(f"{name}={value:g}" for name, value in definition.get("weights", {}).items())
     header = ["form_title", "form_id", "default_language", *(f"title_{c}" for c in LANGUAGES)]
-    values = [title["en"], definition["key"], LANGUAGE_COLUMNS["en"], *(title[c] for c in LANGUAGES)]
+    values = [
+        title["en"],
+        definition["key"],
+        LANGUAGE_COLUMNS["en"],
+        *(title[c] for c in LANGUAGES),
+    ]
     if weights:
         header.append("weights")
         values.append(weights)
@@ -1052,7 +1081,7 @@ def workbook_bytes(sheets: Mapping[str, list[list[Any]]]) -> bytes:
     from openpyxl.styles import Font
 
     book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
+    book.remove(book.active)
     for title, rows in sheets.items():
         sheet = book.create_sheet(title)
         for row in rows:

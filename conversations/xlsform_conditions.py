@@ -63,7 +63,9 @@ class _Parser:
 
     def _is(self, kind: str, value: str | None = None) -> bool:
         token = self._peek()
-        return token is not None and token.type == kind and (value is None or token.strip() == value)
+        return (
+            token is not None and token.type == kind and (value is None or token.strip() == value)
+        )
 
     def _or(self) -> Node:
         parts = [self._and()]
@@ -263,7 +265,9 @@ def _bound(qid: str, operator: str, value: float, *, scale: bool = False) -> Con
         number = math.floor(value) + 1 if operator == ">" else math.ceil(value)
         if scale:
             if number > 5:
-                raise ExpressionError(f"'{qid}' is rated 1 to 5; {operator} {_text(value)} never holds")
+                raise ExpressionError(
+                    f"'{qid}' is rated 1 to 5; {operator} {_text(value)} never holds"
+                )
             number = max(number, 1)
         return {"question": qid, "at_least": number}
     number = math.ceil(value) - 1 if operator == "<" else math.floor(value)
@@ -280,7 +284,7 @@ def _simplify(condition: Condition) -> Condition:
         if kind in condition:
             parts: list[Condition] = []
             for part in (_simplify(p) for p in condition[kind]):
-                parts.extend(part[kind] if kind in part else [part])
+                parts.extend(part.get(kind, [part]))
             parts = _merge_all(parts) if kind == "all" else _merge_any(parts)
             return parts[0] if len(parts) == 1 else {kind: parts}
     return condition
@@ -326,9 +330,13 @@ def _merge_all(parts: list[Condition]) -> list[Condition]:
 def _answered_not_in(part: Condition, answered: set[str]) -> Condition:
     """any[not_in q X, q not answered] is just not_in q X when q is known to be answered."""
     options = part.get("any", [])
-    if len(options) == 2 and "not_in" in options[0] and options[1].get("answered") is False:
-        if options[0]["question"] == options[1]["question"] in answered:
-            return dict(options[0])
+    if (
+        len(options) == 2
+        and "not_in" in options[0]
+        and options[1].get("answered") is False
+        and options[0]["question"] == options[1]["question"] in answered
+    ):
+        return dict(options[0])
     return part
 
 
