@@ -21,13 +21,14 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-    with op.batch_alter_table('responses', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('channel', sa.String(length=16), server_default='telegram', nullable=False)
-        )
+    # Plain ALTER TABLE on both databases: SQLite's batch mode would copy the table, and
+    # dropping the old copy would cascade to the answers.
+    op.add_column(
+        'responses',
+        sa.Column('channel', sa.String(length=16), server_default='telegram', nullable=False),
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with op.batch_alter_table('responses', schema=None) as batch_op:
-        batch_op.drop_column('channel')
+    op.drop_column('responses', 'channel')  # SQLite 3.35+ drops a column in place
