@@ -258,6 +258,18 @@ async def test_an_update_is_confirmed_only_after_its_commit_on_sqlite(tmp_path: 
         assert bot.services.batcher.handled >= 1  # answers did go through the hot path
 
 
+async def test_polling_survives_409_conflict_and_network_errors(bot: RunningBot) -> None:
+    """Another process polling the same token (409) or a broken network does not end polling."""
+    bot.server.fail_next("getUpdates", status=409, times=2, description="Conflict: terminated")
+    bot.server.fail_next("getUpdates", status=502, times=1)
+    person = bot.person("en")
+    update = await person.user.send("/start")
+    await bot.processor.wait(update["update_id"], timeout=30)
+    assert person.buttons()[0] == "English"
+    failed = [c for c in bot.server.calls_to("getUpdates") if c.error is not None]
+    assert [c.error.status for c in failed if c.error] == [409, 409, 502]
+
+
 def unconfirmed(transport: str) -> float:
     """Updates left for Telegram to deliver again so far (the process's counter)."""
     value = REGISTRY.get_sample_value(
