@@ -18,7 +18,8 @@ from typing import IO, Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x0A0D17  # an arbitrary, stable number naming "the Open Cities scheduler"
@@ -32,6 +33,14 @@ class LeaderLock:
         self.engine = engine
         self.connection: AsyncConnection | None = None
         self.file: IO[str] | None = None
+        # PostgreSQL: the lock's connection is held for as long as the process leads; taken
+        # from the main pool it would leave one connection fewer for the updates (and the
+        # pool would open and close an overflow connection for them again and again).
+        self.own_engine: AsyncEngine | None = None
+        if engine.dialect.name == "postgresql":
+            self.own_engine = create_async_engine(
+                engine.url, poolclass=NullPool, connect_args={"timeout": 5.0}
+            )
 
     async def acquire(self) -> bool:
         """True when this process is now the leader (raises when the database is away)."""
@@ -69,6 +78,12 @@ class LeaderLock:
             self.file.close()
             self.file = None
 
+    async def close(self) -> None:
+        """Release the lock and the lock's own engine."""
+        await self.release()
+        if self.own_engine is not None:
+            await self.own_engine.dispose()
+
     async def _drop_connection(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
@@ -79,7 +94,8 @@ class LeaderLock:
 
     async def _acquire_advisory(self) -> bool:
         if self.connection is None:
-            self.connection = await self.engine.connect()
+            assert self.own_engine is not None
+            self.connection = await self.own_engine.connect()
             await self.connection.execution_options(isolation_level="AUTOCOMMIT")
         try:
             got = await self.connection.scalar(

@@ -81,7 +81,7 @@ class Leadership:
                 await self._lead(stop)
         finally:
             await self.sender.finish_in_flight(self.sender.stop_grace)
-            await self.lock.release()
+            await self.lock.close()
             health.unwatch(TASK)
 
     def _waiting_message(self) -> str:
