@@ -112,8 +112,17 @@ async def _respond(
         world = await load_world(uow, services, identity)
     outcome = engine.handle(state, event, world)
     await store_outcome(uow, identity, outcome, world)
-    locale = services.translator.choose_locale(outcome.state.locale, language_code)
-    return Reply(locale, outcome.prompts, outcome.echo)
+    return Reply(
+        reply_locale(services, state, outcome, language_code), outcome.prompts, outcome.echo
+    )
+
+
+def reply_locale(
+    services: Services, before: State, outcome: Outcome, language_code: str | None
+) -> str:
+    """The language of the reply: the one chosen now, else the one the person had chosen before
+    the event (declining consent or /delete erases it, and the goodbye must still be in it)."""
+    return services.translator.choose_locale(outcome.state.locale or before.locale, language_code)
 
 
 async def load_state(uow: UnitOfWork, pseudonym: str) -> State:

@@ -26,6 +26,7 @@ from conversations.survey import (
     AnswerValue,
     Question,
     Survey,
+    condition_may_hold,
     is_visible,
 )
 
@@ -247,16 +248,40 @@ def handle(state: State, event: ev.Event, world: World) -> Outcome:
 def progress_of(
     survey: Survey, response: ResponseState, visible: list[Question] | None = None
 ) -> tuple[int, int]:
-    """(position of the current question, number of questions) on the respondent's path (the
-    visible path when the caller has it already)."""
+    """(N, M) of "question N of M": N is the current question's place on the respondent's path
+    (the visible path when the caller has it already); M counts every question that may still be
+    asked, so it never grows while the person answers, and it is the path's length once the
+    answers decide it."""
     if visible is None:
         visible = visible_path(survey, response.answers)
-    path = [q for q in visible if q.type != "info"]
-    ids = [q.id for q in path]
-    if response.current in ids:
-        return ids.index(response.current) + 1, len(ids)
-    before = [q for q in path if survey.index(q.id) < survey.index(response.current or ids[-1])]
-    return len(before) + 1, len(ids)
+    current = survey.index(response.current) if response.current else len(survey.questions)
+    before = sum(1 for q in visible if q.type != "info" and survey.index(q.id) < current)
+    return before + 1, most_questions(survey, response.answers, current)
+
+
+def most_questions(
+    survey: Survey, answers: Mapping[str, AnswerValue | None], current: int = 0
+) -> int:
+    """How many questions may still be on the path, given the answers so far: a question counts
+    unless the answers already hide it. Questions from `current` on that have no answer yet
+    are open: a condition on them may go either way."""
+    given: dict[str, AnswerValue] = {}
+    open_ids: set[str] = set()
+    count = 0
+    for index, question in enumerate(survey.questions):
+        shown = (
+            True
+            if question.show_if is None
+            else condition_may_hold(question.show_if, given, open_ids)
+        )
+        if shown is False:
+            continue
+        count += question.type != "info"
+        if shown is None or (question.id not in answers and index >= current):
+            open_ids.add(question.id)
+        elif (value := answers.get(question.id)) is not None:
+            given[question.id] = value
+    return count
 
 
 def visible_path(survey: Survey, answers: Mapping[str, AnswerValue | None]) -> list[Question]:
@@ -553,7 +578,7 @@ class _Conversation:
         self.state.response = ResponseState(
             None, survey_id, practice.id, self.state.round_id, current=survey.questions[0].id
         )
-        most = sum(1 for q in survey.questions if q.type != "info")
+        most = most_questions(survey, {})
         self._prompt(
             [
                 Local(

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -141,6 +141,24 @@ def condition_holds(condition: Mapping[str, Any], answers: Mapping[str, AnswerVa
     if "at_least" in condition:
         return value >= condition["at_least"]
     return value <= condition["at_most"]
+
+
+def condition_may_hold(
+    condition: Mapping[str, Any], answers: Mapping[str, AnswerValue], open_ids: Set[str]
+) -> bool | None:
+    """A show_if condition when some earlier answers are not known yet (`open_ids`): True or
+    False when the known answers decide it, None while it depends on an open one."""
+    if "all" in condition or "any" in condition:
+        wanted = "all" in condition
+        parts = [
+            condition_may_hold(c, answers, open_ids) for c in condition["all" if wanted else "any"]
+        ]
+        if (not wanted) in parts:
+            return not wanted
+        return wanted if all(part is wanted for part in parts) else None
+    if condition["question"] in open_ids:
+        return None
+    return condition_holds(condition, answers)
 
 
 def is_visible(question: Question, answers: Mapping[str, AnswerValue]) -> bool:
