@@ -349,6 +349,9 @@ def to_csv(report: Report, translator: Renderer, locale: str) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
+_CSV_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # what no reader expects in a cell
+
+
 def _csv_value(value: Cell) -> str:
     """A cell for tools: numbers with a dot and up to four decimals, texts made safe."""
     if value is None:
@@ -361,7 +364,7 @@ def _csv_value(value: Cell) -> str:
         return format(round(value, 4) + 0.0, "f").rstrip("0").rstrip(".")
     if isinstance(value, date):
         return value.isoformat()
-    return safe_cell(value)
+    return safe_cell(_CSV_CONTROL.sub("", value))
 
 
 # ----------------------------------------------------------------------------- XLSX
@@ -457,14 +460,30 @@ def _fill_sheet(
             if column.wrap:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "A2"
+    last = get_column_letter(len(columns))
+    sheet.auto_filter.ref = f"A1:{last}{max(sheet.max_row, 2)}"
+    _print_setup(sheet, wide=sum(column.width for column in columns) > PORTRAIT_WIDTH)
+    sheet.print_title_rows = "1:1"  # the header on every printed page
+
+
+PORTRAIT_WIDTH = 110  # characters of column width that an A4 page holds upright
+
+
+def _print_setup(sheet: Worksheet, *, wide: bool) -> None:
+    """A4, as wide as one page (as many pages down as it takes), landscape when wide."""
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape" if wide else "portrait"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 def _xlsx_value(value: Cell) -> Cell:
     """A cell for openpyxl: texts made safe and stripped of characters XML cannot hold."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    if isinstance(value, str):
-        return str(ILLEGAL_CHARACTERS_RE.sub("", safe_cell(value)))
+    if isinstance(value, str):  # strip first: a stripped "\x0b=1+1" would be a live formula
+        return safe_cell(str(ILLEGAL_CHARACTERS_RE.sub("", value)))
     return value
 
 
@@ -519,7 +538,8 @@ def _add_score_chart(sheet: Worksheet, view: _View, ranked: int) -> None:
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 100
     chart.x_axis.delete = chart.y_axis.delete = False  # newer Excel hides axes otherwise
     chart.width, chart.height = 20, max(7.5, 1.0 * ranked + 3)
-    sheet.add_chart(chart, f"{get_column_letter(len(SUMMARY_COLUMNS) + 2)}2")
+    # Under the table, below the practice names it charts: in view without scrolling sideways.
+    sheet.add_chart(chart, f"{get_column_letter(PRACTICE_COLUMN)}{sheet.max_row + 3}")
 
 
 def _trend_rows(view: _View) -> list[list[Cell]]:
@@ -566,6 +586,7 @@ def _fill_method(sheet: Worksheet, view: _View) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         cell.font = Font(bold=bold)
     sheet.freeze_panes = "A2"
+    _print_setup(sheet, wide=False)
 
 
 def _not_enough(view: _View) -> list[tuple[str, str]]:
