@@ -116,7 +116,7 @@ def test_the_xlsx_chart_sits_under_its_data_and_every_table_filters_and_prints()
         assert sheet.print_title_rows in ("1:1", "$1:$1"), name
         assert sheet.page_setup.fitToWidth == 1 and sheet.page_setup.fitToHeight == 0, name
         assert sheet.sheet_properties.pageSetUpPr.fitToPage, name
-        assert sheet.page_setup.paperSize == sheet.PAPERSIZE_A4, name
+        assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4), name
     assert book["Summary"].page_setup.orientation == "landscape"
     assert book["Criteria"].page_setup.orientation == "landscape"
     assert book["Method"].page_setup.orientation == "portrait"
