@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from audit.model import CRITERIA, Comment, PracticeSummary, Report, Trend
 from audit.stats import Composite, ScaleStats, composite, overlaps, scale_stats
+from conversations.notices import last_moment
 from conversations.survey import DONT_KNOW, YES, Survey, survey_from_dict
 from storage.models import utcnow
 from storage.reporting import Scope, ValueCount
@@ -47,7 +48,7 @@ async def round_period(uow: UnitOfWork, round_id: int, zone: ZoneInfo) -> Period
         str(round_id),
         Scope(round_ids=(round_id,)),
         round_.opens_at.astimezone(zone).date(),
-        round_.closes_at.astimezone(zone).date(),
+        last_moment(round_.closes_at).astimezone(zone).date(),  # its last day, not the next
     )
 
 

@@ -85,9 +85,18 @@ async def _due_periods(
             year = local.year - 1
             for cities in await _coordinator_city_sets(uow):
                 suffix = ",".join(cities) if cities else "all"
-                due.append((f"annual:{year}:{suffix}", year_period(year, zone, cities), cities))
+                period = year_period(year, zone, cities)
+                if await _has_data(uow, period):  # a year before the bot's first start: none
+                    due.append((f"annual:{year}:{suffix}", period, cities))
         due = [d for d in due if not await uow.reports.exists(d[0])]
     return due
+
+
+async def _has_data(uow: UnitOfWork, period: Period) -> bool:
+    """Whether a period has anything to report: a round or a response in its scope."""
+    return bool(
+        await uow.audit.rounds_of(period.scope) or await uow.audit.response_counts(period.scope)
+    )
 
 
 def _annual_day(year: int, month: int, day: int) -> date:

@@ -8,11 +8,13 @@ scheduler can re-derive everything from the tables after a restart, and a step t
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.services import Services
+from conversations.messages import Local, Msg, Plain, _
+from conversations.notices import last_moment
 from storage.models import Round, utcnow
 from storage.uow import UnitOfWork
 
@@ -20,7 +22,23 @@ log = logging.getLogger(__name__)
 
 
 class RoundError(ValueError):
-    """A round cannot be created or changed as asked."""
+    """A round cannot be created or changed as asked; `message` is what staff read (in their
+    language in the bot; str() is the English of the command line)."""
+
+    def __init__(self, message: str | Msg) -> None:
+        self.message: Msg | Plain = message if isinstance(message, Msg) else Plain(message)
+        super().__init__(message if isinstance(message, str) else _english(message))
+
+
+def _english(message: Msg) -> str:
+    """A message in English without the catalogs (msgids are English): dates as ISO dates."""
+
+    def plain(value: object) -> str:
+        if isinstance(value, Local):
+            return value.texts.get("en") or next(iter(value.texts.values()), "")
+        return value.isoformat() if isinstance(value, date) else str(value)
+
+    return message.msgid.format(**{name: plain(v) for name, v in message.params.items()})
 
 
 @dataclass(frozen=True)
@@ -43,9 +61,11 @@ async def create_round(
     *,
     remind_days: int = 3,
     remind_non_starters: bool = False,
+    zone: tzinfo = UTC,
 ) -> Round:
-    """Plan a round after checking its city, practices, survey and dates; logged."""
-    city = await uow.catalog.city(city_id)
+    """Plan a round after checking its city, practices, survey and dates (no other open or
+    planned round of the city at the same time: answers would go to only one); logged."""
+    city = await uow.catalog.city(city_id, lock=True)
     if city is None:
         raise RoundError(f"unknown city '{city_id}'")
     active = {p.id for p in await uow.catalog.practices(active_only=True) if p.city_id == city_id}
@@ -57,6 +77,7 @@ async def create_round(
         raise RoundError(f"unknown survey version {survey_id}")
     if closes_at <= opens_at:
         raise RoundError("the round must close after it opens")
+    await _refuse_overlap(uow, city_id, city.name, opens_at, closes_at, zone)
     round_ = await uow.rounds.add(
         city_id,
         survey_id,
@@ -78,6 +99,30 @@ async def create_round(
         closes_at=closes_at.isoformat(),
     )
     return round_
+
+
+async def _refuse_overlap(
+    uow: UnitOfWork,
+    city_id: str,
+    city_name: Mapping[str, str],
+    opens_at: datetime,
+    closes_at: datetime,
+    zone: tzinfo,
+) -> None:
+    """RoundError when an open or planned round of the city overlaps the new one's window."""
+    other = await uow.rounds.overlapping(city_id, opens_at, closes_at)
+    if other is None:
+        return
+    raise RoundError(
+        _(
+            "{city} already has round {id} ({opens} – {closes}). Rounds of one city must not "
+            "overlap: let the new round open after {closes}, or close round {id} first.",
+            city=Local(city_name),
+            id=str(other.id),
+            opens=other.opens_at.astimezone(zone).date(),
+            closes=last_moment(other.closes_at).astimezone(zone).date(),
+        )
+    )
 
 
 async def open_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) -> int:

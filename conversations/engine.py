@@ -378,15 +378,28 @@ class _Conversation:
         elif kind == "p" and (practice := self.world.practice(ident)):
             self._preselect(practice.city_id, practice.id, None)
             found = True
-        elif kind == "r" and (round_ := self.world.round(ev.whole_number(ident))):
-            only = next(iter(round_.practice_ids)) if len(round_.practice_ids) == 1 else None
-            self._preselect(round_.city_id, only, round_.id)
-            found = True
+        elif kind == "r":
+            found = self._apply_round_link(ident)
         if not found:
             self._preselect(None, None, None)
             self._notice(
                 _("This link is unknown or has expired, so let's start from the beginning.")
             )
+
+    def _apply_round_link(self, ident: str) -> bool:
+        """r_<round> or r_<round>_<practice> (a practice's poster during a round). A practice
+        whose round has closed still opens, outside the round."""
+        number, _sep, practice_id = ident.partition("_")
+        round_ = self.world.round(ev.whole_number(number))
+        practice = self.world.practice(practice_id) if practice_id else None
+        if round_ is not None and (practice is None or practice.id in round_.practice_ids):
+            only = next(iter(round_.practice_ids)) if len(round_.practice_ids) == 1 else None
+            self._preselect(round_.city_id, practice.id if practice else only, round_.id)
+            return True
+        if practice is not None:
+            self._preselect(practice.city_id, practice.id, None)
+            return True
+        return False
 
     def _preselect(
         self, city_id: str | None, practice_id: str | None, round_id: int | None

@@ -86,9 +86,9 @@ class CatalogRepository(_Repository):
             query = query.where(Practice.active.is_(True))
         return (await self.session.scalars(query)).all()
 
-    async def city(self, city_id: str) -> City | None:
-        """One city."""
-        return await self.session.get(City, city_id)
+    async def city(self, city_id: str, *, lock: bool = False) -> City | None:
+        """One city (locked for this transaction when asked, e.g. while planning its rounds)."""
+        return await self.session.get(City, city_id, with_for_update=lock)
 
     async def practice(self, practice_id: str) -> Practice | None:
         """One practice."""
@@ -184,6 +184,23 @@ class RoundRepository(_Repository):
             )
         ).all()
         return [(r, [p for rid, p in links if rid == r.id]) for r in rounds]
+
+    async def overlapping(
+        self, city_id: str, opens_at: datetime, closes_at: datetime
+    ) -> Round | None:
+        """An open or planned round of a city whose window overlaps [opens_at, closes_at)."""
+        query = (
+            select(Round)
+            .where(
+                Round.city_id == city_id,
+                Round.status.in_(("planned", "open")),
+                Round.opens_at < closes_at,
+                Round.closes_at > opens_at,
+            )
+            .order_by(Round.opens_at)
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
 
     async def listing(self, city_ids: Sequence[str] | None = None) -> Sequence[Round]:
         """Rounds, newest first, optionally only in some cities."""
