@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.services import Services
+from bot.staff import day_start
 from conversations.messages import Local, Msg, Plain, _
 from conversations.notices import last_moment
 from storage.models import Round, utcnow
@@ -48,6 +49,7 @@ class Reconciled:
     opened: tuple[int, ...] = ()
     reminded: tuple[int, ...] = ()
     closed: tuple[int, ...] = ()
+    asked_reminders: int = 0
 
 
 async def create_round(
@@ -141,10 +143,12 @@ async def open_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) 
 
 
 async def close_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) -> None:
-    """Close a round; responses after this count for no round."""
+    """Close a round; responses after this count for no round, and the reminders asked for it
+    are forgotten."""
     round_.status, round_.closed_at = "closed", now
     if round_.closes_at > now:
         round_.closes_at = now
+    await uow.reminders.forget_round(round_.id)
     await uow.audit_log.add(actor, "round.close", f"round:{round_.id}")
     log.info("round %s closed", round_.id)
 
@@ -167,6 +171,48 @@ async def remind(uow: UnitOfWork, services: Services, round_: Round, now: dateti
         )
     round_.reminded_at = now
     await uow.audit_log.add("scheduler", "round.remind", f"round:{round_.id}", queued=queued)
+    return queued
+
+
+def reminder_due(round_: Round, asked_on: date, zone: tzinfo) -> datetime:
+    """When the reminder asked for on a day goes out: with the round's own reminders
+    (`remind_days` before it closes, or one day when the round reminds nobody), and never on the
+    day it was asked."""
+    before = timedelta(days=round_.remind_days or 1)
+    return max(round_.closes_at - before, day_start(asked_on + timedelta(days=1), zone))
+
+
+REMINDER_LEAD = timedelta(hours=12)  # a reminder is worth sending with this much time left
+
+
+def reminder_possible(round_: Round, now: datetime, zone: tzinfo) -> bool:
+    """Whether a reminder asked for now would still come at least REMINDER_LEAD before the
+    round closes."""
+    due = reminder_due(round_, now.astimezone(zone).date(), zone)
+    return due <= round_.closes_at - REMINDER_LEAD
+
+
+async def send_asked_reminders(uow: UnitOfWork, services: Services, now: datetime) -> int:
+    """Queue the reminders people asked for that are due, to those who have not finished
+    (their pseudonym is recomputed from the chat, as for subscribers); each request is then
+    forgotten. Returns how many were queued."""
+    queued = 0
+    zone = services.settings.tz
+    for request, round_ in await uow.reminders.of_open_rounds():
+        if reminder_due(round_, request.asked_on, zone) > now:
+            continue
+        pseudonym = services.pseudonyms.of("tg", request.chat_id)
+        statuses = await uow.responses.statuses_in_round(round_.id, [pseudonym])
+        if statuses.get(pseudonym) == "in_progress":
+            queued += await uow.outbox.enqueue(
+                "reminder",
+                f"remind:{round_.id}:{request.chat_id}",  # one reminder, asked or subscribed
+                request.chat_id,
+                request.locale,
+                round_.id,
+                {"started": True},
+            )
+        await uow.reminders.remove(round_.id, request.chat_id)
     return queued
 
 
@@ -202,10 +248,11 @@ async def reconcile(services: Services, now: datetime | None = None) -> Reconcil
         for round_ in due["remind"]:
             await remind(uow, services, round_, now)
             reminded.append(round_.id)
+        asked = await send_asked_reminders(uow, services, now)
         closing = [r for r in due["close"]]
         for round_ in closing:
             await close_round(uow, round_, "scheduler", now)
-    return Reconciled(tuple(opened), tuple(reminded), tuple(r.id for r in closing))
+    return Reconciled(tuple(opened), tuple(reminded), tuple(r.id for r in closing), asked)
 
 
 @dataclass(frozen=True)

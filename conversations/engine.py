@@ -33,6 +33,7 @@ from conversations.survey import (
 LANGUAGE_NAMES = {"uk": "Українська", "ru": "Русский", "en": "English", "pl": "Polski"}
 PAGE_SIZE = 8
 ACCEPT, DECLINE, ANOTHER, SUBSCRIBE = "accept", "decline", "another", "subscribe"
+REMIND = "remind"
 ERASE, KEEP = "erase", "keep"
 
 # Stages of a conversation.
@@ -69,6 +70,8 @@ class RoundInfo:
     city_id: str
     practice_ids: frozenset[str]
     survey_id: int
+    open_until: datetime | None = None  # its last moment, for "closes on 31 March"
+    remindable: bool = False  # a reminder asked for today could still come before it closes
 
 
 @dataclass
@@ -113,6 +116,7 @@ class World:
     completed: frozenset[tuple[str, int | None]] = frozenset()
     can_subscribe: bool = False  # the channel can deliver invitations (Telegram, not the console)
     subscribed: frozenset[str] = frozenset()  # cities this chat already gets invitations for
+    reminders: frozenset[int] = frozenset()  # rounds this chat asked to be reminded of
 
     def city(self, city_id: str | None) -> CityInfo | None:
         """The city with this id, if it has practices."""
@@ -178,7 +182,15 @@ class Subscribe:
     locale: str
 
 
-Write = SaveAnswer | DeleteAnswers | ForgetRespondent | Subscribe
+@dataclass(frozen=True)
+class RequestReminder:
+    """Remind this chat once before a round closes, in the respondent's language."""
+
+    round_id: int
+    locale: str
+
+
+Write = SaveAnswer | DeleteAnswers | ForgetRespondent | Subscribe | RequestReminder
 
 
 @dataclass
@@ -202,11 +214,12 @@ class StoredData:
     completed: int
     unfinished: int
     subscribed: tuple[Mapping[str, str], ...]  # names of the cities with invitations
+    reminders: tuple[Mapping[str, str], ...] = ()  # cities of the rounds with a reminder asked
 
 
 def my_data_prompt(data: StoredData) -> Prompt:
     """The answer to /mydata: everything stored, in plain words, and how to delete it."""
-    if data.locale is None and not data.subscribed:
+    if data.locale is None and not data.subscribed and not data.reminders:
         return Prompt((_("Nothing is stored about you."),))
     lines: list[Text] = [_("This is what is stored about you:")]
     if data.locale:
@@ -229,6 +242,13 @@ def my_data_prompt(data: StoredData) -> Prompt:
             _(
                 "• Invitations to new surveys in: {cities}",
                 cities=Joined(tuple(Local(name) for name in data.subscribed)),
+            )
+        )
+    if data.reminders:
+        lines.append(
+            _(
+                "• A reminder before the survey closes in: {cities}",
+                cities=Joined(tuple(Local(name) for name in data.reminders)),
             )
         )
     lines.append(
@@ -815,11 +835,45 @@ class _Conversation:
 
     def _pause(self) -> None:
         self.state.stage = PAUSED
+        rows = [(Button(_("Continue"), ev.RESUME),)]
+        if self._reminder_round() is not None:
+            rows.append((Button(_("Remind me"), REMIND),))
         self._prompt(
             [
                 _(
                     "Saved. Your answers are kept. "
                     "Continue any time with /resume or the button below."
+                )
+            ],
+            tuple(rows),
+        )
+
+    def _reminder_round(self) -> RoundInfo | None:
+        """The open round of the paused response, if a reminder can be offered for it: the
+        channel delivers, one can still come before it closes, none is asked for already."""
+        response = self.state.response
+        round_ = self.world.round(response.round_id) if response else None
+        if round_ is None or not round_.remindable or not self.world.can_subscribe:
+            return None
+        return None if round_.id in self.world.reminders else round_
+
+    def _ask_reminder(self) -> None:
+        round_ = self._reminder_round()
+        if round_ is None or self.state.locale is None:
+            self._pause()
+            return
+        self.out.writes.append(RequestReminder(round_.id, self.state.locale))
+        self._prompt(
+            [
+                _(
+                    "Done. If you have not finished by then, I will remind you once before the "
+                    "survey closes on {date}. To cancel the reminder, send /stop.",
+                    date=round_.open_until,
+                )
+                if round_.open_until
+                else _(
+                    "Done. If you have not finished by then, I will remind you once before the "
+                    "survey closes. To cancel the reminder, send /stop."
                 )
             ],
             ((Button(_("Continue"), ev.RESUME),),),
@@ -962,6 +1016,8 @@ class _Conversation:
             isinstance(event, ev.Choose) and event.value == ev.RESUME
         ):
             self._ask_current_question()
+        elif isinstance(event, ev.Choose) and event.value == REMIND:
+            self._ask_reminder()
         else:
             self._pause()
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from bot.rounds import close_round, create_round, open_round, reconcile
+from bot.services import Services
+from bot.telegram.outbox import OutboxSender
 from conversations import events as ev
 from conversations.engine import (
     FINISHED,
@@ -17,10 +22,10 @@ from conversations.engine import (
     World,
     most_questions,
 )
-from conversations.messages import Msg, _
+from conversations.messages import Joined, Local, Msg, _
 from conversations.survey import load_survey_file
-from storage.models import Respondent
-from tests.telegram_harness import RunningBot
+from storage.models import OutboxMessage, ReminderRequest, Respondent, utcnow
+from tests.telegram_harness import Person, RunningBot
 from tests.test_engine import Player
 from tests.test_telegram import LANGUAGE_BUTTON, consent, count, said
 
@@ -262,3 +267,131 @@ async def test_declining_consent_and_deleting_answer_in_the_chosen_language(
     deleted = _("Everything about you has been deleted. To take part again, send /start.")
     assert person.last_text == said(bot, deleted, locale)
     assert await count(bot.services, Respondent) == 0
+
+
+# --- "Remind me" when pausing a survey of a round ----------------------------------------------
+
+ROUND_PRACTICE = "krakow-otwarty-krakow"
+
+
+async def open_round_now(services: Services, lasts: timedelta = timedelta(days=10)) -> int:
+    now = utcnow()
+    async with services.db.unit_of_work() as uow:
+        survey = await uow.surveys.latest("open-cities")
+        assert survey is not None
+        round_ = await create_round(
+            uow, "test", "krakow", [ROUND_PRACTICE], survey.id, now, now + lasts
+        )
+        await open_round(uow, round_, "test", now)
+        return round_.id
+
+
+async def paused_with_reminder(bot: RunningBot, round_id: int, locale: str) -> Person:
+    """Someone who scanned the round's poster, answered one question, paused, asked."""
+    person = bot.person(language_code=locale)
+    await consent(person, bot, locale, f"/start r_{round_id}")
+    await person.tap(said(bot, _("Yes"), locale))
+    await person.tap(said(bot, _("Later"), locale))
+    assert said(bot, _("Remind me"), locale) in person.buttons()
+    await person.tap(said(bot, _("Remind me"), locale))
+    assert said(bot, _("Remind me"), locale) not in person.buttons()
+    return person
+
+
+async def requests(services: Services) -> list[tuple[int, int, str]]:
+    async with services.db.unit_of_work() as uow:
+        rows = (await uow.session.scalars(select(ReminderRequest))).all()
+    return sorted((r.round_id, r.chat_id, r.locale) for r in rows)
+
+
+async def test_a_person_from_a_poster_who_paused_is_reminded_once_in_their_language(
+    bot: RunningBot,
+) -> None:
+    round_id = await open_round_now(bot.services)
+    person = await paused_with_reminder(bot, round_id, "pl")
+    assert await requests(bot.services) == [(round_id, person.id, "pl")]
+    await person.send("/mydata")
+    reminded = _(
+        "• A reminder before the survey closes in: {cities}", cities=Joined((Local(KRAKOW.name),))
+    )
+    assert said(bot, reminded, "pl") in person.last_text
+    finished = await paused_with_reminder(bot, round_id, "uk")
+    await finished.tap(said(bot, _("Continue"), "uk"))
+    for label in ("Кілька разів", "4", "4", "4", "4"):
+        await finished.tap(label)
+    await finished.tap("Робота")
+    await finished.tap(said(bot, _("Done"), "uk"))
+    await finished.tap(said(bot, _("Skip ›"), "uk"))
+    assert await requests(bot.services) == [(round_id, person.id, "pl")]  # finished: forgotten
+
+    async with bot.services.db.unit_of_work() as uow:
+        round_ = await uow.rounds.get(round_id)
+        assert round_ is not None
+        due = round_.closes_at - timedelta(days=round_.remind_days)
+    assert (await reconcile(bot.services, due - timedelta(hours=1))).asked_reminders == 0
+    assert (await reconcile(bot.services, due)).asked_reminders == 1
+    assert (await reconcile(bot.services, due + timedelta(hours=1))).asked_reminders == 0
+    assert await requests(bot.services) == []  # the outbox has it now
+    await OutboxSender(bot.services, bot.application.bot, rate=200).drain()
+    [reminder] = [m for m in bot.server.messages(person.id) if "/start" not in str(m)][-1:]
+    assert reminder["text"].startswith("Przypomnienie")
+    assert not any("Нагадування" in m.get("text", "") for m in bot.server.messages(finished.id))
+    async with bot.services.db.unit_of_work() as uow:
+        [row] = (await uow.session.scalars(select(OutboxMessage))).all()
+    assert row.payload == {"started": True} and row.chat_id == person.id
+
+
+async def test_stop_delete_and_closing_the_round_forget_the_request(bot: RunningBot) -> None:
+    round_id = await open_round_now(bot.services)
+    stopping = await paused_with_reminder(bot, round_id, "en")
+    deleting = await paused_with_reminder(bot, round_id, "ru")
+    waiting = await paused_with_reminder(bot, round_id, "uk")
+    await stopping.send("/stop")
+    assert stopping.last_text == said(
+        bot, _("Invitations and reminders are stopped. You will not get new ones."), "en"
+    )
+    await deleting.send("/delete")
+    await deleting.tap(said(bot, _("Yes, delete"), "ru"))
+    assert await requests(bot.services) == [(round_id, waiting.id, "uk")]
+    async with bot.services.db.unit_of_work() as uow:
+        round_ = await uow.rounds.get(round_id)
+        assert round_ is not None
+        await close_round(uow, round_, "test", utcnow())
+    assert await requests(bot.services) == []
+
+
+async def test_a_reminder_is_offered_only_when_it_can_come_and_it_is_one_message(
+    bot: RunningBot,
+) -> None:
+    last_day = await open_round_now(bot.services, timedelta(minutes=5))  # too late to remind
+    person = bot.person("en")
+    await consent(person, bot, "en", f"/start r_{last_day}")
+    await person.tap("Yes")
+    await person.tap("Later")
+    assert person.buttons() == ["Continue"]
+    async with bot.services.db.unit_of_work() as uow:
+        round_ = await uow.rounds.get(last_day)
+        assert round_ is not None
+        await close_round(uow, round_, "test", utcnow())
+
+    round_id = await open_round_now(bot.services)
+    subscriber = await paused_with_reminder(bot, round_id, "en")
+    async with bot.services.db.unit_of_work() as uow:
+        await uow.subscriptions.subscribe(subscriber.id, "krakow", "en")
+        round_ = await uow.rounds.get(round_id)
+        assert round_ is not None
+        due = round_.closes_at - timedelta(days=round_.remind_days)
+    await reconcile(bot.services, due)  # the subscribers' reminders and the asked one together
+    async with bot.services.db.unit_of_work() as uow:
+        reminders = (await uow.session.scalars(select(OutboxMessage))).all()
+    assert [(r.kind, r.chat_id) for r in reminders] == [("reminder", subscriber.id)]
+
+
+def test_a_reminder_request_keeps_no_time_finer_than_a_day_and_no_running_number() -> None:
+    from sqlalchemy import Date, DateTime
+
+    table = ReminderRequest.__table__
+    assert {c.name for c in table.columns} == {"round_id", "chat_id", "locale", "asked_on"}
+    assert not any(isinstance(c.type, DateTime) for c in table.columns)
+    assert isinstance(table.c.asked_on.type, Date)
+    assert {c.name for c in table.primary_key.columns} == {"round_id", "chat_id"}

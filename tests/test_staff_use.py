@@ -9,8 +9,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date
 
 import pytest
 from pypdf import PdfReader
@@ -173,7 +172,10 @@ async def test_a_round_closing_on_31_december_ends_on_31_december(services: Serv
     assert period.ends == date(2098, 12, 31)
     document = json.loads(to_json(report, services.translator, "pl"))
     assert document["period"]["ends"] == "2098-12-31"
-    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(to_pdf(report, services.translator, "pl"))).pages)
+    text = " ".join(
+        p.extract_text()
+        for p in PdfReader(io.BytesIO(to_pdf(report, services.translator, "pl"))).pages
+    )
     assert "31 grudnia 2098" in text and "1 stycznia 2099" not in text
 
 
