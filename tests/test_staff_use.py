@@ -233,3 +233,57 @@ async def test_staff_of_one_city_see_and_plan_only_their_city(bot: RunningBot) -
 def _dialog_revision(person: object) -> str:
     message = next(m for m in reversed(person.received) if m.get("reply_markup"))  # type: ignore[attr-defined]
     return str(message["reply_markup"]["inline_keyboard"][0][0]["callback_data"][1:].split("|")[0])
+
+
+# --- scheduled reports in each coordinator's language and format --------------------------------
+
+
+async def test_scheduled_reports_come_in_each_coordinators_language_and_format(
+    bot: RunningBot,
+) -> None:
+    from openpyxl import load_workbook
+
+    from bot.reports import compile_due_reports
+    from bot.rounds import close_round
+    from bot.telegram.outbox import OutboxSender
+    from tests.test_reports import fill_round
+
+    async with bot.services.db.unit_of_work() as uow:
+        await uow.staff.put(5151, "coordinator", ["krakow"])
+        await uow.staff.put(5152, "coordinator", [])  # every city, REPORT_LOCALE and PDF
+    chooser = bot.person("uk", user_id=5151)
+    await chooser.send("/report")
+    await chooser.tap(said(bot, _("Scheduled reports…"), "uk"))
+    await chooser.tap("English")
+    await chooser.tap("XLSX")
+    assert "English, XLSX" in chooser.last_text
+    assert said(bot, _("✓ {label}", label="XLSX"), "uk") in chooser.buttons()
+
+    round_id = await fill_round(bot.services)
+    async with bot.services.db.unit_of_work() as uow:
+        round_ = await uow.rounds.get(round_id)
+        assert round_ is not None
+        await close_round(uow, round_, "test", utcnow())
+    assert f"final:round:{round_id}" in await compile_due_reports(bot.services)
+    await OutboxSender(bot.services, bot.application.bot, rate=200).drain()
+    sent = {
+        int(call.params["chat_id"]): next(iter(call.files.values()))
+        for call in bot.server.calls_to("sendDocument")
+    }
+    assert sent[5151].filename.endswith(".xlsx")
+    book = load_workbook(io.BytesIO(sent[5151].content))
+    assert book.sheetnames[0] == "Summary"
+    assert sent[5152].filename.endswith(".pdf") and sent[5152].content.startswith(b"%PDF")
+    text = PdfReader(io.BytesIO(sent[5152].content)).pages[0].extract_text()
+    assert "Miasta Otwarte" in text or "Runda" in text  # REPORT_LOCALE=pl
+
+
+async def test_a_coordinator_can_set_report_preferences_only_for_themselves(
+    bot: RunningBot,
+) -> None:
+    worker = bot.person("en", user_id=KRAKOW_STAFF)  # staff, not a coordinator
+    await worker.send("/report_settings")
+    assert worker.last_text == said(bot, _("Scheduled reports go to coordinators only."), "en")
+    resident = bot.person("en")
+    await resident.send("/report_settings")
+    assert "only for the Open Cities team" in resident.last_text
