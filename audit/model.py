@@ -85,6 +85,7 @@ class Report:
     weights: Mapping[str, float]
     practices: list[PracticeSummary]
     comments: list[Comment]
+    interim: bool = False  # the period is not over (an open round, this year): figures change
 
     def ranked(self) -> list[PracticeSummary]:
         """Practices with a composite score, best first."""

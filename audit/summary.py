@@ -109,18 +109,28 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
     if period.kind in ("round", "city"):
         await _add_trends(uow, period, rounds, summaries, questions, weights, k)
     comments = await _comments(uow, scope, surveys, summaries)
+    generated_at = now or utcnow()
     report = Report(
         period.kind,
         period.label,
         period.starts,
         period.ends,
-        now or utcnow(),
+        generated_at,
         k,
         weights,
         summaries,
         comments,
+        interim=_interim(period, rounds, generated_at),
     )
     return await with_names(uow, report)
+
+
+def _interim(period: Period, rounds: Sequence[Any], now: datetime) -> bool:
+    """Whether the figures may still change: a round (or a city's round) is not closed, or the
+    period's time window has not ended."""
+    if period.scope.until is not None and period.scope.until > now:
+        return True
+    return period.kind in ("round", "city") and any(r.status != "closed" for r in rounds)
 
 
 async def _surveys(uow: UnitOfWork, survey_ids: set[int]) -> dict[int, Survey]:

@@ -120,3 +120,90 @@ def test_the_xlsx_chart_sits_under_its_data_and_every_table_filters_and_prints()
     assert book["Summary"].page_setup.orientation == "landscape"
     assert book["Criteria"].page_setup.orientation == "landscape"
     assert book["Method"].page_setup.orientation == "portrait"
+
+
+# --- PDF ---------------------------------------------------------------------------------------
+
+PDF_HEADINGS = (
+    "City",
+    "Practice",
+    "Score (0–100)",
+    "95 % CI",
+    "Completed responses",
+    "Completion rate",
+    "Knew the practice",
+    "Used the practice",
+    "Criterion",
+    "Mean (1–5)",
+    "Ratings (n)",
+    "Don't know",
+    "Previous round opened",
+    "Previous score",
+    "Change (points)",
+    "Distinguished in",
+    "Still carried out",
+    "Re-evaluation",
+)
+
+
+def pdf_pages(content: bytes) -> list[str]:
+    from pypdf import PdfReader
+
+    return [page.extract_text() for page in PdfReader(io.BytesIO(content)).pages]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_table_heading_is_split_inside_a_word(locale: str) -> None:
+    from audit.export import to_pdf
+    from conversations.messages import Msg
+
+    translator = Translator("en")
+    words = set(" ".join(pdf_pages(to_pdf(build_report(), translator, locale))).split())
+    for heading in PDF_HEADINGS:
+        for word in translator.render(Msg(heading), locale).split():
+            assert word in words, (locale, heading, word)
+
+
+def text_bottoms(content: bytes) -> list[float]:
+    """Per page, how far down (0 at the top, 1 at the bottom margin) its text reaches, the
+    footer left out."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(content))
+    bottoms = []
+    for page in reader.pages:
+        height = float(page.mediabox.height)
+        lowest = [height]
+
+        def visit(text: str, _cm: object, tm: list[float], _font: object, _size: object) -> None:
+            if text.strip() and tm[5] > 15 / 25.4 * 72 * 1.5:  # above the footer
+                lowest[0] = min(lowest[0], tm[5])
+
+        page.extract_text(visitor_text=visit)
+        bottoms.append((height - lowest[0]) / (height - 2 * 18 / 25.4 * 72))
+    return bottoms
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_page_between_the_cover_and_the_last_is_near_empty(locale: str) -> None:
+    from audit.export import to_pdf
+
+    bottoms = text_bottoms(to_pdf(build_report(), Translator("en"), locale))
+    assert len(bottoms) >= 3
+    assert all(bottom > 0.5 for bottom in bottoms[1:-1]), bottoms
+
+
+def test_the_cover_names_the_cities_and_marks_an_interim_report() -> None:
+    from audit.export import to_pdf
+
+    translator = Translator("en")
+    final = build_report()
+    cover = pdf_pages(to_pdf(final, translator, "pl"))[0]
+    assert "Kraków, Gdańsk" in cover
+    assert "śródroczny" not in cover.lower() and "wstępny" not in cover.lower()
+    interim = replace(final, interim=True)
+    pages = pdf_pages(to_pdf(interim, translator, "en"))
+    assert "Interim report" in " ".join(pages[0].split())
+    assert all("Round 12 · interim ·" in page for page in pages[1:])  # every footer
+    one_city = replace(final, practices=[p for p in final.practices if p.city_id == "krakow"])
+    assert "City: Kraków" in pdf_pages(to_pdf(one_city, translator, "en"))[0]
