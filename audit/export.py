@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_interval
 from babel.numbers import format_decimal, format_percent
 
 from audit.model import (
@@ -149,6 +149,37 @@ OVERLAP = _("The 95 % CIs of the two rounds overlap: the change may be chance.")
 # ----------------------------------------------------------------------------- the reader's view
 
 
+def reading_number(value: float | None, locale: str, digits: int = 1) -> str:
+    """A number for reading in a language, e.g. 3,25 in Polish; empty when unknown."""
+    if value is None or math.isnan(value):
+        return ""
+    pattern = "#,##0." + "0" * digits if digits else "#,##0"
+    return format_decimal(value, format=pattern, locale=locale)
+
+
+def reading_signed(value: float, locale: str, digits: int = 1) -> str:
+    """A change with its sign, e.g. +3,2."""
+    decimals = "." + "0" * digits if digits else ""
+    return format_decimal(value, format=f"+#,##0{decimals};-#,##0{decimals}", locale=locale)
+
+
+def reading_percent(value: float | None, locale: str) -> str:
+    """A share as a percentage for reading (e.g. 86 % in Polish); empty when unknown."""
+    return "" if value is None else format_percent(value, locale=locale)
+
+
+def reading_day(value: date | None, locale: str, form: str = "long") -> str:
+    """A date for reading ("long": 1 marca 2026; "medium": 1 mar 2026)."""
+    return "" if value is None else format_date(value, format=form, locale=locale)
+
+
+def reading_span(starts: date | None, ends: date | None, locale: str) -> str:
+    """A short span of days for reading, e.g. "1–31 mar 2026"."""
+    if starts is None or ends is None:
+        return ""
+    return format_interval(starts, ends, "yMMMd", locale=locale)
+
+
 @dataclass(frozen=True)
 class _View:
     """A report as one reader sees it: texts in their language, suppressed figures as "< k"."""
@@ -172,22 +203,19 @@ class _View:
 
     def number(self, value: float | None, digits: int = 1) -> str:
         """A number for reading, e.g. 3,25 in Polish; empty when unknown."""
-        if value is None or math.isnan(value):
-            return ""
-        pattern = "#,##0." + "0" * digits if digits else "#,##0"
-        return format_decimal(value, format=pattern, locale=self.locale)
+        return reading_number(value, self.locale, digits)
 
     def signed(self, value: float) -> str:
         """A change with its sign, e.g. +3,2."""
-        return format_decimal(value, format="+#,##0.0;-#,##0.0", locale=self.locale)
+        return reading_signed(value, self.locale)
 
     def percent(self, value: float | None) -> str:
         """A share as a percentage for reading; empty when unknown."""
-        return "" if value is None else format_percent(value, locale=self.locale)
+        return reading_percent(value, self.locale)
 
     def day(self, value: date | None) -> str:
         """A date for reading."""
-        return "" if value is None else format_date(value, format="long", locale=self.locale)
+        return reading_day(value, self.locale)
 
     def criterion(self, name: str) -> str:
         """A criterion's localized name."""

@@ -175,7 +175,14 @@ def text_bottoms(content: bytes) -> list[float]:
         height = float(page.mediabox.height)
         lowest = [height]
 
-        def visit(text: str, _cm: object, tm: list[float], _font: object, _size: object) -> None:
+        def visit(
+            text: str,
+            _cm: object,
+            tm: list[float],
+            _font: object,
+            _size: object,
+            lowest: list[float] = lowest,
+        ) -> None:
             if text.strip() and tm[5] > 15 / 25.4 * 72 * 1.5:  # above the footer
                 lowest[0] = min(lowest[0], tm[5])
 
