@@ -171,3 +171,27 @@ async def test_a_coordinator_sets_the_language_and_format_of_scheduled_reports(
         form={"report_locale": "en", "report_format": "pdf"},
     )
     assert forged.status == 403  # no CSRF token
+
+
+async def test_a_round_closing_on_31_december_shows_31_december(
+    site: dict[str, Any], browser: Any
+) -> None:
+    from datetime import date
+
+    from bot import staff
+    from bot.rounds import create_round
+
+    services = site["services"]
+    zone = services.settings.tz
+    opens_at, closes_at = staff.round_window(date(2098, 12, 1), date(2098, 12, 31), zone, utcnow())
+    async with services.db.unit_of_work() as uow:
+        survey = await uow.surveys.latest("open-cities")
+        assert survey is not None
+        round_ = await create_round(
+            uow, "test", "krakow", [], survey.id, opens_at, closes_at, zone=zone
+        )
+    page = await coordinator_page(browser, site, DESKTOP)
+    row = page.locator(f"tr:has(a[href='/dashboard/rounds/{round_.id}'])")
+    assert "Dec 1\u2009–\u200931, 2098" in await row.inner_text()
+    await page.goto(f"{site['base']}/dashboard/rounds/{round_.id}")
+    assert "Dec 1\u2009–\u200931, 2098" in await page.inner_text("main")
