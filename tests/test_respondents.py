@@ -20,11 +20,10 @@ from conversations.engine import (
     PracticeInfo,
     State,
     World,
-    most_questions,
 )
 from conversations.messages import Joined, Local, Msg, _
 from conversations.survey import load_survey_file
-from storage.models import OutboxMessage, ReminderRequest, Respondent, utcnow
+from storage.models import OutboxMessage, Respondent, utcnow
 from tests.telegram_harness import Person, RunningBot
 from tests.test_engine import Player
 from tests.test_telegram import LANGUAGE_BUTTON, consent, count, said
@@ -149,6 +148,8 @@ def test_the_counter_follows_a_changed_answer_after_back() -> None:
 
 
 def test_the_bound_counts_every_question_while_nothing_is_answered() -> None:
+    from conversations.engine import most_questions
+
     assert most_questions(DEFAULT_SURVEY, {}) == 8
     assert most_questions(DEFAULT_SURVEY, {"aware": "no"}, 1) == 2
     assert most_questions(DEFAULT_SURVEY, {"aware": "yes", "used": "never"}, 2) == 7
@@ -299,6 +300,8 @@ async def paused_with_reminder(bot: RunningBot, round_id: int, locale: str) -> P
 
 
 async def requests(services: Services) -> list[tuple[int, int, str]]:
+    from storage.models import ReminderRequest
+
     async with services.db.unit_of_work() as uow:
         rows = (await uow.session.scalars(select(ReminderRequest))).all()
     return sorted((r.round_id, r.chat_id, r.locale) for r in rows)
@@ -389,6 +392,8 @@ async def test_a_reminder_is_offered_only_when_it_can_come_and_it_is_one_message
 
 def test_a_reminder_request_keeps_no_time_finer_than_a_day_and_no_running_number() -> None:
     from sqlalchemy import Date, DateTime
+
+    from storage.models import ReminderRequest
 
     table = ReminderRequest.__table__
     assert {c.name for c in table.columns} == {"round_id", "chat_id", "locale", "asked_on"}
