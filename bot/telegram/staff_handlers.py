@@ -122,7 +122,7 @@ async def feed_dialog(update: Update, context: AuditContext, event: ev.Event) ->
         await _store(uow, user_id, outcome)
         prompts = outcome.prompts
         if outcome.plan is not None:
-            prompts = await _create(uow, services, update, outcome.plan)
+            prompts = await _create(uow, services, update, outcome.plan, role)
     await show_staff(update, context, prompts)
     return True
 
@@ -227,10 +227,9 @@ async def on_poster(update: Update, context: AuditContext) -> None:
 
 
 async def _create(
-    uow: UnitOfWork, services: Services, update: Update, plan: round_setup.RoundPlan
+    uow: UnitOfWork, services: Services, update: Update, plan: round_setup.RoundPlan, role: Role
 ) -> list[Prompt]:
-    role = await role_of(uow, services, _user_id(update))
-    if role is None or not role.covers(plan.city_id):  # the role changed during the dialogue
+    if not role.covers(plan.city_id):  # the role changed during the dialogue
         await uow.audit_log.add(actor_of(update), "denied", f"round:{plan.city_id}")
         return [Prompt((NOT_YOUR_CITY,))]
     now = utcnow()
