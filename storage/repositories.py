@@ -509,13 +509,13 @@ class SubscriptionRepository(_Repository):
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def wants_invitations(self, chat_id: int, city_id: str) -> bool:
-        """Whether a chat still wants invitations for a city (opted in, not blocked)."""
+    async def opted_out(self, chat_id: int, city_id: str) -> bool:
+        """Whether a chat has stopped messages about a city (/stop); one that never
+        subscribed (e.g. asked for a reminder only) has not."""
         query = select(func.count(Subscription.id)).where(
             Subscription.chat_id == chat_id,
             Subscription.city_id == city_id,
-            Subscription.opted_in.is_(True),
-            Subscription.blocked.is_(False),
+            Subscription.opted_in.is_(False),
         )
         return bool(await self.session.scalar(query))
 

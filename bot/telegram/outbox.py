@@ -470,7 +470,7 @@ async def unwanted(uow: UnitOfWork, services: Services, message: OutboxMessage) 
     round_ = await uow.rounds.get(message.round_id)
     if round_ is None or round_.status != "open":
         return "round closed: the round is no longer open"
-    if not await uow.subscriptions.wants_invitations(message.chat_id, round_.city_id):
+    if await uow.subscriptions.opted_out(message.chat_id, round_.city_id):
         return "opted out: the person stopped invitations"
     return None
 
