@@ -9,6 +9,7 @@ COPY bot ./bot
 COPY conversations ./conversations
 COPY storage ./storage
 COPY audit ./audit
+COPY inputfiles ./inputfiles
 COPY locales ./locales
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install "babel>=2.14" \

@@ -48,7 +48,7 @@ from storage.catalog import (
     load_catalog,
     read_catalog,
 )
-from storage.db import Database
+from storage.db import Database, describe_outage, is_outage
 from storage.models import CHANNELS, utcnow
 
 app = typer.Typer(
@@ -119,6 +119,11 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
     ) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        typer.echo(describe_outage(error), err=True)
+        raise typer.Exit(1) from None
 
 
 async def _with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
@@ -185,9 +190,8 @@ def serve(
 
 
 def _run_workers(host: str, port: int, workers: int, scheduler: bool, verbose: bool) -> int:
-    """Start N worker processes on one port and stop them together."""
-    import signal
-    import subprocess
+    """Start N worker processes on one port, restart one that dies, stop them together."""
+    from bot.supervisor import Supervisor
 
     command = [
         sys.executable,
@@ -203,15 +207,7 @@ def _run_workers(host: str, port: int, workers: int, scheduler: bool, verbose: b
         "--scheduler" if scheduler else "--no-scheduler",
         *(["--verbose"] if verbose else []),
     ]
-    children = [subprocess.Popen([*command, "--worker-index", str(i)]) for i in range(workers)]
-
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    return max(child.wait() for child in children)
+    return Supervisor(command, workers).run()
 
 
 @app.command("scheduler")
@@ -250,7 +246,8 @@ async def _migrated(settings: Settings, work: Callable[[Database], Awaitable[Non
     """Migrate the database to head, then do some work on it (without starting services)."""
     db = Database(settings.database_url)
     try:
-        await db.upgrade()
+        async with db.exclusively():
+            await db.upgrade()
         await work(db)
     finally:
         await db.dispose()
@@ -265,6 +262,48 @@ def db_upgrade() -> None:
 
     _run(lambda: _migrated(_settings(), nothing_more))
     typer.echo("database is at the latest schema")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Revision to go back to, e.g. 0003, or base.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Undo migrations down to a revision (tables and columns added since are dropped)."""
+    settings = _settings()
+    known = _revisions()
+    if revision not in (*known, "base"):
+        typer.echo(
+            f"unknown revision {revision!r}; use one of {', '.join(known)} or base", err=True
+        )
+        raise typer.Exit(2)
+    if not yes:
+        typer.confirm(
+            f"Go back to revision {revision}? What later migrations added (tables, columns and "
+            "their data) is dropped; take a backup first",
+            abort=True,
+        )
+
+    async def downgrade() -> str:
+        db = Database(settings.database_url)
+        try:
+            async with db.exclusively():
+                await db.downgrade(revision)
+                return await db.revision() or "base"
+        finally:
+            await db.dispose()
+
+    typer.echo(f"database is at revision {_run(downgrade)}")
+
+
+def _revisions() -> list[str]:
+    """The known migration revisions, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
 @db_app.command("recount")

@@ -31,6 +31,7 @@ from bot.services import Services
 from conversations import engine
 from conversations import events as ev
 from conversations.engine import DeleteAnswers, Outcome, SaveAnswer, State
+from storage.db import is_outage
 from storage.hotpath import Declined, Progress, StoredState, Writer, run_on_writer
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,11 @@ class AnswerBatcher:
             catalog = await catalog_now(services)
             decide = Decision(services, catalog)
             results = await run_on_writer(services.db.engine, decide, items)
-        except Exception:
-            log.exception("a batch of answers failed; its events take the general path")
+        except Exception as error:
+            if is_outage(error):  # the general path meets it too, and leaves them unconfirmed
+                log.warning("a batch of answers met the database away (%s)", type(error).__name__)
+            else:
+                log.exception("a batch of answers failed; its events take the general path")
             return [None] * len(items)
         replies: list[Reply | None] = []
         for result in results:

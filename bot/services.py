@@ -1,4 +1,7 @@
-"""Start-up: settings → database (migrated) → pseudonym secret → surveys → catalog → catalogs."""
+"""Start-up: settings → database (migrated) → pseudonym secret → surveys → catalog → catalogs.
+
+Processes that start at the same time (compose starts three) take turns through the database
+part under a start-up lock, so a fresh database is migrated and loaded exactly once."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import ConfigError, Settings
+from bot.health import Health
 from bot.i18n import Translator
 from conversations.survey import content_hash, load_survey_file, survey_files
 from storage.catalog import DEFAULT_CATALOG, load_catalog, read_catalog
@@ -45,6 +49,7 @@ class Services:
     pseudonyms: Pseudonymizer
     cache: dict[str, Any] = field(default_factory=dict)  # per process: see bot/flow.py
     batcher: Any = None  # SQLite: bot/hotpath.py's AnswerBatcher
+    health: Health = field(default_factory=Health)  # background tasks' progress (/healthz)
 
     async def close(self) -> None:
         """Release the database connections."""
@@ -56,12 +61,13 @@ async def start_services(settings: Settings, *, load_default_catalog: bool = Tru
     translator = Translator(settings.default_locale, settings.tz)
     db = Database(settings.database_url)
     try:
-        await db.upgrade()
-        await count_tallies(db, settings.tz)
-        secret = await ensure_pseudonym_secret(db, settings.pseudonym_secret)
-        await sync_surveys(db, survey_folders(settings))
-        if load_default_catalog:
-            await load_catalog_if_empty(db)
+        async with db.exclusively():  # processes starting together take turns
+            await db.upgrade()
+            await count_tallies(db, settings.tz)
+            secret = await ensure_pseudonym_secret(db, settings.pseudonym_secret)
+            await sync_surveys(db, survey_folders(settings))
+            if load_default_catalog:
+                await load_catalog_if_empty(db)
     except BaseException:
         await db.dispose()
         raise

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from inputfiles import FileProblem, line_of, load_yaml, read_text
+
 LANGUAGES = ("uk", "ru", "en", "pl")
 QUESTION_TYPES = ("single_choice", "multiple_choice", "scale", "yes_no", "number", "text", "info")
 TAGS = (
@@ -38,6 +40,7 @@ MAX_DECIMAL_LENGTH = 16  # a decimal answer is stored as text in answers.value_o
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _LINE = re.compile(r":(\d+): ")
+MAX_SURVEY_BYTES = 512 * 1024  # the shipped survey has 10 KB; a survey is read at every start
 
 Localized = Mapping[str, str]
 AnswerValue = int | str | tuple[str, ...]
@@ -235,21 +238,24 @@ def content_hash(data: Mapping[str, Any]) -> str:
 
 
 def load_survey_file(path: Path) -> tuple[Survey, dict[str, Any]]:
-    """Read and validate a survey file; raise SurveyError listing every problem with its line."""
-    return load_survey_text(path.read_text(encoding="utf-8"), path)
+    """Read and validate a survey file; raise SurveyError listing every problem with its line
+    (a file that is too big or not UTF-8 is refused before it is checked)."""
+    try:
+        text = read_text(path, MAX_SURVEY_BYTES)
+    except FileProblem as problem:
+        raise SurveyError([str(problem)]) from None
+    return load_survey_text(text, path)
 
 
 def load_survey_text(text: str, path: Path) -> tuple[Survey, dict[str, Any]]:
-    """Validate a survey's YAML text (named `path` in the problems)."""
+    """Validate a survey's YAML text (named `path` in the problems); a key given twice in a
+    mapping is refused."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise SurveyError([f"{path}:{line}: not valid YAML: {error}"]) from None
+        root, data = load_yaml(text, path)
+    except FileProblem as problem:
+        raise SurveyError([str(problem)]) from None
     if root is None:
         raise SurveyError([f"{path}:1: the file is empty"])
-    data = yaml.SafeLoader(text).get_single_data()
     problems = _SurveyChecker(path, root).check(data)
     if problems:
         raise SurveyError(sorted(problems, key=_line_number))
@@ -474,7 +480,7 @@ class _SurveyChecker:
             self._report((*where, language), f"unsupported language '{language}'")
 
     def _report(self, where: tuple[Any, ...], message: str) -> None:
-        self.problems.append(f"{self.path}:{_line_of(self.root, where)}: {message}")
+        self.problems.append(f"{self.path}:{line_of(self.root, where)}: {message}")
 
 
 _TYPE_FIELDS = {
@@ -510,24 +516,3 @@ def _line_number(problem: str) -> int:
     """The line of a 'file:line: message' problem, for sorting."""
     found = _LINE.search(problem)
     return int(found.group(1)) if found else 0
-
-
-def _line_of(node: yaml.Node, where: tuple[Any, ...]) -> int:
-    """The 1-based line of the deepest node along a path of keys and indexes."""
-    for step in where:
-        child = _child(node, step)
-        if child is None:
-            break
-        node = child
-    return node.start_mark.line + 1
-
-
-def _child(node: yaml.Node, step: Any) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == str(step):
-                return value if not isinstance(value, yaml.ScalarNode) or value.value else key
-        return None
-    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-        return node.value[step]
-    return None

@@ -1,19 +1,89 @@
-"""The database: engine, sessions per unit of work, and migrations to head."""
+"""The database: engine, sessions per unit of work, migrations (up and down), and what counts
+as the database being away."""
 
 from __future__ import annotations
 
+import errno
+import socket
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from storage.leader import startup_lock
 from storage.uow import UnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# SQLite reports bugs ("no such column") and outages with one exception class: these are the
+# outages — the file is busy, read-only, full or gone for now.
+SQLITE_OUTAGES = (
+    "database is locked",
+    "database table is locked",
+    "readonly database",
+    "disk i/o error",
+    "database or disk is full",
+    "unable to open database file",
+)
+NETWORK_ERRNOS = frozenset(
+    {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.ETIMEDOUT, errno.EHOSTDOWN}
+)
+CONNECT_TIMEOUT = 5.0  # seconds; a server that does not answer is away, not slow
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether an error means the database is (for now) unreachable or unusable, rather than
+    a bug: refused or lost connections, a server starting up or shutting down, timeouts,
+    SQLite's locked or read-only file. Work that failed this way is retried later."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, exc.OperationalError) and isinstance(error.orig, sqlite3.Error):
+        return any(part in str(error.orig).lower() for part in SQLITE_OUTAGES)
+    if isinstance(error, OSError) and not isinstance(error, ConnectionError | socket.gaierror):
+        return error.errno in NETWORK_ERRNOS  # asyncpg's connect: no route to host, …
+    outages = (
+        ConnectionError,  # refused, reset, aborted: raised as is by asyncpg's connect
+        socket.gaierror,
+        TimeoutError,
+        exc.OperationalError,
+        exc.InterfaceError,
+        exc.DisconnectionError,
+        exc.TimeoutError,  # the pool had no connection to give
+        exc.PendingRollbackError,  # a session whose connection broke mid-transaction
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.AdminShutdownError,
+        asyncpg.exceptions.CrashShutdownError,
+        asyncpg.exceptions.CannotConnectNowError,
+    )
+    if isinstance(error, outages):
+        return True
+    cause = error.__cause__ or error.__context__
+    return cause is not None and cause is not error and is_outage(cause)
+
+
+def describe_outage(error: BaseException) -> str:
+    """One line for an operator about a database that cannot be used (never a password: the
+    drivers' messages name the host and port at most)."""
+    root = error.orig if isinstance(error, exc.DBAPIError) and error.orig else error
+    text = str(root).splitlines()[0] if str(root) else type(root).__name__
+    if "readonly database" in text or "unable to open database file" in text:
+        return (
+            f"database error: {text} — the SQLite file or its folder is not writable by this "
+            "user; check DATABASE_URL and the file's permissions"
+        )
+    if "database is locked" in text:
+        return f"database error: {text} — another program holds SQLite's write lock; try again"
+    return f"database error: {type(root).__name__}: {text}"
 
 
 class Database:
@@ -48,10 +118,44 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.exec_driver_sql("SELECT 1")
 
+    @asynccontextmanager
+    async def exclusively(self) -> AsyncIterator[None]:
+        """Hold the start-up lock (PostgreSQL: an advisory lock; SQLite: a lock file): migrations
+        and first loads of processes that start at the same time run one after the other."""
+        async with startup_lock(self.engine):
+            yield
+
     async def upgrade(self) -> None:
         """Apply every Alembic migration up to head."""
-        async with self.engine.begin() as connection:
-            await connection.run_sync(_upgrade_to_head)
+        await self.migrate("head", up=True)
+
+    async def downgrade(self, revision: str) -> None:
+        """Undo migrations down to `revision` (e.g. '0003', or 'base' for an empty database)."""
+        await self.migrate(revision, up=False)
+
+    async def revision(self) -> str | None:
+        """The revision the database is at (None: not migrated)."""
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+
+    async def migrate(self, revision: str, *, up: bool) -> None:
+        """Run Alembic in one transaction. SQLite rebuilds a table to change it, which its
+        foreign keys would refuse while other tables point at it, so they are off meanwhile
+        and checked before the commit (the way SQLite's documentation describes)."""
+        async with self.engine.connect() as connection:
+            sqlite = self.is_sqlite
+            if sqlite:  # before BEGIN: the pragma does nothing inside a transaction
+                await connection.run_sync(_sqlite_foreign_keys, False)
+            try:
+                async with connection.begin():
+                    await connection.run_sync(_migrate, revision, up)
+                    if sqlite:
+                        await connection.run_sync(_check_foreign_keys)
+            finally:
+                if sqlite:
+                    await connection.run_sync(_sqlite_foreign_keys, True)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -67,28 +171,31 @@ def _create_engine(url: str, *, echo: bool, writer: bool = True) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        options["connect_args"] = {"timeout": 30}
+        # How long a writer waits for SQLite's lock (30 s; `?timeout=S` in the URL says otherwise).
+        busy = float(parsed.query.get("timeout", 30))  # type: ignore[arg-type]
+        options["connect_args"] = {"timeout": busy}
         # One writer connection: SQLite has one write lock anyway, and waiting for the pool is
         # an asyncio wait, while waiting for the lock is SQLite's sleeping busy handler.
         if writer:
             options.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
-        options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        options.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
+        options["connect_args"] = {"timeout": CONNECT_TIMEOUT}
     engine = create_async_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy))
         event.listen(engine.sync_engine, "begin", _begin_immediate if writer else _begin_deferred)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(busy: float, dbapi_connection: Any, _record: Any) -> None:
     """Foreign keys on (SQLite's default is off); WAL so readers never block the writer."""
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, see _begin_immediate
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
     cursor.close()
 
 
@@ -111,6 +218,24 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _upgrade_to_head(connection: Connection) -> None:
-    """Run Alembic's upgrade on a connection that the caller's transaction owns."""
-    command.upgrade(alembic_config(connection), "head")
+def _migrate(connection: Connection, revision: str, up: bool) -> None:
+    """Run Alembic's upgrade or downgrade on a connection that the caller's transaction owns."""
+    if up:
+        command.upgrade(alembic_config(connection), revision)
+    else:
+        command.downgrade(alembic_config(connection), revision)
+
+
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Switch SQLite's foreign key enforcement on the raw connection (outside a transaction)."""
+    cursor = connection.connection.cursor()
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Refuse a migration that left rows pointing at nothing (rolled back by the caller)."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = ", ".join(sorted({str(row[0]) for row in broken}))
+        raise RuntimeError(f"the migration left broken references in: {tables}")

@@ -509,6 +509,23 @@ class SubscriptionRepository(_Repository):
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def opted_out(self, chat_id: int, city_id: str) -> bool:
+        """Whether a chat has stopped messages about a city (/stop); one that never
+        subscribed (e.g. asked for a reminder only) has not."""
+        query = select(func.count(Subscription.id)).where(
+            Subscription.chat_id == chat_id,
+            Subscription.city_id == city_id,
+            Subscription.opted_in.is_(False),
+        )
+        return bool(await self.session.scalar(query))
+
+    async def is_blocked(self, chat_id: int) -> bool:
+        """Whether this chat has blocked the bot (as far as we know)."""
+        query = select(func.count(Subscription.id)).where(
+            Subscription.chat_id == chat_id, Subscription.blocked.is_(True)
+        )
+        return bool(await self.session.scalar(query))
+
     async def mark_blocked(self, chat_id: int) -> None:
         """The person blocked the bot: send them nothing more."""
         await self.session.execute(
@@ -697,33 +714,50 @@ class OutboxRepository(_Repository):
         )
         return (await self.session.scalars(query)).all()
 
-    async def claim(self, message_id: int, moment: datetime) -> bool:
-        """Mark a message as being sent; False when another sender took it first."""
+    async def claim(self, message_id: int, moment: datetime, owner: str) -> bool:
+        """Mark a message as being sent by `owner`; False when another sender took it first."""
         result = await self.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
-            .values(status="sending", claimed_at=moment)
+            .values(status="sending", claimed_at=moment, claimed_by=owner)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def finish(
-        self, message_id: int, status: str, *, expect: str = "sending", **values: Any
+        self,
+        message_id: int,
+        status: str,
+        *,
+        expect: str = "sending",
+        owner: str | None = None,
+        **values: Any,
     ) -> bool:
-        """Move a message on from the status `expect` (the outcome of one attempt); False when
-        something else moved it first."""
-        result = await self.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.status == expect)
-            .values(status=status, **values)
+        """Move a message on from the status `expect` (and, when given, from `owner`'s claim):
+        the outcome of one attempt. False when something else moved it first."""
+        query = update(OutboxMessage).where(
+            OutboxMessage.id == message_id, OutboxMessage.status == expect
         )
+        if owner is not None:
+            query = query.where(OutboxMessage.claimed_by == owner)
+        claim = {} if status == "sending" else {"claimed_by": None}
+        result = await self.session.execute(query.values(status=status, **claim, **values))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def release_claims(self) -> int:
-        """After a crash: messages caught mid-send go back to the queue (sent at least once)."""
+    async def release_claims(self, keep_owner: str | None = None, keep: Sequence[int] = ()) -> int:
+        """Messages claimed by senders that are gone go back to the queue (a message whose
+        send was cut by a hard kill is thus sent at least once); `keep_owner`'s claims of the
+        messages `keep` (those it is sending) stay."""
+        query = update(OutboxMessage).where(OutboxMessage.status == "sending")
+        if keep_owner is not None:
+            query = query.where(
+                or_(
+                    OutboxMessage.claimed_by.is_(None),
+                    OutboxMessage.claimed_by != keep_owner,
+                    OutboxMessage.id.not_in(keep),
+                )
+            )
         result = await self.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.status == "sending")
-            .values(status="pending", claimed_at=None)
+            query.values(status="pending", claimed_at=None, claimed_by=None)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

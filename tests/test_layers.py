@@ -30,6 +30,7 @@ def imported_modules(folder: str) -> dict[str, set[str]]:
     [
         ("conversations", {"telegram", "sqlalchemy", "aiosqlite", "asyncpg", "storage", "bot"}),
         ("storage", {"telegram", "bot", "conversations"}),
+        ("inputfiles", {"telegram", "bot", "conversations", "storage", "sqlalchemy", "audit"}),
     ],
 )
 def test_layers_do_not_reach_outside_their_room(folder: str, forbidden: set[str]) -> None:

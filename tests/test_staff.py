@@ -184,7 +184,8 @@ async def test_a_message_caught_mid_send_by_a_crash_is_sent_again(bot: RunningBo
     await open_now(bot.services)
     async with bot.services.db.unit_of_work() as uow:
         [message] = await uow.outbox.due(utcnow(), 10)
-        assert await uow.outbox.claim(message.id, utcnow())  # claimed, then the process died
+        # claimed, then the process died
+        assert await uow.outbox.claim(message.id, utcnow(), "a-sender-that-died")
     sender = sender_for(bot)
     assert await sender.recover() == 1
     await sender.drain()

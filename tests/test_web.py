@@ -289,8 +289,8 @@ async def test_only_one_of_two_schedulers_becomes_leader(settings: Settings) -> 
         await a.release()
         assert await b.acquire() is True
     finally:
-        await a.release()
-        await b.release()
+        await a.close()
+        await b.close()
         await first.close()
         await second.close()
 

@@ -26,9 +26,7 @@ from bot.config import LOCALES, Settings
 from bot.services import Services, start_services
 from bot.telegram import handlers, report_handlers, staff_handlers
 from bot.telegram.context import AuditApplication, AuditContext
-from bot.telegram.jobs import schedule_jobs
-from bot.telegram.outbox import OutboxSender
-from bot.telegram.polling import poll
+from bot.telegram.leadership import Leadership
 from bot.telegram.processor import PerUserUpdateProcessor
 from bot.telegram.staff_handlers import STAFF_PREFIX
 from bot.transport import AiohttpRequest
@@ -168,12 +166,9 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Services, Any, asyn
 
 
 async def run_polling(settings: Settings) -> None:
-    """Start the bot with long polling and run until SIGINT or SIGTERM."""
+    """Start the bot with long polling and run until SIGINT or SIGTERM. Polling, the scheduler
+    and the sender are the leader's: a second copy on the same database waits to take over."""
     async with running(settings) as (services, application, stop):
-        sender = OutboxSender(services, application.bot)
-        schedule_jobs(application, sender)
-        sending = asyncio.create_task(sender.run(stop))
         log.info("bot is running (long polling)")
-        await poll(application, stop)
+        await Leadership(services, application, polling=True).run(stop)
         log.info("stopping")
-        await sending

@@ -7,13 +7,16 @@ from collections.abc import Callable
 
 from telegram import Update
 from telegram.error import Forbidden
+from telegram.ext import ApplicationHandlerStop
 
 from bot.flow import Reply, my_data, respond, stop_invitations
+from bot.telegram import outcome
 from bot.telegram.context import AuditContext
 from bot.telegram.render import Renderer, event_from_callback, show_after_message, show_after_press
 from conversations import events as ev
 from conversations.engine import Prompt
 from conversations.messages import Msg, _
+from storage.db import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +147,23 @@ async def show(update: Update, context: AuditContext, reply: Reply, *, edit: boo
 
 
 async def on_error(update: object, context: AuditContext) -> None:
-    """Log an unexpected error without personal data; the process keeps serving."""
+    """Log an unexpected error without personal data; the process keeps serving. When the
+    database failed before anything was committed, the update is left unconfirmed: Telegram
+    delivers it again and the person gets their reply once the database is back."""
     kind = type(context.error).__name__ if context.error else "unknown"
     update_id = update.update_id if isinstance(update, Update) else None
+    if context.error is not None and is_outage(context.error):
+        handling = outcome.current.get()
+        if handling is not None and not handling.committed:
+            handling.failed = True
+            log.warning(
+                "update %s: database unavailable (%s); left for Telegram to deliver again",
+                update_id,
+                kind,
+            )
+            raise ApplicationHandlerStop  # no other handler group may act on it either
+        log.warning("update %s: database unavailable (%s) after its commit", update_id, kind)
+        return
     log.error("error while handling update %s: %s", update_id, kind, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat and update.effective_user:
         sorry = _(

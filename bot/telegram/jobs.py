@@ -2,11 +2,15 @@
 
 Nothing is scheduled from memory: every minute (and right at start) the job re-derives what is
 due from the database, so a restart or a deploy loses nothing and a missed moment is caught up.
+A job that fails (the database is away) logs one line and runs again at its next interval;
+each job reports its progress, so /healthz tells when one keeps failing.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.reports import compile_due_reports
@@ -14,6 +18,7 @@ from bot.rounds import apply_retention, reconcile
 from bot.services import Services
 from bot.telegram.context import AuditContext
 from bot.telegram.outbox import OutboxSender
+from storage.db import is_outage
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY = 60.0
@@ -21,18 +26,51 @@ REPORTS_EVERY = 600.0
 RETENTION_EVERY = 6 * 3600.0
 
 
-def schedule_jobs(application: Any, sender: OutboxSender | None = None) -> None:
-    """Register the recurring jobs."""
+Job = Callable[[AuditContext], Awaitable[None]]
+
+
+def schedule_jobs(application: Any, sender: OutboxSender | None = None) -> list[Any]:
+    """Register the recurring jobs; returns them (the leader removes them when it stops)."""
     application.bot_data["sender"] = sender
-    application.job_queue.run_repeating(
-        reconcile_rounds, interval=RECONCILE_EVERY, first=0.5, name="rounds"
-    )
-    application.job_queue.run_repeating(
-        compile_reports, interval=REPORTS_EVERY, first=5.0, name="reports"
-    )
-    application.job_queue.run_repeating(
-        retention, interval=RETENTION_EVERY, first=30.0, name="retention"
-    )
+    health = application.bot_data["services"].health
+    jobs = []
+    for job, every, first in (
+        (reconcile_rounds, RECONCILE_EVERY, 0.5),
+        (compile_reports, REPORTS_EVERY, 5.0),
+        (retention, RETENTION_EVERY, 30.0),
+    ):
+        name = JOB_NAMES[job]
+        health.watch(name, 3 * every)  # two missed runs are bad luck; three are a problem
+        jobs.append(
+            application.job_queue.run_repeating(
+                watched(name, job), interval=every, first=first, name=name
+            )
+        )
+    return jobs
+
+
+def watched(name: str, job: Job) -> Job:
+    """A job that reports progress, and logs a failure in one line instead of raising it."""
+
+    @functools.wraps(job)
+    async def run(context: AuditContext) -> None:
+        health = context.services.health
+        try:
+            await job(context)
+        except Exception as error:
+            health.failed(name, error)
+            if is_outage(error):
+                log.warning(
+                    "job %s: database unavailable (%s); next run in its interval",
+                    name,
+                    type(error).__name__,
+                )
+            else:
+                log.exception("job %s failed; next run in its interval", name)
+            return
+        health.progress(name)
+
+    return run
 
 
 async def reconcile_rounds(context: AuditContext) -> None:
@@ -69,3 +107,10 @@ async def retention(context: AuditContext) -> None:
             done.unfinished_deleted,
             done.comments_erased,
         )
+
+
+JOB_NAMES: dict[Job, str] = {
+    reconcile_rounds: "rounds",
+    compile_reports: "reports",
+    retention: "retention",
+}

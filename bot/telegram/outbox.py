@@ -1,17 +1,27 @@
 """The outbox sender: delivers queued messages at Telegram's pace, each exactly once.
 
-Delivery of one message: claim it (status 'sending', committed) → send → record the outcome
-(committed). A crash between claiming and recording leaves the message 'sending'; at the next
-start those go back to the queue, so a message that was in flight at the moment of a hard kill
-may arrive twice — the only window, and it spans one HTTP call. A graceful stop (SIGTERM,
-cancellation) lets in-flight sends finish and be recorded, so nothing is sent twice.
+Delivery of one message: check that it is still wanted (a closed round, /stop, a blocked chat
+or a revoked role cancel it) and claim it for this sender (committed, one transaction) → send →
+record the outcome (committed). When the database fails:
+- before the claim: nothing was sent; the message stays queued and the sender retries later;
+- after a successful send: the send is never repeated; the *record* is retried (capped
+  backoff) until the database is back, so the message ends up `sent`.
+The sender's loop survives any error and retries with capped, jittered backoff.
+
+A claim names its sender (`claimed_by`). Another sender never takes back claims it does not own
+until it has run for `orphan_grace` seconds (a former leader records what it had in flight by
+then); only a message whose HTTP call was cut by a hard kill, or by a stop that could not wait
+for it, can thus arrive twice. On SIGTERM the sender starts nothing new, waits for calls on the
+wire up to `stop_grace` seconds and records their outcomes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,18 +32,26 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.flow import Reply
+from bot.health import Backoff, pause
 from bot.services import Services
+from bot.staff import role_of
 from bot.telegram.render import Renderer, retry_seconds
 from bot.transport import call_api
-from bot.web.metrics import SEND_ERRORS
+from bot.web.metrics import OUTBOX_SKIPPED, SEND_ERRORS
 from conversations import notices
 from conversations.engine import Prompt
 from conversations.messages import _
+from storage.db import is_outage
 from storage.models import OutboxMessage, utcnow
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10  # transient errors only; with backoff capped at 10 minutes that is ~1 hour
 MAX_BACKOFF = 600.0
+TASK = "sender"
+STALL_AFTER = 120.0  # seconds without a pass over the queue before /healthz reports the sender
+RESPONDENT_KINDS = ("invitation", "reminder")  # every other kind of message is for staff
+SEND_TIMEOUT = 4.0  # seconds for Telegram to answer a sendMessage: bounded, so a stop is too
 
 
 @dataclass
@@ -44,6 +62,7 @@ class SenderStats:
     retried: int = 0
     blocked: int = 0
     failed: int = 0
+    skipped: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -65,17 +84,22 @@ class RateLimiter:
         last = self.last_by_chat.get(chat_id)
         return 0.0 if last is None else max(0.0, last + self.per_chat - self.clock())
 
-    async def wait_turn(self, chat_id: int) -> None:
-        """Sleep until the next global slot, then book it for this chat."""
+    async def wait_turn(self, chat_id: int, stop: asyncio.Event | None = None) -> bool:
+        """Sleep until the next global slot, then book it for this chat; False when `stop`
+        was set meanwhile (a flood-control pause must not hold up a shutdown)."""
         now = self.clock()
         slot = max(self.next_slot, now, self.paused_until)
         self.next_slot = slot + self.interval
         if slot > now:
-            await asyncio.sleep(slot - now)
+            if stop is None:
+                await asyncio.sleep(slot - now)
+            elif await pause(stop, slot - now):
+                return False
         self.last_by_chat[chat_id] = self.clock()
         if len(self.last_by_chat) > 50_000:  # forget chats not seen for a while
             horizon = self.clock() - self.per_chat
             self.last_by_chat = {c: t for c, t in self.last_by_chat.items() if t > horizon}
+        return True
 
     def pause(self, seconds: float) -> None:
         """Flood control from Telegram: no sends at all for a while."""
@@ -94,6 +118,9 @@ class OutboxSender:
         concurrency: int = 32,
         batch: int = 200,
         retry_base: float = 2.0,
+        orphan_grace: float = 60.0,
+        stop_grace: float = 3.5,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.services = services
         self.bot = bot
@@ -101,60 +128,101 @@ class OutboxSender:
         self.slots = asyncio.Semaphore(concurrency)
         self.batch = batch
         self.retry_base = retry_base
+        self.orphan_grace = orphan_grace
+        self.stop_grace = stop_grace
+        self.instance = uuid.uuid4().hex[:16]  # names this sender's claims
         self.stats = SenderStats()
         self.in_flight: set[asyncio.Task[None]] = set()
         self.dispatched: set[int] = set()
         self.wake = asyncio.Event()
+        self.stopping = stopping  # the process is stopping (default: whatever stops `run`)
+        self.database_away: BaseException | None = None  # a claim failed: stop the pass
         self.rounds: dict[int, tuple[dict[str, str], list[dict[str, str]], datetime]] = {}
 
     async def recover(self) -> int:
-        """At start: messages caught mid-send by a crash go back to the queue."""
+        """Messages claimed by senders that are gone go back to the queue, and so do this
+        sender's own claims that it is not sending (a claim whose commit was acknowledged
+        too late, as the connection broke, was never sent)."""
         async with self.services.db.unit_of_work() as uow:
-            released = await uow.outbox.release_claims()
+            released = await uow.outbox.release_claims(
+                keep_owner=self.instance, keep=sorted(self.dispatched)
+            )
         if released:
             log.warning(
-                "%d message(s) were mid-send at the last stop; sending them again", released
+                "%d message(s) were mid-send when their sender stopped; sending them again",
+                released,
             )
         return released
 
     async def run(self, stop: asyncio.Event, idle_poll: float = 1.0) -> None:
-        """Send until `stop` is set; in-flight sends finish before returning."""
-        await self.recover()
+        """Send until `stop` is set, whatever the database does meanwhile. When the process is
+        stopping, wait (briefly) for the sends on the wire and record them; when only this
+        run ends (leadership moved), sends under way carry on and record their outcomes."""
+        health = self.services.health
+        health.watch(TASK, STALL_AFTER)
+        backoff = Backoff()
+        recovered_at = time.monotonic()
+        if self.stopping is None:
+            self.stopping = stop
+        cancelled = False
         try:
             while not stop.is_set():
-                if not await self.send_due():
-                    self.wake.clear()
-                    waiters = [
-                        asyncio.ensure_future(stop.wait()),
-                        asyncio.ensure_future(self.wake.wait()),
-                    ]
-                    await asyncio.wait(
-                        waiters, timeout=idle_poll, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    for waiter in waiters:
-                        waiter.cancel()
+                try:
+                    if time.monotonic() - recovered_at >= self.orphan_grace:
+                        await self.recover()
+                        recovered_at = time.monotonic()
+                    started_sends = await self.send_due(stop)
+                    if self.database_away is not None:
+                        raise self.database_away
+                except Exception as error:
+                    self.database_away = None
+                    health.failed(TASK, error)
+                    _log_failure("the outbox sender", error)
+                    await pause(stop, backoff.next())
+                    continue
+                backoff.reset()
+                health.progress(TASK)
+                if not started_sends:
+                    await self._idle(stop, idle_poll)
+        except asyncio.CancelledError:  # the process is going down
+            cancelled = True
+            raise
         finally:
-            await self.finish_in_flight()
+            if cancelled or self.stopping.is_set():
+                await self.finish_in_flight(self.stop_grace)
+            health.unwatch(TASK)
 
-    async def send_due(self) -> int:
+    async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
+        """Wait for `seconds`, new mail (`wake`) or the stop, whichever comes first."""
+        self.wake.clear()
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+
+    async def send_due(self, stop: asyncio.Event | None = None) -> int:
         """Start sending the messages that are due now; returns how many were started."""
         async with self.services.db.unit_of_work() as uow:
             due = await uow.outbox.due(utcnow(), self.batch)
         started = 0
         for message in due:
+            if (stop is not None and stop.is_set()) or self.database_away is not None:
+                break
             if message.id in self.dispatched:  # its send is under way in this process
                 continue
             wait = self.limiter.chat_ready_in(message.chat_id)
             if wait > 0:
                 await self._postpone(message.id, wait)
                 continue
-            await self.limiter.wait_turn(message.chat_id)
+            if not await self.limiter.wait_turn(message.chat_id, stop):
+                break
             await self.slots.acquire()
             task = asyncio.create_task(self._deliver(message))
             self.in_flight.add(task)
             self.dispatched.add(message.id)
             task.add_done_callback(partial(self._done, message_id=message.id))
             started += 1
+            self.services.health.progress(TASK)
         return started
 
     async def drain(self) -> None:
@@ -163,10 +231,25 @@ class OutboxSender:
             pass
         await self.finish_in_flight()
 
-    async def finish_in_flight(self) -> None:
-        """Wait for sends already on the wire, even when we are being cancelled."""
-        if self.in_flight:
-            await asyncio.shield(asyncio.gather(*self.in_flight, return_exceptions=True))
+    async def finish_in_flight(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Wait for sends already on the wire (even when we are being cancelled); after
+        `timeout` seconds the rest are cut, and their messages stay claimed."""
+        if not self.in_flight:
+            return
+        tasks = set(self.in_flight)
+        waiting = asyncio.ensure_future(asyncio.wait(tasks, timeout=timeout))
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(waiting)
+        cut = [task for task in tasks if not task.done()]
+        for task in cut:
+            task.cancel()
+        if cut:
+            log.error(
+                "stopped with %d send(s) unfinished; they stay claimed and are sent again "
+                "after the next start (one may then arrive twice)",
+                len(cut),
+            )
+            await asyncio.wait(cut, timeout=1.0)
 
     def _done(self, task: asyncio.Task[None], *, message_id: int) -> None:
         self.in_flight.discard(task)
@@ -174,12 +257,20 @@ class OutboxSender:
         self.slots.release()
 
     async def _deliver(self, message: OutboxMessage) -> None:
-        """Claim, send and record one message."""
-        async with self.services.db.unit_of_work() as uow:
-            if not await uow.outbox.claim(message.id, utcnow()):
-                return
+        """Prepare, claim, send and record one message."""
         try:
-            await self._send(message)
+            prepared = await self._prepare(message)
+            if prepared is None or not await self._claim(message):
+                return
+        except Exception as error:  # nothing was sent; the message waits for the next pass
+            if is_outage(error):
+                self.database_away = error  # the loop pauses instead of trying every message
+            else:
+                self.services.health.failed(TASK, error)
+                log.error("could not prepare outbox message %d", message.id, exc_info=error)
+            return
+        try:
+            await prepared()
         except RetryAfter as error:
             SEND_ERRORS.labels("RetryAfter").inc()
             seconds = retry_seconds(error.retry_after)
@@ -195,8 +286,10 @@ class OutboxSender:
             SEND_ERRORS.labels("Forbidden").inc()
             self.stats.blocked += 1
             await self._record(message, "blocked", error="blocked by the user")
-            async with self.services.db.unit_of_work() as uow:
-                await uow.subscriptions.mark_blocked(message.chat_id)
+            with contextlib.suppress(Exception):  # a nicety: the next check marks it too
+                await self._with_retries(
+                    lambda uow: uow.subscriptions.mark_blocked(message.chat_id)
+                )
         except BadRequest as error:
             self.stats.failed += 1
             await self._record(message, "failed", error=error.message[:200])
@@ -208,6 +301,31 @@ class OutboxSender:
         else:
             self.stats.sent += 1
             await self._record(message, "sent", sent_at=utcnow())
+
+    async def _prepare(self, message: OutboxMessage) -> Callable[[], Any] | None:
+        """What sending this message will call, built before it is claimed (so that a database
+        failure here leaves it queued, unsent); None when it cannot be sent at all."""
+        try:
+            if message.kind == "report":
+                return await self._report_call(message)
+            return await self._message_call(message)
+        except BadRequest as error:
+            self.stats.failed += 1
+            await self._record(message, "failed", expect="pending", error=error.message[:200])
+            return None
+
+    async def _claim(self, message: OutboxMessage) -> bool:
+        """Claim the message for this sender unless it is no longer wanted (then cancel it);
+        one transaction, so nothing changes between the check and the claim."""
+        async with self.services.db.unit_of_work() as uow:
+            reason = await unwanted(uow, self.services, message)
+            if reason is None:
+                return await uow.outbox.claim(message.id, utcnow(), self.instance)
+            if await uow.outbox.finish(message.id, "cancelled", expect="pending", error=reason):
+                self.stats.skipped += 1
+                OUTBOX_SKIPPED.labels(reason.split(":")[0]).inc()
+                log.info("outbox message %d not sent: %s", message.id, reason)
+            return False
 
     async def _retry_later(self, message: OutboxMessage, kind: str) -> None:
         self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
@@ -228,30 +346,71 @@ class OutboxSender:
             claimed_at=None,
         )
 
-    async def _record(self, message: OutboxMessage, status: str, **values: Any) -> None:
-        async with self.services.db.unit_of_work() as uow:
-            await uow.outbox.finish(message.id, status, **values)
+    async def _record(
+        self, message: OutboxMessage, status: str, *, expect: str = "sending", **values: Any
+    ) -> None:
+        """Record an attempt's outcome, retrying through a database outage: the send is never
+        repeated because its record failed."""
+        owner = self.instance if expect == "sending" else None
+
+        async def finish(uow: UnitOfWork) -> None:
+            moved = await uow.outbox.finish(
+                message.id, status, expect=expect, owner=owner, **values
+            )
+            if not moved and status == "sent":
+                log.error("message %d was sent, but another sender had taken it back", message.id)
+
+        try:
+            recorded = await self._with_retries(finish)
+        except Exception:
+            log.exception("could not record the outcome of message %d", message.id)
+            return
+        if not recorded:
+            log.error(
+                "could not record message %d as %s before stopping (database away); it stays "
+                "claimed and is sent again after the next start",
+                message.id,
+                status,
+            )
+
+    async def _with_retries(self, work: Callable[[UnitOfWork], Any]) -> bool:
+        """Run `work` in a unit of work until it commits; False when stopping cut it short."""
+        backoff = Backoff()
+        while True:
+            try:
+                async with self.services.db.unit_of_work() as uow:
+                    await work(uow)
+                return True
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                self.services.health.failed(TASK, error)
+                if self.stopping is not None and self.stopping.is_set():  # its grace is all
+                    if await _sleep_or_cancelled(backoff.next()):
+                        return False
+                    continue
+                await asyncio.sleep(backoff.next())
 
     async def _postpone(self, message_id: int, seconds: float) -> None:
         async with self.services.db.unit_of_work() as uow:
             later = utcnow() + timedelta(seconds=seconds)
             await uow.outbox.finish(message_id, "pending", expect="pending", next_attempt_at=later)
 
-    async def _send(self, message: OutboxMessage) -> None:
-        if message.kind == "report":
-            await self._send_report(message)
-            return
+    async def _message_call(self, message: OutboxMessage) -> Callable[[], Any]:
+        """An invitation or reminder, rendered in the message's language."""
         prompt = await self._compose(message)
         renderer = Renderer(self.services.translator, Reply(message.locale, [prompt]))
-        await call_api(
+        return partial(
+            call_api,
             self.bot,
             "sendMessage",
+            read_timeout=SEND_TIMEOUT,
             chat_id=message.chat_id,
             text=renderer.text(prompt),
             reply_markup=renderer.keyboard(prompt),
         )
 
-    async def _send_report(self, message: OutboxMessage) -> None:
+    async def _report_call(self, message: OutboxMessage) -> Callable[[], Any]:
         """A compiled report as a document, with a one-line caption."""
         async with self.services.db.unit_of_work() as uow:
             report = await uow.reports.get(int(message.payload["report_id"]))
@@ -260,8 +419,12 @@ class OutboxSender:
         caption = self.services.translator.render(
             _("Open Cities audit summary: {name}", name=report.filename), message.locale
         )
-        await self.bot.send_document(
-            message.chat_id, report.content, filename=report.filename, caption=caption
+        return partial(
+            self.bot.send_document,
+            message.chat_id,
+            report.content,
+            filename=report.filename,
+            caption=caption,
         )
 
     async def _compose(self, message: OutboxMessage) -> Prompt:
@@ -291,3 +454,39 @@ class OutboxSender:
             names = [p.name for p in practices if p is not None]
             self.rounds[round_id] = (city.name, names, round_.closes_at)
         return self.rounds[round_id]
+
+
+async def unwanted(uow: UnitOfWork, services: Services, message: OutboxMessage) -> str | None:
+    """Why a queued message must not be sent now (None: send it). Checked at send time, since
+    the queue may be old: the round closed while the bot was down, the person sent /stop or
+    blocked the bot, a coordinator lost their role."""
+    if await uow.subscriptions.is_blocked(message.chat_id):
+        return "blocked: the person blocked the bot"
+    if message.kind not in RESPONDENT_KINDS:  # reports and anything else for staff
+        role = await role_of(uow, services, message.chat_id)
+        return None if role is not None and role.reads_reports else "no role: no longer staff"
+    if message.round_id is None:
+        return None
+    round_ = await uow.rounds.get(message.round_id)
+    if round_ is None or round_.status != "open":
+        return "round closed: the round is no longer open"
+    if await uow.subscriptions.opted_out(message.chat_id, round_.city_id):
+        return "opted out: the person stopped invitations"
+    return None
+
+
+def _log_failure(what: str, error: BaseException) -> None:
+    """One line for a database outage (it is retried); a traceback for anything else."""
+    if is_outage(error):
+        log.warning("%s: database unavailable (%s); retrying", what, type(error).__name__)
+    else:
+        log.error("%s failed; retrying", what, exc_info=error)
+
+
+async def _sleep_or_cancelled(seconds: float) -> bool:
+    """Sleep; True when cancelled meanwhile (the stop's grace period ended)."""
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        return True
+    return False

@@ -27,3 +27,35 @@ def update_kind(update: object) -> str:
         if getattr(update, kind, None) is not None:
             return kind
     return "other"
+
+
+TASK_PROGRESS = Gauge(
+    "auditbot_task_last_progress_timestamp_seconds",
+    "When a background task (sender, polling, scheduler jobs, leadership) last made progress",
+    ["task"],
+    registry=REGISTRY,
+)
+TASK_STALLED = Gauge(
+    "auditbot_task_stalled",
+    "1 while a background task has made no progress for longer than it should",
+    ["task"],
+    registry=REGISTRY,
+)
+TASK_FAILURES = Counter(
+    "auditbot_task_failures",
+    "Failed attempts of background tasks, by kind of error",
+    ["task", "kind"],
+    registry=REGISTRY,
+)
+UNCONFIRMED = Counter(
+    "auditbot_updates_unconfirmed",
+    "Updates left for Telegram to deliver again because the database failed while handling them",
+    ["transport"],
+    registry=REGISTRY,
+)
+OUTBOX_SKIPPED = Counter(
+    "auditbot_outbox_skipped",
+    "Queued messages not sent because they were no longer wanted at send time",
+    ["reason"],
+    registry=REGISTRY,
+)

