@@ -32,7 +32,10 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 TASK = "leadership"
 HEARTBEAT_KEY = "scheduler_heartbeat"
-CHECK_EVERY = 5.0  # seconds between heartbeats / checks of the lock / attempts to take it
+CHECK_EVERY = 5.0  # seconds between the leader's heartbeats and checks of its lock
+# Seconds between a follower's attempts to take the lock: one cheap query, and a leader that
+# died (a kill, a crash) is replaced within about this long, not a heartbeat later.
+TAKE_OVER_EVERY = 1.0
 HEARTBEAT_STALE = timedelta(seconds=60)
 
 
@@ -75,7 +78,7 @@ class Leadership:
                     if not said_waiting:
                         log.info(self._waiting_message())
                         said_waiting = True
-                    await pause(stop, _jitter(CHECK_EVERY))
+                    await pause(stop, _jitter(TAKE_OVER_EVERY))
                     continue
                 said_waiting = False
                 await self._lead(stop)
