@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from storage.uow import UnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message names where and why, never the
+    password."""
 
 
 class Database:
@@ -48,8 +55,18 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.exec_driver_sql("SELECT 1")
 
+    async def reachable(self) -> None:
+        """Raise DatabaseUnavailable, in one line, unless the database can be opened."""
+        try:
+            await self.ping()
+        except (OSError, DBAPIError) as error:
+            raise DatabaseUnavailable(
+                f"cannot open {where(self.engine.url)}: {reason(error)}"
+            ) from None
+
     async def upgrade(self) -> None:
         """Apply every Alembic migration up to head."""
+        await self.reachable()
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade_to_head)
 
@@ -60,13 +77,29 @@ class Database:
             await self.reader.dispose()
 
 
+def where(url: URL) -> str:
+    """A database's address for messages: the file, or host, port and name (no password)."""
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite file {url.database}"
+    return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+
+
+def reason(error: BaseException) -> str:
+    """The first line of what the driver said, without SQLAlchemy's wrapping."""
+    cause = getattr(error, "orig", None) or error
+    text = str(getattr(cause, "strerror", None) or cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
 def _create_engine(url: str, *, echo: bool, writer: bool = True) -> AsyncEngine:
-    """Create the engine; SQLite gets its folder, WAL, foreign keys and a busy timeout."""
+    """Create the engine; SQLite gets its folder, WAL, foreign keys and a busy timeout.
+    Errors never carry bound values (pseudonyms, answers) into messages or logs."""
     parsed = make_url(url)
-    options: dict[str, Any] = {"echo": echo}
+    options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            with suppress(OSError):  # an unusable folder is reported when the file is opened
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": 30}
         # One writer connection: SQLite has one write lock anyway, and waiting for the pool is
         # an asyncio wait, while waiting for the lock is SQLite's sleeping busy handler.

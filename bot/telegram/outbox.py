@@ -23,7 +23,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.flow import Reply
 from bot.services import Services
-from bot.telegram.render import Renderer, retry_seconds
+from bot.telegram.render import NO_PREVIEW, Renderer, retry_seconds
 from bot.transport import call_api
 from bot.web.metrics import SEND_ERRORS
 from conversations import notices
@@ -249,6 +249,7 @@ class OutboxSender:
             chat_id=message.chat_id,
             text=renderer.text(prompt),
             reply_markup=renderer.keyboard(prompt),
+            link_preview_options=NO_PREVIEW,
         )
 
     async def _send_report(self, message: OutboxMessage) -> None:

@@ -20,7 +20,7 @@ from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.flow import committed
-from bot.telegram.incoming import IncomingUpdates
+from bot.telegram.incoming import ALLOWED_UPDATES, IncomingUpdates
 from bot.telegram.render import retry_seconds
 from bot.transport import call_api
 
@@ -64,7 +64,7 @@ async def _poll(
                 offset=offset,
                 timeout=long_poll,
                 limit=limit,
-                allowed_updates=list(Update.ALL_TYPES),
+                allowed_updates=list(ALLOWED_UPDATES),
             )
         )
         stopping = asyncio.ensure_future(stop.wait())
