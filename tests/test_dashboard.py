@@ -106,14 +106,21 @@ async def browser() -> AsyncIterator[Any]:
             await chromium.close()
 
 
-async def signed_in_page(browser: Any, services: Services) -> Any:
+async def sign_in_with(page: Any, link: str) -> Any:
+    """Open a sign-in link and press its button, as a coordinator does."""
+    await page.goto(link)
+    async with page.expect_navigation():
+        await page.click("form[action='/dashboard/login'] button")
+    return page
+
+
+async def signed_in_page(browser: Any, services: Services, user: int = KRAKOW_COORDINATOR) -> Any:
     page = await (
         await browser.new_context(
             accept_downloads=True, locale="en-GB", viewport={"width": 390, "height": 844}
         )
     ).new_page()
-    await page.goto(await sign_in_link(services, KRAKOW_COORDINATOR))
-    return page
+    return await sign_in_with(page, await sign_in_link(services, user))
 
 
 async def test_sign_in_open_a_round_see_its_chart_switch_language_and_download(
@@ -144,8 +151,7 @@ async def test_sign_in_open_a_round_see_its_chart_switch_language_and_download(
 async def test_a_used_or_expired_link_is_refused(site: dict[str, Any], browser: Any) -> None:
     services = site["services"]
     link = await sign_in_link(services, KRAKOW_COORDINATOR)
-    page = await (await browser.new_context()).new_page()
-    await page.goto(link)
+    page = await sign_in_with(await (await browser.new_context()).new_page(), link)
     assert page.url.endswith("/dashboard")
     other = await (await browser.new_context()).new_page()
     response = await other.goto(link)  # the same link a second time

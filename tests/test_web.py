@@ -56,7 +56,7 @@ def message_update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
 async def test_serve_process_checks_the_secret_and_answers_through_the_bot_api(
     settings: Settings,
 ) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     async with FakeBotApi() as server:
         env = {
             **os.environ,
@@ -64,8 +64,9 @@ async def test_serve_process_checks_the_secret_and_answers_through_the_bot_api(
             "TELEGRAM_API_URL": server.url,
             "DATABASE_URL": settings.database_url,
             "PSEUDONYM_SECRET": SECRET,
-            "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+            "WEBHOOK_URL": "https://bot.example.org/telegram/webhook",
             "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "METRICS_PORT": str(metrics_port),
         }
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -101,11 +102,19 @@ async def test_serve_process_checks_the_secret_and_answers_through_the_bot_api(
                 [reply] = server.messages(4242)
                 assert reply["reply_markup"]["inline_keyboard"][0][0]["text"] == "English"
                 async with http.get(f"{base}/metrics") as response:
+                    assert response.status == 404  # not on the public port
+                async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:
                     body = await response.text()
                 assert "auditbot_updates_handled_total" in body
                 assert "auditbot_outbox_depth" in body
             [registration] = server.calls_to("setWebhook")
             assert registration.params["secret_token"] == WEBHOOK_SECRET
+            assert registration.params["url"] == "https://bot.example.org/telegram/webhook"
+            assert sorted(registration.params["allowed_updates"]) == [
+                "callback_query",
+                "edited_message",
+                "message",
+            ]
         finally:
             process.send_signal(signal.SIGTERM)
             try:

@@ -194,13 +194,16 @@ class Dashboard:
 
     def _same_origin(self, request: web.Request) -> bool:
         """A sign-in form posted from another site is refused (no signing people in to an
-        account that is not theirs)."""
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
-        host = urlsplit(origin).netloc
+        account that is not theirs). Browsers say where a request comes from in Sec-Fetch-Site;
+        older ones in Origin ("null" under our no-referrer policy, which proves nothing)."""
+        site = request.headers.get("Sec-Fetch-Site")
+        if site is not None:
+            return site in ("same-origin", "none")
+        origin = request.headers.get("Origin", "null")
+        if origin == "null":
+            return True
         public = urlsplit(self.services.settings.dashboard_url or "").netloc
-        return host in (request.host, public)
+        return urlsplit(origin).netloc in (request.host, public)
 
     async def rounds(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """The rounds of the viewer's cities with their counts."""
