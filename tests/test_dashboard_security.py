@@ -9,13 +9,11 @@ import aiohttp
 
 from bot import staff
 from bot.web.auth import sign_in_link
-from tests.test_dashboard import (  # noqa: F401  (fixtures)
-    KRAKOW_COORDINATOR,
-    browser,
-    sign_in_with,
-    signed_in_page,
-    site,
-)
+from tests import test_dashboard
+from tests.test_dashboard import KRAKOW_COORDINATOR, sign_in_with, signed_in_page
+
+site = test_dashboard.site  # the same fixtures: the web server with a Kraków round, Chromium
+browser = test_dashboard.browser
 
 
 async def test_previews_and_head_requests_never_spend_a_sign_in_link(
