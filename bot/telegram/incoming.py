@@ -36,7 +36,7 @@ class IncomingUpdates:
         one malformed update must not stop the others)."""
         try:
             return self._parse(data)
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as error:
             log.warning("skipped an update that could not be read: %s", type(error).__name__)
             return None
 

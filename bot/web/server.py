@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import math
 import os
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,8 +88,8 @@ async def webhook(request: web.Request) -> web.Response:
 
 
 def within_bounds(data: object) -> bool:
-    """No deeper than MAX_DEPTH and every integer a signed 64-bit one (checked without
-    recursion, so a deep document cannot exhaust the stack)."""
+    """No deeper than MAX_DEPTH and every number within the signed 64-bit range (checked
+    without recursion, so a deep document cannot exhaust the stack)."""
     pending: list[tuple[object, int]] = [(data, 0)]
     while pending:
         value, depth = pending.pop()
@@ -98,6 +99,8 @@ def within_bounds(data: object) -> bool:
             items = value.values() if isinstance(value, dict) else value
             pending.extend((item, depth + 1) for item in items)
         elif isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+            return False
+        elif isinstance(value, float) and not (math.isfinite(value) and abs(value) < 2**63):
             return False
     return True
 
