@@ -60,7 +60,10 @@ class Settings(BaseSettings):
     @classmethod
     def _known_driver(cls, value: str) -> str:
         """SQLite or PostgreSQL. The postgres:// and postgresql:// URLs hosting providers hand
-        out get the asyncpg driver, and their libpq `sslmode` becomes asyncpg's `ssl`."""
+        out get the asyncpg driver, and their libpq `sslmode` becomes asyncpg's `ssl`. Empty
+        means the default."""
+        if not value:
+            return DEFAULT_DATABASE_URL
         if value.startswith(("postgresql://", "postgres://")):
             value = "postgresql+asyncpg://" + value.split("://", 1)[1]
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
     def _no_stray_legacy_database(self) -> Self:
         """Before the default moved to the user's data folder it was ./data/auditbot.sqlite3;
         refuse to start an empty database next to such a file instead of quietly ignoring it."""
-        if "database_url" not in self.model_fields_set and LEGACY_DATABASE_FILE.is_file():
+        if self.database_url == DEFAULT_DATABASE_URL and LEGACY_DATABASE_FILE.is_file():
             raise ValueError(
                 f"DATABASE_URL: not set, and {LEGACY_DATABASE_FILE} exists here; to keep using "
                 f"it set DATABASE_URL=sqlite+aiosqlite:///{LEGACY_DATABASE_FILE.resolve()} "
@@ -145,6 +148,12 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value):
             raise ValueError("use 16–256 characters of A–Z, a–z, 0–9, _ and -")
         return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _optional_port(cls, value: object) -> object:
+        """METRICS_PORT= (empty) means no metrics."""
+        return None if value == "" else value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -104,7 +104,6 @@ OBJECT_PREFIX = {
     "KeyboardButton": "Can't parse keyboard button: ",
     "BotCommandScope": "Can't parse BotCommandScope: ",
     "MessageEntity": "Can't parse MessageEntity: ",
-    "BotCommand": "Can't parse BotCommand: ",
 }
 INLINE_ACTIONS = (
     *("url", "callback_data", "web_app", "login_url", "switch_inline_query"),
@@ -358,7 +357,6 @@ def plain_text(text: str, parse_mode: object) -> str:
 
 class _HtmlText:
     """A port of the shape of TDLib's parse_html: tags it knows, entities, byte offsets."""
-
 
     def __init__(self, text: str) -> None:
         self.text = text
