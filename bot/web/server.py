@@ -98,11 +98,18 @@ def within_bounds(data: object) -> bool:
                 return False
             items = value.values() if isinstance(value, dict) else value
             pending.extend((item, depth + 1) for item in items)
-        elif isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
-            return False
-        elif isinstance(value, float) and not (math.isfinite(value) and abs(value) < 2**63):
+        elif not _in_int64(value):
             return False
     return True
+
+
+def _in_int64(value: object) -> bool:
+    """Numbers must fit a signed 64-bit integer (floats too: ids do not come as 1e19)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) < 2**63
+    return value in INT64
 
 
 async def healthz(request: web.Request) -> web.Response:
