@@ -498,3 +498,21 @@ async def test_a_form_encoded_call_is_checked_too(server: FakeBotApi) -> None:
         ) as response:
             assert response.status == 400  # a body that is no JSON object supplies nothing
             assert (await response.json())["description"] == "Bad Request: chat_id is empty"
+
+
+async def test_the_bot_asks_telegram_only_for_the_updates_it_handles(database_url: str) -> None:
+    from bot.telegram.incoming import ALLOWED_UPDATES
+    from tests.telegram_harness import running_bot
+
+    async with running_bot(database_url) as bot:
+        person = bot.person("en")
+        await person.send("/start")
+        assert "English" in person.buttons()
+        sent = await bot.server.wait_for(lambda: bot.server.calls_to("getUpdates"))
+        assert {tuple(call.params["allowed_updates"]) for call in sent} == {ALLOWED_UPDATES}
+        # each of those types has its handler: an edited message gets the hint and the question
+        before = len(person.received)
+        edit = bot.server.new_message(person.id, person.user.user, {"text": "edited"})
+        edited = bot.server.push_update({"edited_message": edit | {"edit_date": edit["date"]}})
+        await bot.processor.wait(edited["update_id"])
+        assert len(person.received) > before
