@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +189,29 @@ def _fits(kind: str, value: Any, files: JSON) -> bool:
     return isinstance(value, dict)
 
 
+@cache
+def _documented_limits(
+    description: str,
+) -> tuple[tuple[int, int, str] | None, tuple[int, int] | None]:
+    """A field's "N-M characters/bytes" and "Values between N-M" limits (read once)."""
+    text = _RANGE.search(description)
+    number = _VALUES.search(description)
+    return (
+        (int(text.group(1)), int(text.group(2)), text.group(3)) if text else None,
+        tuple(int(g) for g in number.groups() if g is not None) if number else None,  # type: ignore[return-value]
+    )
+
+
+@cache
+def _fields_of(type_name: str) -> dict[str, JSON]:
+    return {f["name"]: f for f in TYPES[type_name].get("fields", [])}
+
+
 def _check_limits(owner: str, field: JSON, value: Any) -> None:
     """The documented "N-M characters/bytes" and "Values between N-M" limits."""
-    description = field.get("description", "")
-    if isinstance(value, str) and (found := _RANGE.search(description)):
-        low, high, unit = int(found.group(1)), int(found.group(2)), found.group(3)
+    text_limit, number_limit = _documented_limits(field.get("description", ""))
+    if isinstance(value, str) and text_limit is not None:
+        low, high, unit = text_limit
         size = len(value.encode()) if unit == "bytes" else len(value)
         if low <= size <= high:
             return
@@ -201,8 +220,8 @@ def _check_limits(owner: str, field: JSON, value: Any) -> None:
         )
         raise refuse(empty if size < low and empty else too_long)
     number = value if isinstance(value, int) and not isinstance(value, bool) else None
-    if number is not None and (found := _VALUES.search(description)):
-        low, high = (int(g) for g in found.groups() if g is not None)
+    if number is not None and number_limit is not None:
+        low, high = number_limit
         if not low <= number <= high:
             raise refuse(f"{field['name']} must be between {low} and {high}")
 
@@ -222,7 +241,7 @@ def _check_object(type_name: str, value: Any, where: str) -> None:
         if chosen is None:
             raise refuse(f"{prefix}Unsupported type specified")
         spec = TYPES[chosen]
-    fields = {f["name"]: f for f in spec.get("fields", [])}
+    fields = _fields_of(spec["name"])
     for given in value:
         if given not in fields:
             raise refuse(f'{prefix}field "{given}" is not a field of {spec["name"]}')
