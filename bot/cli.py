@@ -256,9 +256,21 @@ def chat(
 async def _chat(settings: Settings, locale: str | None, payload: str | None, user: str) -> None:
     from bot.console import run_console
 
-    await _with_services(
-        settings, lambda s: run_console(s, locale=locale, payload=payload, user=user)
-    )
+    async def preview(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            await _known_start(uow, payload)
+        await run_console(services, locale=locale, payload=payload, user=user)
+
+    await _with_services(settings, preview)
+
+
+async def _known_start(uow: UnitOfWork, payload: str | None) -> None:
+    """--city and --practice name what the catalog has (the preview is no place for typos)."""
+    kind, _sep, ident = (payload or "").partition("_")
+    if kind == "c":
+        await _known_cities(uow, [ident])
+    elif kind == "p" and await uow.catalog.practice(ident) is None:
+        raise ValueError(f"--practice: unknown practice {ident}")
 
 
 async def _migrated(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:

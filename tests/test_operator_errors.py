@@ -151,6 +151,37 @@ def test_unknown_cities_rounds_and_ids_are_errors_everywhere(
         )
         plain_failure(auditbot("comments", "hide", round_id, DATABASE_URL=db), round_id)
     plain_failure(auditbot("round", "list", "--city", "nowhere", DATABASE_URL=db), "nowhere")
+    plain_failure(auditbot("chat", "--city", "nowhere", DATABASE_URL=db), "--city")
+    plain_failure(auditbot("chat", "--practice", "nope", DATABASE_URL=db), "--practice: unknown")
+    plain_failure(
+        auditbot(
+            "round",
+            "open",
+            "--city",
+            "krakow",
+            "--practice",
+            "nope",
+            "--closes",
+            "2099-01-31",
+            DATABASE_URL=db,
+        ),
+        "nope",
+    )
+    plain_failure(
+        auditbot(
+            "poster",
+            "--city",
+            "krakow",
+            "--practice",
+            "nope",
+            "--out",
+            out,
+            "--bot-username",
+            "x_bot",
+            DATABASE_URL=db,
+        ),
+        "nope",
+    )
     plain_failure(auditbot("staff", "add", str(2**64), "staff", DATABASE_URL=db), str(2**64))
     assert auditbot("staff", "remove", str(2**64), DATABASE_URL=db).returncode == 0
 
