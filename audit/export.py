@@ -140,6 +140,10 @@ METHOD = (
     ),
 )
 EQUAL_WEIGHTS = _("all criteria weigh the same")
+CHANNEL_NAMES: Mapping[str, Msg] = {
+    "telegram": _("answers given in Telegram"),
+    "face_to_face": _("answers from face-to-face interviews"),
+}
 OVERLAP = _("The 95 % CIs of the two rounds overlap: the change may be chance.")
 
 
@@ -191,14 +195,19 @@ class _View:
         return self.t(CRITERION_NAMES.get(name, Plain(name)))
 
     def period(self) -> str:
-        """What the report covers: "Round 12", "Year 2026" or a city's rounds."""
+        """What the report covers: "Round 12", "Year 2026" or a city's rounds, and the channel
+        when the report has the answers of one channel only."""
         report = self.report
         if report.kind == "round":
-            return self.t(_("Round {label}", label=report.label))
-        if report.kind == "year":
-            return self.t(_("Year {label}", label=report.label))
-        city = dict(report.cities()).get(report.label)
-        return self.t(_("{city}, all rounds", city=Local(city) if city else Plain(report.label)))
+            title = self.t(_("Round {label}", label=report.label))
+        elif report.kind == "year":
+            title = self.t(_("Year {label}", label=report.label))
+        else:
+            city = dict(report.cities()).get(report.label)
+            name = Local(city) if city else Plain(report.label)
+            title = self.t(_("{city}, all rounds", city=name))
+        channel = CHANNEL_NAMES.get(report.channel or "")
+        return f"{title} · {self.t(channel)}" if channel else title
 
     def dates(self) -> str:
         """The period's first and last day, if known."""
@@ -582,6 +591,7 @@ def to_json(report: Report, translator: Renderer, locale: str) -> bytes:
     document = {
         "kind": report.kind,
         "label": report.label,
+        "channel": report.channel,
         "period": {
             "title": view.period(),
             "starts": report.starts.isoformat() if report.starts else None,

@@ -85,6 +85,7 @@ class Report:
     weights: Mapping[str, float]
     practices: list[PracticeSummary]
     comments: list[Comment]
+    channel: str | None = None  # only the answers of one channel (None: all)
 
     def ranked(self) -> list[PracticeSummary]:
         """Practices with a composite score, best first."""

@@ -118,6 +118,7 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
         weights,
         summaries,
         comments,
+        scope.channel,
     )
     return await with_names(uow, report)
 

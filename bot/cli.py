@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -10,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvloop
@@ -26,7 +27,21 @@ from bot.services import Services, start_services, survey_folders
 from bot.transport import without_token
 from conversations.notices import last_moment
 from conversations.round_setup import parse_date
-from conversations.survey import SurveyError, load_survey_file, survey_files
+from conversations.submissions import SubmissionError
+from conversations.survey import (
+    LANGUAGES,
+    SurveyError,
+    load_survey_file,
+    load_survey_text,
+    survey_files,
+)
+from conversations.xlsform import (
+    INTERVIEW_WORDS,
+    InterviewChoices,
+    export_form,
+    import_form,
+    workbook_bytes,
+)
 from storage.catalog import (
     CatalogError,
     catalog_to_csv,
@@ -36,7 +51,7 @@ from storage.catalog import (
     read_catalog,
 )
 from storage.db import Database, DatabaseUnavailable
-from storage.models import utcnow
+from storage.models import CHANNELS, utcnow
 from storage.uow import UnitOfWork
 
 app = typer.Typer(
@@ -52,6 +67,8 @@ staff_app = typer.Typer(help="Roles: admin, staff, coordinator.", no_args_is_hel
 round_app = typer.Typer(help="Survey rounds.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
 app.add_typer(round_app, name="round")
+responses_app = typer.Typer(help="Responses collected outside the bot.", no_args_is_help=True)
+app.add_typer(responses_app, name="responses")
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"
@@ -96,7 +113,14 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
         # uvloop: the event loop is a tenth of the bot's CPU under load, and uvloop's is faster.
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             return runner.run(work())  # type: ignore[arg-type]
-    except (ConfigError, MissingCatalog, CatalogError, SurveyError, ValueError) as error:
+    except (
+        ConfigError,
+        MissingCatalog,
+        CatalogError,
+        SurveyError,
+        SubmissionError,
+        ValueError,
+    ) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
     except DatabaseUnavailable as error:
@@ -328,6 +352,123 @@ def survey_check(
         else:
             typer.echo(f"{path}: ok ({len(survey.questions)} questions)")
     if failed:
+        raise typer.Exit(1)
+
+
+class SurveyFormat(StrEnum):
+    """Formats a survey can be exported to."""
+
+    xlsform = "xlsform"
+
+
+@survey_app.command("import")
+def survey_import(
+    form: Annotated[Path, typer.Argument(help="An XLSForm (.xlsx or .xls).")],
+    out: Annotated[Path, typer.Option(help="The survey file to write (.yaml).")],
+    key: Annotated[str | None, typer.Option(help="Survey key (default: form_id).")] = None,
+) -> None:
+    """Turn an XLSForm (KoBoToolbox, ODK) into a survey file; list what a chat cannot ask."""
+    _output_file(out)
+    if not form.is_file():
+        typer.echo(f"{form}: no such file", err=True)
+        raise typer.Exit(2)
+    result = import_form(form.read_bytes(), suffix=form.suffix, key=key)
+    for problem in result.problems:
+        typer.echo(f"{form}: {problem}", err=True)
+    if result.definition is None:
+        errors = sum(1 for p in result.problems if p.fatal)
+        typer.echo(f"{form}: nothing written; fix the {errors} error(s) above", err=True)
+        raise typer.Exit(1)
+    text = result.yaml()
+    survey, _data = load_survey_text(text, out)
+    out.write_text(text, encoding="utf-8")
+    left_out = sum(1 for p in result.problems if p.level == "left out")
+    typer.echo(
+        f"wrote {out} ({len(survey.questions)} questions"
+        + (f"; {left_out} item(s) left out, see above" if left_out else "")
+        + ")"
+    )
+
+
+@survey_app.command("export")
+def survey_export(
+    source: Annotated[str, typer.Argument(help="A survey file, or the key of a stored survey.")],
+    out: Annotated[Path, typer.Option(help="The XLSForm to write (.xlsx).")],
+    format: Annotated[SurveyFormat, typer.Option(help="xlsform.")] = SurveyFormat.xlsform,
+) -> None:
+    """Write a survey as an XLSForm for KoBoToolbox or ODK, in all four languages."""
+    settings = _settings()
+    _output_file(out)
+    path = Path(source)
+    from_file = path.is_file() or path.suffix in (".yaml", ".yml")
+
+    async def make(services: Services) -> bytes:
+        async with services.db.unit_of_work() as uow:
+            if from_file:
+                _survey, definition = load_survey_file(path)
+            else:
+                row = await uow.surveys.latest(source)
+                if row is None:
+                    raise ValueError(f"{source}: neither a survey file nor a stored survey key")
+                definition = row.definition
+            cities = [(c.id, c.name) for c in await uow.catalog.cities()]
+            practices = [
+                (p.id, p.city_id, p.name) for p in await uow.catalog.practices(active_only=True)
+            ]
+        words = {
+            name: {code: services.translator.render(msg, code) for code in LANGUAGES}
+            for name, msg in INTERVIEW_WORDS.items()
+        }
+        sheets = export_form(definition, InterviewChoices(cities, practices, words))
+        return workbook_bytes(sheets)
+
+    content = _run(lambda: _with_services(settings, make))
+    out.write_bytes(content)
+    typer.echo(f"wrote {out}")
+
+
+@responses_app.command("import")
+def responses_import(
+    submissions: Annotated[Path, typer.Argument(help="A KoBo/ODK export (.csv or .xlsx).")],
+    survey: Annotated[str, typer.Option(help="The survey key the form was made from.")],
+    practice: Annotated[
+        str | None, typer.Option(help="The practice, when the file has no 'practice' column.")
+    ] = None,
+    lang: Annotated[
+        Language | None, typer.Option(help="The language, when the file has no 'language' column.")
+    ] = None,
+) -> None:
+    """Store face-to-face interviews as responses (channel face_to_face); safe to repeat."""
+    from bot.face_to_face import import_submissions, read_table
+
+    settings = _settings()
+
+    async def store(services: Services) -> Any:
+        header, rows = read_table(submissions)
+        return await import_submissions(
+            services,
+            survey,
+            header,
+            rows,
+            practice=practice,
+            locale=lang.value if lang else None,
+        )
+
+    report = _run(lambda: _with_services(settings, store))
+    for rejection in report.rejected:
+        typer.echo(f"{submissions}: {rejection}", err=True)
+    if report.ignored_columns:
+        typer.echo(f"not kept (not in the survey): {', '.join(report.ignored_columns)}")
+    rounds = ", ".join(
+        f"{n} in round {r}" if r is not None else f"{n} outside rounds"
+        for r, n in sorted(report.rounds.items(), key=lambda item: (item[0] is None, item[0]))
+    )
+    typer.echo(
+        f"imported {report.imported}"
+        + (f" ({rounds})" if rounds else "")
+        + f", already imported {report.already}, rejected {len(report.rejected)}"
+    )
+    if report.rejected:
         raise typer.Exit(1)
 
 
@@ -631,6 +772,9 @@ def _date_option(name: str, value: str) -> date:
     return parsed
 
 
+Channel = StrEnum("Channel", {name: name for name in CHANNELS})  # type: ignore[misc]
+
+
 class ReportFormat(StrEnum):
     """Report file formats."""
 
@@ -653,6 +797,10 @@ def report(
         ReportFormat.pdf
     ),
     lang: Annotated[Language, typer.Option(help="Language of the report.")] = Language.pl,
+    channel: Annotated[
+        Channel | None,
+        typer.Option(help="Only answers given in telegram or in face_to_face interviews."),
+    ] = None,
 ) -> None:
     """Summarise a round, a year or a city and write it as CSV, XLSX, PDF or JSON."""
     settings = _settings()
@@ -671,6 +819,9 @@ def report(
                 period = year_period(year, settings.tz, city)
             else:
                 period = city_period((city or [""])[0])
+        if channel is not None:
+            scope = dataclasses.replace(period.scope, channel=channel.value)
+            period = dataclasses.replace(period, scope=scope)
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), transient=True
         ) as bar:

@@ -27,6 +27,8 @@ from conversations.survey import (
     Question,
     Survey,
     is_visible,
+    read_number,
+    within_bounds,
 )
 
 LANGUAGE_NAMES = {"uk": "Українська", "ru": "Русский", "en": "English", "pl": "Polski"}
@@ -640,11 +642,25 @@ class _Conversation:
             else:
                 self._answer(question, cleaned)
             return
+        if question.type == "number":
+            self._type_number(question, cleaned)
+            return
         action = self._typed_choice(question, cleaned)
         if action is None:
             self._hint(_("Please answer with the buttons below the question."))
         else:
             self._on_question(ev.from_action(None, action))
+
+    def _type_number(self, question: Question, text: str) -> None:
+        value = read_number(question, text)
+        if value is None and read_number(replace(question, decimal=True), text) is not None:
+            self._hint(_("Please type a whole number, without decimals."))
+        elif value is None:
+            self._hint(_("Please type a number, for example 12."))
+        elif not within_bounds(question, value):
+            self._hint(_("This number is outside the allowed range."))
+        else:
+            self._answer(question, value)
 
     def _typed_choice(self, question: Question, text: str) -> str | None:
         """Typed numbers and labels count as presses (handy in the console and on old phones)."""
@@ -827,7 +843,7 @@ class _Conversation:
             lines,
             tuple(r for r in rows if r),
             kind="question",
-            expects_text=question.type == "text",
+            expects_text=question.type in ("text", "number"),
         )
 
     def _question_text(self, question: Question) -> Local:
@@ -855,6 +871,8 @@ class _Conversation:
             ]
         if question.type == "text":
             return [_("Type your answer as a message.")]
+        if question.type == "number":
+            return [_number_instruction(question)]
         return []
 
     def _answer_buttons(self, question: Question) -> list[tuple[Button, ...]]:
@@ -1102,6 +1120,19 @@ class _Conversation:
         if number is not None and 1 <= number <= len(practices):
             return practices[number - 1]
         return next((p for p in practices if folded in {_fold(n) for n in p.name.values()}), None)
+
+
+def _number_instruction(question: Question) -> Msg:
+    """How to answer a number question, with its bounds."""
+    low = None if question.lowest is None else Plain(str(question.lowest))
+    high = None if question.highest is None else Plain(str(question.highest))
+    if low is not None and high is not None:
+        return _("Type a number from {min} to {max}.", min=low, max=high)
+    if low is not None:
+        return _("Type a number of at least {min}.", min=low)
+    if high is not None:
+        return _("Type a number of at most {max}.", max=high)
+    return _("Type a number.")
 
 
 def _pager(page: int, count: int) -> list[tuple[Button, ...]]:

@@ -8,6 +8,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import yaml
 
 LANGUAGES = ("uk", "ru", "en", "pl")
-QUESTION_TYPES = ("single_choice", "multiple_choice", "scale", "yes_no", "text", "info")
+QUESTION_TYPES = ("single_choice", "multiple_choice", "scale", "yes_no", "number", "text", "info")
 TAGS = (
     "awareness",
     "usage",
@@ -24,6 +25,7 @@ TAGS = (
     "comprehensiveness",
     "overall",
     "comment",
+    "other",  # asked and stored, but part of no criterion or share (e.g. years in the city)
 )
 CRITERIA = ("engagement", "sustainability", "comprehensiveness", "overall")
 CONDITIONS = ("equals", "in", "not_in", "at_least", "at_most", "includes", "answered")
@@ -31,6 +33,8 @@ PLACEHOLDERS = frozenset({"practice", "city"})
 SCALE = range(1, 6)
 YES, NO, DONT_KNOW = "yes", "no", "dont_know"
 DEFAULT_TEXT_LIMIT = 1000
+MAX_WHOLE_NUMBER = 2**31 - 1  # answers.value_number is a 32-bit integer
+MAX_DECIMAL_LENGTH = 16  # a decimal answer is stored as text in answers.value_option
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _LINE = re.compile(r":(\d+): ")
@@ -64,6 +68,9 @@ class Question:
     dont_know: bool = False
     max_length: int = DEFAULT_TEXT_LIMIT
     positive: tuple[str, ...] = ()  # options that count as "yes" in shares (e.g. "used it")
+    lowest: int | float | None = None  # number: the smallest answer allowed
+    highest: int | float | None = None  # number: the largest answer allowed
+    decimal: bool = False  # number: decimals allowed (else whole numbers only)
 
     @property
     def option_ids(self) -> tuple[str, ...]:
@@ -143,6 +150,35 @@ def condition_holds(condition: Mapping[str, Any], answers: Mapping[str, AnswerVa
     return value <= condition["at_most"]
 
 
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
+
+
+def read_number(question: Question, text: str) -> int | str | None:
+    """A number typed or recorded for a number question, as it is stored: an int for a
+    whole-number question, the canonical text ("2.5") for a decimal one; None when the text is
+    no number, or has decimals the question does not take. Bounds are checked apart."""
+    compact = text.strip().replace(" ", "").replace("\u00a0", "")
+    if not _NUMBER.fullmatch(compact):
+        return None
+    number = Decimal(compact.replace(",", "."))
+    if question.decimal:  # stored as an option's text: at most 16 characters
+        canonical = format(number.normalize(), "f")
+        canonical = "0" if canonical in ("-0", "+0") else canonical
+        return canonical if len(canonical) <= MAX_DECIMAL_LENGTH else None
+    if number != number.to_integral_value() or abs(number) > MAX_WHOLE_NUMBER:
+        return None
+    return int(number)
+
+
+def within_bounds(question: Question, value: int | str) -> bool:
+    """Whether a number answer lies between the question's min and max."""
+    number = Decimal(value)
+    low, high = question.lowest, question.highest
+    return (low is None or number >= Decimal(str(low))) and (
+        high is None or number <= Decimal(str(high))
+    )
+
+
 def is_visible(question: Question, answers: Mapping[str, AnswerValue]) -> bool:
     """Whether a question is asked, given the answers so far."""
     return question.show_if is None or condition_holds(question.show_if, answers)
@@ -159,12 +195,15 @@ def survey_from_dict(data: Mapping[str, Any]) -> Survey:
             required=bool(q.get("required", False)),
             show_if=q.get("show_if"),
             options=tuple(Option(o["id"], o["label"]) for o in q.get("options", ())),
-            min=int(q.get("min", 1)),
-            max=q.get("max"),
+            min=int(q.get("min", 1)) if q["type"] == "multiple_choice" else 1,
+            max=q.get("max") if q["type"] == "multiple_choice" else None,
             labels=q.get("labels", {}),
             dont_know=bool(q.get("dont_know", False)),
             max_length=int(q.get("max_length", DEFAULT_TEXT_LIMIT)),
             positive=tuple(q.get("positive", ())),
+            lowest=q.get("min") if q["type"] == "number" else None,
+            highest=q.get("max") if q["type"] == "number" else None,
+            decimal=bool(q.get("decimal", False)),
         )
         for q in data["questions"]
     )
@@ -179,15 +218,20 @@ def content_hash(data: Mapping[str, Any]) -> str:
 
 def load_survey_file(path: Path) -> tuple[Survey, dict[str, Any]]:
     """Read and validate a survey file; raise SurveyError listing every problem with its line."""
+    return load_survey_text(path.read_text(encoding="utf-8"), path)
+
+
+def load_survey_text(text: str, path: Path) -> tuple[Survey, dict[str, Any]]:
+    """Validate a survey's YAML text (named `path` in the problems)."""
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise SurveyError([f"{path}:{line}: not valid YAML: {error}"]) from None
     if root is None:
         raise SurveyError([f"{path}:1: the file is empty"])
-    data = yaml.SafeLoader(path.read_text(encoding="utf-8")).get_single_data()
+    data = yaml.SafeLoader(text).get_single_data()
     problems = _SurveyChecker(path, root).check(data)
     if problems:
         raise SurveyError(sorted(problems, key=_line_number))
@@ -272,6 +316,8 @@ class _SurveyChecker:
             self._options(q, where)
         if qtype == "scale":
             self._scale(q, where)
+        if qtype == "number":
+            self._number(q, where)
         if qtype == "text" and "max_length" in q:
             limit = q["max_length"]
             if not isinstance(limit, int) or not 1 <= limit <= 4000:
@@ -318,6 +364,21 @@ class _SurveyChecker:
         for end in ("low", "high"):
             self._localized(labels[end], (*where, "labels", end), placeholders=False)
 
+    def _number(self, q: dict[str, Any], where: tuple[Any, ...]) -> None:
+        decimal = q.get("decimal", False)
+        if not isinstance(decimal, bool):
+            self._report((*where, "decimal"), "decimal must be true or false")
+        kinds = (int, float) if decimal else (int,)
+        for end in ("min", "max"):
+            value = q.get(end)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+                whole = "" if decimal else "whole "
+                self._report((*where, end), f"{end} must be a {whole}number")
+                return
+        low, high = q.get("min"), q.get("max")
+        if low is not None and high is not None and low > high:
+            self._report(where, "min must not be larger than max")
+
     def _condition(self, cond: Any, where: tuple[Any, ...], earlier: dict[str, Any]) -> None:
         if not isinstance(cond, dict):
             self._report(where, "show_if must be a mapping")
@@ -349,8 +410,15 @@ class _SurveyChecker:
                 self._report(where, "'answered' takes true or false")
             return
         if test in ("at_least", "at_most"):
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if kind == "number" and not target.get("decimal") and whole:
+                return
             if kind != "scale" or value not in SCALE:
-                self._report(where, f"'{test}' needs a scale question and a number from 1 to 5")
+                self._report(
+                    where,
+                    f"'{test}' needs a scale question and a number from 1 to 5, "
+                    "or a whole-number question and a whole number",
+                )
             return
         choices = set(_option_ids(target))
         values = value if test in ("in", "not_in") else [value]
@@ -395,6 +463,7 @@ _TYPE_FIELDS = {
     "single_choice": {"options", "positive"},
     "multiple_choice": {"options", "min", "max"},
     "scale": {"labels", "dont_know"},
+    "number": {"min", "max", "decimal"},
     "text": {"max_length"},
 }
 

@@ -23,6 +23,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+TELEGRAM, FACE_TO_FACE = "telegram", "face_to_face"
+CHANNELS = (TELEGRAM, FACE_TO_FACE)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -205,6 +208,9 @@ class Response(Base):
     survey_version: Mapped[int]
     locale: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="in_progress")
+    # How the answers came: "telegram" (the bot, the console preview) or "face_to_face" (an
+    # interview recorded in KoBo/ODK and imported with `auditbot responses import`).
+    channel: Mapped[str] = mapped_column(String(16), default=TELEGRAM, server_default=TELEGRAM)
     current_question: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]

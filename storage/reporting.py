@@ -57,6 +57,7 @@ class Scope:
     since: datetime | None = None
     until: datetime | None = None
     city_ids: tuple[str, ...] | None = None
+    channel: str | None = None  # only responses of one channel (telegram, face_to_face)
 
 
 class ValueCount(NamedTuple):
@@ -127,6 +128,8 @@ class AuditRepository(_Repository):
             query = query.where(table.started_at >= scope.since)
         if scope.until is not None:
             query = query.where(table.started_at < scope.until)
+        if scope.channel is not None:
+            query = query.where(Response.channel == scope.channel)
         return _in_cities(query, table.practice_id, scope)
 
     async def _rows(self, query: Select[*_Ts]) -> Result[*_Ts]:
@@ -138,7 +141,7 @@ class AuditRepository(_Repository):
     async def _months(self, scope: Scope) -> tuple[str | None, str | None] | None:
         """The first and the first excluded month of a scope when the tallies can answer it."""
         zone = await Tallies(self.session).zone()
-        if zone is None:
+        if zone is None or scope.channel is not None:  # the tallies do not count by channel
             return None
         since = month_period(scope.since, zone) if scope.since else None
         until = month_period(scope.until, zone) if scope.until else None
@@ -242,7 +245,7 @@ class AuditRepository(_Repository):
         to be read once (a year has tens of thousands: no list of rows is kept around)."""
         if not question_ids:
             return []
-        if await Tallies(self.session).zone() is None:
+        if await Tallies(self.session).zone() is None or scope.channel is not None:
             return await self.raw_comments(scope, question_ids)
         query = (
             select(

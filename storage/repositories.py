@@ -248,6 +248,21 @@ class RoundRepository(_Repository):
         await self.session.flush()
         return round_
 
+    async def covering(self, practice_id: str, moment: datetime) -> Round | None:
+        """The round that evaluated a practice at a moment (the latest opened, if several)."""
+        query = (
+            select(Round)
+            .join(RoundPractice, RoundPractice.round_id == Round.id)
+            .where(
+                RoundPractice.practice_id == practice_id,
+                Round.opens_at <= moment,
+                Round.closes_at > moment,
+            )
+            .order_by(Round.opens_at.desc(), Round.id.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
+
     async def progress_counts(self, round_id: int) -> dict[str, dict[str, int]]:
         """Per practice: responses started and completed in a round."""
         query = (

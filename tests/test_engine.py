@@ -357,3 +357,16 @@ def test_choosing_an_unfinished_practice_resumes_it() -> None:
     player = Player(world, State(locale="en", consented=True, stage="idle", revision=5))
     player.do(ev.Start(payload="p_centre"))
     assert player.state.response is unfinished and player.current == "score"
+
+
+def test_a_number_question_takes_typed_numbers_within_its_bounds() -> None:
+    from dataclasses import replace as copy
+
+    from conversations.survey import Question, read_number, within_bounds
+
+    years = Question("years", "number", {"en": "Years?"}, tag="other", lowest=0, highest=80)
+    assert read_number(years, " 12 ") == 12 and read_number(years, "1 5") == 15
+    assert read_number(years, "2,5") is None and read_number(years, "twelve") is None
+    assert not within_bounds(years, 81) and within_bounds(years, 0)
+    hours = copy(years, decimal=True)
+    assert read_number(hours, "2,50") == "2.5" and within_bounds(hours, "79.9")
