@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_interval
 from babel.numbers import format_decimal, format_percent
 
 from audit.model import (
@@ -144,10 +144,44 @@ CHANNEL_NAMES: Mapping[str, Msg] = {
     "telegram": _("answers given in Telegram"),
     "face_to_face": _("answers from face-to-face interviews"),
 }
+INTERIM = _("Interim report: the period is not over yet, so the figures may still change.")
+INTERIM_MARK = _("interim")
+ONE_CITY, CITIES = _("City: {cities}"), _("Cities: {cities}")  # labels: no plural forms
 OVERLAP = _("The 95 % CIs of the two rounds overlap: the change may be chance.")
 
 
 # ----------------------------------------------------------------------------- the reader's view
+
+
+def reading_number(value: float | None, locale: str, digits: int = 1) -> str:
+    """A number for reading in a language, e.g. 3,25 in Polish; empty when unknown."""
+    if value is None or math.isnan(value):
+        return ""
+    pattern = "#,##0." + "0" * digits if digits else "#,##0"
+    return format_decimal(value, format=pattern, locale=locale)
+
+
+def reading_signed(value: float, locale: str, digits: int = 1) -> str:
+    """A change with its sign, e.g. +3,2."""
+    decimals = "." + "0" * digits if digits else ""
+    return format_decimal(value, format=f"+#,##0{decimals};-#,##0{decimals}", locale=locale)
+
+
+def reading_percent(value: float | None, locale: str) -> str:
+    """A share as a percentage for reading (e.g. 86 % in Polish); empty when unknown."""
+    return "" if value is None else format_percent(value, locale=locale)
+
+
+def reading_day(value: date | None, locale: str, form: str = "long") -> str:
+    """A date for reading ("long": 1 marca 2026; "medium": 1 mar 2026)."""
+    return "" if value is None else format_date(value, format=form, locale=locale)
+
+
+def reading_span(starts: date | None, ends: date | None, locale: str) -> str:
+    """A short span of days for reading, e.g. "1–31 mar 2026"."""
+    if starts is None or ends is None:
+        return ""
+    return format_interval(starts, ends, "yMMMd", locale=locale)
 
 
 @dataclass(frozen=True)
@@ -173,22 +207,19 @@ class _View:
 
     def number(self, value: float | None, digits: int = 1) -> str:
         """A number for reading, e.g. 3,25 in Polish; empty when unknown."""
-        if value is None or math.isnan(value):
-            return ""
-        pattern = "#,##0." + "0" * digits if digits else "#,##0"
-        return format_decimal(value, format=pattern, locale=self.locale)
+        return reading_number(value, self.locale, digits)
 
     def signed(self, value: float) -> str:
         """A change with its sign, e.g. +3,2."""
-        return format_decimal(value, format="+#,##0.0;-#,##0.0", locale=self.locale)
+        return reading_signed(value, self.locale)
 
     def percent(self, value: float | None) -> str:
         """A share as a percentage for reading; empty when unknown."""
-        return "" if value is None else format_percent(value, locale=self.locale)
+        return reading_percent(value, self.locale)
 
     def day(self, value: date | None) -> str:
         """A date for reading."""
-        return "" if value is None else format_date(value, format="long", locale=self.locale)
+        return reading_day(value, self.locale)
 
     def criterion(self, name: str) -> str:
         """A criterion's localized name."""
@@ -208,6 +239,12 @@ class _View:
             title = self.t(_("{city}, all rounds", city=name))
         channel = CHANNEL_NAMES.get(report.channel or "")
         return f"{title} · {self.t(channel)}" if channel else title
+
+    def heading(self) -> str:
+        """The period, marked when it is interim: "Round 12 · interim"."""
+        if not self.report.interim:
+            return self.period()
+        return f"{self.period()} · {self.t(INTERIM_MARK)}"
 
     def dates(self) -> str:
         """The period's first and last day, if known."""
@@ -358,6 +395,9 @@ def to_csv(report: Report, translator: Renderer, locale: str) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
+_CSV_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # what no reader expects in a cell
+
+
 def _csv_value(value: Cell) -> str:
     """A cell for tools: numbers with a dot and up to four decimals, texts made safe."""
     if value is None:
@@ -370,7 +410,7 @@ def _csv_value(value: Cell) -> str:
         return format(round(value, 4) + 0.0, "f").rstrip("0").rstrip(".")
     if isinstance(value, date):
         return value.isoformat()
-    return safe_cell(value)
+    return safe_cell(_CSV_CONTROL.sub("", value))
 
 
 # ----------------------------------------------------------------------------- XLSX
@@ -466,14 +506,30 @@ def _fill_sheet(
             if column.wrap:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "A2"
+    last = get_column_letter(len(columns))
+    sheet.auto_filter.ref = f"A1:{last}{max(sheet.max_row, 2)}"
+    _print_setup(sheet, wide=sum(column.width for column in columns) > PORTRAIT_WIDTH)
+    sheet.print_title_rows = "1:1"  # the header on every printed page
+
+
+PORTRAIT_WIDTH = 110  # characters of column width that an A4 page holds upright
+
+
+def _print_setup(sheet: Worksheet, *, wide: bool) -> None:
+    """A4, as wide as one page (as many pages down as it takes), landscape when wide."""
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape" if wide else "portrait"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 def _xlsx_value(value: Cell) -> Cell:
     """A cell for openpyxl: texts made safe and stripped of characters XML cannot hold."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    if isinstance(value, str):
-        return str(ILLEGAL_CHARACTERS_RE.sub("", safe_cell(value)))
+    if isinstance(value, str):  # strip first: a stripped "\x0b=1+1" would be a live formula
+        return safe_cell(str(ILLEGAL_CHARACTERS_RE.sub("", value)))
     return value
 
 
@@ -528,7 +584,8 @@ def _add_score_chart(sheet: Worksheet, view: _View, ranked: int) -> None:
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 100
     chart.x_axis.delete = chart.y_axis.delete = False  # newer Excel hides axes otherwise
     chart.width, chart.height = 20, max(7.5, 1.0 * ranked + 3)
-    sheet.add_chart(chart, f"{get_column_letter(len(SUMMARY_COLUMNS) + 2)}2")
+    # Under the table, below the practice names it charts: in view without scrolling sideways.
+    sheet.add_chart(chart, f"{get_column_letter(PRACTICE_COLUMN)}{sheet.max_row + 3}")
 
 
 def _trend_rows(view: _View) -> list[list[Cell]]:
@@ -575,6 +632,7 @@ def _fill_method(sheet: Worksheet, view: _View) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         cell.font = Font(bold=bold)
     sheet.freeze_panes = "A2"
+    _print_setup(sheet, wide=False)
 
 
 def _not_enough(view: _View) -> list[tuple[str, str]]:
@@ -698,20 +756,34 @@ BAR_COLOURS = ("#1b6ca8", "#f2a541", "#4f9d69", "#8c5aa8")
 
 
 def to_pdf(report: Report, translator: Renderer, locale: str) -> bytes:
-    """A printable report: title, ranking, a page per city, trend, re-evaluation, comments, method."""
+    """A printable report: a cover, then the ranking, each city, the trend, the re-evaluation,
+    the comments and the method, one after the other (a section starts a new page only when
+    the rest of the page cannot hold its beginning: no near-empty pages)."""
     view = _View(report, translator, locale)
     pdf = _new_pdf(view)
     _pdf_title_page(pdf, view)
+    pdf.add_page()
     _pdf_ranking(pdf, view)
     for city_id, city in report.cities():
         _pdf_city(pdf, view, city, [p for p in report.practices if p.city_id == city_id])
-    pdf.add_page()
+    _section(pdf, 40)
     _pdf_trend(pdf, view)
+    _section(pdf, 40)
     _pdf_reevaluation(pdf, view)
+    _section(pdf, 30)
     _pdf_comments(pdf, view)
+    _section(pdf, 80)
     _pdf_method(pdf, view)
     _pdf_page_numbers(pdf, view)
     return bytes(pdf.output())
+
+
+def _section(pdf: FPDF, room: float) -> None:
+    """Start a section: on this page when `room` millimetres are left, else on the next."""
+    if pdf.get_y() + room > pdf.page_break_trigger:
+        pdf.add_page()
+    else:
+        pdf.ln(6)
 
 
 def _new_pdf(view: _View) -> FPDF:
@@ -724,7 +796,7 @@ def _new_pdf(view: _View) -> FPDF:
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_font(FONT, "", str(fonts / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(fonts / "DejaVuSans-Bold.ttf"))
-    pdf.set_title(f"{view.t(TITLE)} · {view.period()}")
+    pdf.set_title(f"{view.t(TITLE)} · {view.heading()}")
     pdf.set_creator("Open Cities Audit Bot")
     pdf.set_lang(view.locale)
     return pdf
@@ -747,6 +819,10 @@ def _pdf_paragraph(pdf: FPDF, text: str, size: float = 10, bold: bool = False) -
     pdf.ln(1.5)
 
 
+TABLE_FONT = 8.5
+CELL_PADDING = 3.0  # millimetres beside a cell's text: its margins, its borders and a little room
+
+
 def _pdf_table(
     pdf: FPDF,
     view: _View,
@@ -755,19 +831,60 @@ def _pdf_table(
     widths: Sequence[float],
     numeric_from: int,
 ) -> None:
-    """A table with a bold heading row; columns from `numeric_from` on are right-aligned."""
-    pdf.set_font(FONT, "", 8.5)
-    with pdf.table(col_widths=tuple(widths), line_height=4.5, text_align="LEFT") as table:
+    """A table with a heading row; columns from `numeric_from` on are right-aligned. Columns
+    are made wide enough for their longest word, so no word is split across lines."""
+    texts = [view.t(text) for text in headings]
+    size = TABLE_FONT
+    while True:
+        pdf.set_font(FONT, "", size)
+        fitted = _fit_widths(
+            pdf, widths, [[t, *(row[i] for row in rows)] for i, t in enumerate(texts)]
+        )
+        if fitted is not None or size <= 6:
+            break
+        size -= 0.5
+    with pdf.table(
+        col_widths=tuple(fitted or widths), line_height=size * 0.53, text_align="LEFT"
+    ) as table:
         heading = table.row()
-        for index, text in enumerate(headings):
-            heading.cell(view.t(text), align="RIGHT" if index >= numeric_from else "LEFT")
+        for index, text in enumerate(texts):
+            heading.cell(text, align="RIGHT" if index >= numeric_from else "LEFT")
         for values in rows:
             row = table.row()
             for index, value in enumerate(values):
                 row.cell(
                     _CONTROL.sub(" ", value), align="RIGHT" if index >= numeric_from else "LEFT"
                 )
+    pdf.set_font(FONT, "", TABLE_FONT)
     pdf.ln(2)
+
+
+def _fit_widths(
+    pdf: FPDF, weights: Sequence[float], columns: Sequence[Sequence[str]]
+) -> list[float] | None:
+    """Column widths (mm) across the page in the proportions `weights`, widened where a
+    column's longest word needs it (the first text of each column is its bold heading); None
+    when the words do not fit at this font size."""
+    size = pdf.font_size_pt
+    least = []
+    for heading, *cells in columns:
+        pdf.set_font(FONT, "B", size)
+        widest = max((pdf.get_string_width(word) for word in heading.split()), default=0)
+        pdf.set_font(FONT, "", size)
+        for text in cells:
+            widest = max([widest, *(pdf.get_string_width(word) for word in text.split())])
+        least.append(widest + CELL_PADDING)
+    total = pdf.epw
+    if sum(least) > total:
+        return None
+    fixed: dict[int, float] = {}
+    while True:  # columns below their least width get it; the others share the rest
+        free = [i for i in range(len(weights)) if i not in fixed]
+        share = (total - sum(fixed.values())) / sum(weights[i] for i in free)
+        short = [i for i in free if weights[i] * share < least[i]]
+        if not short:
+            return [fixed.get(i, weights[i] * share) for i in range(len(weights))]
+        fixed.update({i: least[i] for i in short})
 
 
 def _pdf_title_page(pdf: FPDF, view: _View) -> None:
@@ -777,8 +894,23 @@ def _pdf_title_page(pdf: FPDF, view: _View) -> None:
     _pdf_paragraph(pdf, view.t(TITLE), 22, bold=True)
     pdf.ln(4)
     _pdf_paragraph(pdf, view.period(), 16, bold=True)
+    cities = [view.name(city) for _id, city in view.report.cities()]
+    if cities:
+        _pdf_paragraph(
+            pdf,
+            view.t(
+                Msg(
+                    (CITIES if len(cities) > 1 else ONE_CITY).msgid,
+                    {"cities": Plain(", ".join(cities))},
+                )
+            ),
+            13,
+        )
     if view.dates():
         _pdf_paragraph(pdf, view.dates(), 12)
+    if view.report.interim:
+        pdf.ln(3)
+        _pdf_paragraph(pdf, view.t(INTERIM), 12, bold=True)
     pdf.ln(8)
     _pdf_paragraph(pdf, view.t(INTRO), 11)
     _pdf_paragraph(pdf, view.t(Msg(K_NOTE.msgid, {"k": view.report.k})), 11)
@@ -788,7 +920,6 @@ def _pdf_title_page(pdf: FPDF, view: _View) -> None:
 
 def _pdf_ranking(pdf: FPDF, view: _View) -> None:
     """Practices by composite score with CI and n; the ones with too few responses apart."""
-    pdf.add_page()
     _pdf_heading(pdf, view.t(_("Ranking")), 16)
     rows = [
         [
@@ -828,10 +959,11 @@ def _pdf_not_enough(pdf: FPDF, view: _View) -> None:
 def _pdf_city(
     pdf: FPDF, view: _View, city: Mapping[str, str], practices: list[PracticeSummary]
 ) -> None:
-    """A city's page: the criteria chart, then each practice's figures."""
-    pdf.add_page()
-    _pdf_heading(pdf, view.name(city), 16)
+    """A city's section: the criteria chart, then each practice's figures (on a new page when
+    the chart would not fit under what comes before)."""
     reported = [p for p in practices if not p.suppressed and p.criteria]
+    _section(pdf, 110 if reported else 50)
+    _pdf_heading(pdf, view.name(city), 16)
     if reported:
         pdf.image(io.BytesIO(_criteria_chart(view, reported)), w=pdf.epw)
         pdf.ln(3)
@@ -1024,8 +1156,7 @@ def _pdf_comments(pdf: FPDF, view: _View) -> None:
 
 
 def _pdf_method(pdf: FPDF, view: _View) -> None:
-    """The method in plain words, on its own page."""
-    pdf.add_page()
+    """The method in plain words."""
     _pdf_heading(pdf, view.t(METHOD_TITLE), 16)
     for paragraph in view.method():
         _pdf_paragraph(pdf, paragraph, 10)
@@ -1035,12 +1166,16 @@ def _pdf_method(pdf: FPDF, view: _View) -> None:
 def _pdf_page_numbers(pdf: FPDF, view: _View) -> None:
     """The period and "page / pages" at the foot of every page but the title page."""
     pdf.set_auto_page_break(False)
-    pdf.set_font(FONT, "", 8)
     total = pdf.pages_count
     for number in range(2, total + 1):
         pdf.page = number
+        # fpdf2 writes a font change into the page only when the font differs from the last
+        # one set: going back to a page, set another first, or the footer takes the font
+        # that page ended with (and shows as garbage when that was a bold subset).
+        pdf.set_font(FONT, "B", 8)
+        pdf.set_font(FONT, "", 8)
         pdf.set_xy(pdf.l_margin, pdf.h - 12)
-        pdf.cell(pdf.epw, 5, f"{view.period()} · {number} / {total}", align="C")
+        pdf.cell(pdf.epw, 5, f"{view.heading()} · {number} / {total}", align="C")
 
 
 # ----------------------------------------------------------------------------- formats

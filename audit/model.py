@@ -86,6 +86,7 @@ class Report:
     practices: list[PracticeSummary]
     comments: list[Comment]
     channel: str | None = None  # only the answers of one channel (None: all)
+    interim: bool = False  # the period is not over (an open round, this year): figures change
 
     def ranked(self) -> list[PracticeSummary]:
         """Practices with a composite score, best first."""

@@ -8,6 +8,7 @@ when a CSV or XLSX file is opened in Excel or LibreOffice (CSV/formula injection
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MIN_PHONE_DIGITS = 7
 
@@ -22,7 +23,7 @@ _DATE = re.compile(r"\d{1,2}([-/])\d{1,2}\1\d{2,4}|\d{4}-\d{1,2}-\d{1,2}")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _MONEY_AFTER = re.compile(r"\s?(?:zł|zl|pln|uah|грн|руб|eur|euro|usd|€|\$|%)", flags=re.IGNORECASE)
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+_FORMULA_START = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "﹦", "﹢", "﹣", "−")
 
 
 _MAYBE_CONTACT = re.compile(r"[@＠]|\d|t\.me|telegram", re.IGNORECASE)
@@ -61,7 +62,18 @@ def _is_phone(run: str) -> bool:
 
 
 def safe_cell(value: str) -> str:
-    """The text with a leading apostrophe when a spreadsheet would read it as a formula."""
-    if value.lstrip(" \u00a0\n")[:1] in _FORMULA_START or value[:1] in ("\t", "\r"):
+    """The text with a leading apostrophe when a spreadsheet would read it as a formula.
+
+    Spreadsheets skip blanks, control and invisible format characters before a formula sign
+    ("\x0b=1", "\u200b=1"), so the test looks past all of them. Call it on the text exactly as
+    it will be written: anything removed afterwards could uncover a formula sign."""
+    first = next((char for char in value if not _ignorable(char)), "")
+    if first in _FORMULA_START or value[:1] in ("\t", "\r"):
         return "'" + value
     return value
+
+
+def _ignorable(char: str) -> bool:
+    """A character a spreadsheet may skip at the start of a cell: blanks, line breaks, control
+    and format characters (zero-width spaces, byte order marks, bidirectional marks)."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from audit.model import CRITERIA, Comment, PracticeSummary, Report, Trend
 from audit.stats import Composite, ScaleStats, composite, overlaps, scale_stats
+from conversations.notices import last_moment
 from conversations.survey import DONT_KNOW, YES, Survey, survey_from_dict
 from storage.models import utcnow
 from storage.reporting import Scope, ValueCount
@@ -47,7 +48,7 @@ async def round_period(uow: UnitOfWork, round_id: int, zone: ZoneInfo) -> Period
         str(round_id),
         Scope(round_ids=(round_id,)),
         round_.opens_at.astimezone(zone).date(),
-        round_.closes_at.astimezone(zone).date(),
+        last_moment(round_.closes_at).astimezone(zone).date(),  # its last day, not the next
     )
 
 
@@ -108,19 +109,29 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
     if period.kind in ("round", "city"):
         await _add_trends(uow, period, rounds, summaries, questions, weights, k)
     comments = await _comments(uow, scope, surveys, summaries)
+    generated_at = now or utcnow()
     report = Report(
         period.kind,
         period.label,
         period.starts,
         period.ends,
-        now or utcnow(),
+        generated_at,
         k,
         weights,
         summaries,
         comments,
         scope.channel,
+        interim=_interim(period, rounds, generated_at),
     )
     return await with_names(uow, report)
+
+
+def _interim(period: Period, rounds: Sequence[Any], now: datetime) -> bool:
+    """Whether the figures may still change: a round (or a city's round) is not closed, or the
+    period's time window has not ended."""
+    if period.scope.until is not None and period.scope.until > now:
+        return True
+    return period.kind in ("round", "city") and any(r.status != "closed" for r in rounds)
 
 
 async def _surveys(uow: UnitOfWork, survey_ids: set[int]) -> dict[int, Survey]:

@@ -613,6 +613,7 @@ def round_open(
                 closes_at,
                 remind_days=remind_days,
                 remind_non_starters=remind_non_starters,
+                zone=settings.tz,
             )
             if round_.opens_at <= now:
                 invited = await open_round(uow, round_, CLI_ACTOR, now)

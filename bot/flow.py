@@ -10,11 +10,12 @@ import time as time_module
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from bot.rounds import reminder_possible
 from bot.services import DEFAULT_SURVEY_KEY, Services
 from conversations import engine
 from conversations import events as ev
@@ -25,6 +26,7 @@ from conversations.engine import (
     Outcome,
     PracticeInfo,
     Prompt,
+    RequestReminder,
     ResponseState,
     RoundInfo,
     SaveAnswer,
@@ -34,6 +36,7 @@ from conversations.engine import (
     World,
     my_data_prompt,
 )
+from conversations.notices import last_moment
 from conversations.survey import AnswerValue, Survey, survey_from_dict
 from storage.hotpath import StoredAnswer, StoredResponse
 from storage.models import Answer, Response, utcnow
@@ -111,9 +114,18 @@ async def _respond(
     else:
         world = await load_world(uow, services, identity)
     outcome = engine.handle(state, event, world)
-    await store_outcome(uow, identity, outcome, world)
-    locale = services.translator.choose_locale(outcome.state.locale, language_code)
-    return Reply(locale, outcome.prompts, outcome.echo)
+    await store_outcome(uow, identity, outcome, world, services.settings.tz)
+    return Reply(
+        reply_locale(services, state, outcome, language_code), outcome.prompts, outcome.echo
+    )
+
+
+def reply_locale(
+    services: Services, before: State, outcome: Outcome, language_code: str | None
+) -> str:
+    """The language of the reply: the one chosen now, else the one the person had chosen before
+    the event (declining consent or /delete erases it, and the goodbye must still be in it)."""
+    return services.translator.choose_locale(outcome.state.locale or before.locale, language_code)
 
 
 async def load_state(uow: UnitOfWork, pseudonym: str) -> State:
@@ -148,7 +160,8 @@ def _state(
     )
 
 
-SURVEY_EVENTS = (ev.Choose, ev.Text, ev.Back, ev.Skip, ev.Done, ev.Pause, ev.Unsupported)
+# A pause may offer a reminder of the round, which needs the rounds: it takes the general path.
+SURVEY_EVENTS = (ev.Choose, ev.Text, ev.Back, ev.Skip, ev.Done, ev.Unsupported)
 CATALOG_TTL = 30.0  # seconds a process trusts its copy of the catalog
 
 
@@ -247,10 +260,21 @@ async def load_world(uow: UnitOfWork, services: Services, identity: Identity) ->
     unfinished_rows = [r for r in own if r.status == "in_progress"]
     answers = await uow.responses.answers([r.id for r in unfinished_rows])
     survey_ids = {default.id, *(r.survey_id for r, _ in rounds), *(r.survey_id for r in own)}
+    zone = services.settings.tz
     return World(
         cities=cities,
         practices=practices,
-        rounds=tuple(RoundInfo(r.id, r.city_id, frozenset(ids), r.survey_id) for r, ids in rounds),
+        rounds=tuple(
+            RoundInfo(
+                r.id,
+                r.city_id,
+                frozenset(ids),
+                r.survey_id,
+                open_until=last_moment(r.closes_at),
+                remindable=reminder_possible(r, now, zone),
+            )
+            for r, ids in rounds
+        ),
         surveys=await _surveys(uow, services, survey_ids),
         default_survey_id=default.id,
         min_group_size=services.settings.min_group_size,
@@ -264,6 +288,9 @@ async def load_world(uow: UnitOfWork, services: Services, identity: Identity) ->
         can_subscribe=identity.chat_id is not None,
         subscribed=frozenset(
             await uow.subscriptions.cities_of(identity.chat_id) if identity.chat_id else ()
+        ),
+        reminders=frozenset(
+            await uow.reminders.rounds_of(identity.chat_id) if identity.chat_id else ()
         ),
     )
 
@@ -279,15 +306,19 @@ async def _surveys(uow: UnitOfWork, services: Services, survey_ids: set[int]) ->
 
 
 async def store_outcome(
-    uow: UnitOfWork, identity: Identity, outcome: Outcome, world: World
+    uow: UnitOfWork, identity: Identity, outcome: Outcome, world: World, tz: tzinfo = UTC
 ) -> None:
-    """Persist the new state and every answer written or removed."""
+    """Persist the new state and every answer written or removed (`tz`: the configured time
+    zone, in which a reminder request keeps the day it was asked)."""
     if any(isinstance(w, ForgetRespondent) for w in outcome.writes):
         await forget(uow, identity)
         return
     for write in outcome.writes:
         if isinstance(write, Subscribe) and identity.chat_id is not None:
             await uow.subscriptions.subscribe(identity.chat_id, write.city_id, write.locale)
+        elif isinstance(write, RequestReminder) and identity.chat_id is not None:
+            today = utcnow().astimezone(tz).date()
+            await uow.reminders.request(write.round_id, identity.chat_id, write.locale, today)
     state = outcome.state
     respondent = await uow.respondents.get(identity.pseudonym)
     consent_at = respondent.consent_at if respondent else None
@@ -331,6 +362,8 @@ async def store_outcome(
         elif isinstance(write, DeleteAnswers):
             await uow.responses.delete_answers(response.id, write.question_ids)
     completed_at = utcnow() if response.status == "completed" else None
+    if completed_at and response.round_id is not None and identity.chat_id is not None:
+        await uow.reminders.remove(response.round_id, identity.chat_id)  # no longer needed
     await uow.responses.update(
         response.id,
         status=response.status,
@@ -346,31 +379,41 @@ async def my_data(services: Services, identity: Identity, language_code: str | N
         since = datetime.min.replace(tzinfo=UTC)
         own = await uow.responses.of_respondent(identity.pseudonym, since=since)
         cities = await uow.subscriptions.cities_of(identity.chat_id) if identity.chat_id else []
-        names = [c.name for c in await uow.catalog.cities() if c.id in cities]
+        catalog = {c.id: c.name for c in await uow.catalog.cities()}
+        names = [name for city_id, name in catalog.items() if city_id in cities]
+        reminded = []
+        for round_id in await uow.reminders.rounds_of(identity.chat_id) if identity.chat_id else []:
+            round_ = await uow.rounds.get(round_id)
+            reminded.append(catalog.get(round_.city_id, {}) if round_ else {})
     data = StoredData(
         locale=respondent.locale if respondent else None,
         consent_at=respondent.consent_at if respondent else None,
         completed=sum(1 for r in own if r.status == "completed"),
         unfinished=sum(1 for r in own if r.status == "in_progress"),
         subscribed=tuple(names),
+        reminders=tuple(reminded),
     )
     locale = services.translator.choose_locale(data.locale, language_code)
     return Reply(locale, [my_data_prompt(data)])
 
 
 async def stop_invitations(services: Services, identity: Identity) -> int:
-    """/stop: no more invitations to this chat; returns how many cities it was subscribed to."""
+    """/stop: no more invitations or reminders to this chat; returns how many cities it was
+    subscribed to and reminders it had asked for."""
     if identity.chat_id is None:
         return 0
     async with services.db.unit_of_work() as uow:
-        return await uow.subscriptions.opt_out(identity.chat_id)
+        stopped = await uow.subscriptions.opt_out(identity.chat_id)
+        return stopped + await uow.reminders.forget_chat(identity.chat_id)
 
 
 async def forget(uow: UnitOfWork, identity: Identity) -> None:
-    """Erase everything stored about a person: respondent, progress, responses, subscriptions."""
+    """Erase everything stored about a person: respondent, progress, responses, subscriptions,
+    reminders asked for."""
     await uow.respondents.forget(identity.pseudonym)
     if identity.chat_id is not None:
         await uow.subscriptions.forget_chat(identity.chat_id)
+        await uow.reminders.forget_chat(identity.chat_id)
 
 
 async def _version(uow: UnitOfWork, survey_id: int) -> int:

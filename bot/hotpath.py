@@ -24,6 +24,7 @@ from bot.flow import (
     answer_columns,
     answers_a_question,
     catalog_now,
+    reply_locale,
     survey_world,
 )
 from bot.services import Services
@@ -140,7 +141,7 @@ class Decision:
         if not stays_in_survey(state, outcome):
             raise Declined
         self._store(writer, identity, outcome)
-        locale = self.services.translator.choose_locale(outcome.state.locale, item.language_code)
+        locale = reply_locale(self.services, state, outcome, item.language_code)
         return Reply(locale, outcome.prompts, outcome.echo)
 
     def _store(self, writer: Writer, identity: Identity, outcome: Outcome) -> None:

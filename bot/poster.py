@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from bot.config import LOCALES
 from bot.i18n import Translator
 from conversations.messages import _
+from conversations.notices import last_moment
 from storage.uow import UnitOfWork
 
 FORMATS = ("pdf", "png", "svg")
@@ -243,7 +244,8 @@ async def poster_for(
     round_id: int | None,
     fmt: str,
 ) -> tuple[str, bytes]:
-    """A poster for a city, one of its practices or a round: (file name, content)."""
+    """A poster for a city, one of its practices, a round, or a practice in a round: (file name,
+    content). The heading names what the code opens: a round's poster says until when it runs."""
     city = await uow.catalog.city(city_id)
     if city is None:
         raise ValueError(f"unknown city '{city_id}'")
@@ -259,7 +261,13 @@ async def poster_for(
         round_ = await uow.rounds.get(round_id)
         if round_ is None or round_.city_id != city_id:
             raise ValueError(f"round {round_id} is not a round of {city_id}")
-        payload = f"r_{round_id}"
+        if round_.status == "closed":
+            raise ValueError(f"round {round_id} is closed")
+        if practice_id and practice_id not in await uow.rounds.practice_ids(round_id):
+            raise ValueError(f"'{practice_id}' is not evaluated in round {round_id}")
+        until = _("Survey until {date}", date=last_moment(round_.closes_at))
+        heading_parts.append(translator.render(until, "pl"))
+        payload = f"r_{round_id}_{practice_id}" if practice_id else f"r_{round_id}"
     lines = [(locale, translator.render(POSTER_LINE, locale)) for locale in LOCALES]
     content = render_poster(deep_link(bot_username, payload), " · ".join(heading_parts), lines, fmt)
     return f"poster-{payload}.{fmt}", content

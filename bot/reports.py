@@ -13,9 +13,10 @@ from datetime import date, datetime, time, timedelta
 
 from audit.export import EXPORTERS, file_name
 from audit.summary import Period, round_period, summarize, year_period
+from bot.config import LOCALES
 from bot.services import Services
 from bot.staff import COORDINATOR, Role
-from storage.models import utcnow
+from storage.models import Staff, utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,18 @@ async def _due_periods(
             year = local.year - 1
             for cities in await _coordinator_city_sets(uow):
                 suffix = ",".join(cities) if cities else "all"
-                due.append((f"annual:{year}:{suffix}", year_period(year, zone, cities), cities))
+                period = year_period(year, zone, cities)
+                if await _has_data(uow, period):  # a year before the bot's first start: none
+                    due.append((f"annual:{year}:{suffix}", period, cities))
         due = [d for d in due if not await uow.reports.exists(d[0])]
     return due
+
+
+async def _has_data(uow: UnitOfWork, period: Period) -> bool:
+    """Whether a period has anything to report: a round or a response in its scope."""
+    return bool(
+        await uow.audit.rounds_of(period.scope) or await uow.audit.response_counts(period.scope)
+    )
 
 
 def _annual_day(year: int, month: int, day: int) -> date:
@@ -111,26 +121,53 @@ async def _coordinator_city_sets(uow: UnitOfWork) -> list[tuple[str, ...] | None
 async def _compile(
     services: Services, key: str, period: Period, cities: Sequence[str] | None
 ) -> bool:
-    """Build one scheduled report, store it, and queue it for its coordinators (once)."""
-    locale = services.settings.report_locale
-    name, content = await build(services, period, "pdf", locale)
+    """Build one scheduled report in each language and format its coordinators asked for,
+    store them, and queue each coordinator theirs (once)."""
+    async with services.db.reading() as uow:
+        receivers = [
+            (row.telegram_user_id, *report_preferences(services, row))
+            for row in await uow.staff.with_role(COORDINATOR)
+            if _covers(row.cities, cities)
+        ]
+    variants = sorted({(locale, fmt) for _user, locale, fmt in receivers}) or [
+        (services.settings.report_locale, DEFAULT_FORMAT)
+    ]
+    built = {variant: await build(services, period, variant[1], variant[0]) for variant in variants}
     async with services.db.unit_of_work() as uow:
-        report = await uow.reports.add(key, period.kind, period.label, locale, "pdf", name, content)
-        if report is None:  # another process compiled it first
-            return False
-        for row in await uow.staff.with_role(COORDINATOR):
-            if _covers(row.cities, cities):
-                await uow.outbox.enqueue(
-                    "report",
-                    f"report:{report.id}:{row.telegram_user_id}",
-                    row.telegram_user_id,
-                    locale,
-                    None,
-                    {"report_id": report.id},
-                )
-        await uow.audit_log.add("scheduler", "report.compile", key, report_id=report.id)
-    log.info("compiled report %s", key)
+        stored = {}
+        for (locale, fmt), (name, content) in built.items():
+            report = await uow.reports.add(
+                key, period.kind, period.label, locale, fmt, name, content
+            )
+            if report is None:  # another process compiled it first
+                return False
+            stored[locale, fmt] = report.id
+        for user_id, locale, fmt in receivers:
+            report_id = stored[locale, fmt]
+            await uow.outbox.enqueue(
+                "report",
+                f"report:{report_id}:{user_id}",
+                user_id,
+                locale,
+                None,
+                {"report_id": report_id},
+            )
+        await uow.audit_log.add(
+            "scheduler", "report.compile", key, report_ids=sorted(stored.values())
+        )
+    log.info("compiled report %s in %d variant(s)", key, len(stored))
     return True
+
+
+DEFAULT_FORMAT = "pdf"
+
+
+def report_preferences(services: Services, row: Staff) -> tuple[str, str]:
+    """The language and format of a coordinator's scheduled reports (REPORT_LOCALE and PDF
+    unless they chose otherwise)."""
+    locale = row.report_locale if row.report_locale in LOCALES else None
+    fmt = row.report_format if row.report_format in EXPORTERS else None
+    return locale or services.settings.report_locale, fmt or DEFAULT_FORMAT
 
 
 def _covers(coordinator_cities: Sequence[str], report_cities: Sequence[str] | None) -> bool:

@@ -8,11 +8,14 @@ scheduler can re-derive everything from the tables after a restart, and a step t
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.services import Services
+from bot.staff import day_start
+from conversations.messages import Local, Msg, Plain, _
+from conversations.notices import last_moment
 from storage.models import Round, utcnow
 from storage.uow import UnitOfWork
 
@@ -20,7 +23,23 @@ log = logging.getLogger(__name__)
 
 
 class RoundError(ValueError):
-    """A round cannot be created or changed as asked."""
+    """A round cannot be created or changed as asked; `message` is what staff read (in their
+    language in the bot; str() is the English of the command line)."""
+
+    def __init__(self, message: str | Msg) -> None:
+        self.message: Msg | Plain = message if isinstance(message, Msg) else Plain(message)
+        super().__init__(message if isinstance(message, str) else _english(message))
+
+
+def _english(message: Msg) -> str:
+    """A message in English without the catalogs (msgids are English): dates as ISO dates."""
+
+    def plain(value: object) -> str:
+        if isinstance(value, Local):
+            return value.texts.get("en") or next(iter(value.texts.values()), "")
+        return value.isoformat() if isinstance(value, date) else str(value)
+
+    return message.msgid.format(**{name: plain(v) for name, v in message.params.items()})
 
 
 @dataclass(frozen=True)
@@ -30,6 +49,7 @@ class Reconciled:
     opened: tuple[int, ...] = ()
     reminded: tuple[int, ...] = ()
     closed: tuple[int, ...] = ()
+    asked_reminders: int = 0
 
 
 async def create_round(
@@ -43,9 +63,11 @@ async def create_round(
     *,
     remind_days: int = 3,
     remind_non_starters: bool = False,
+    zone: tzinfo = UTC,
 ) -> Round:
-    """Plan a round after checking its city, practices, survey and dates; logged."""
-    city = await uow.catalog.city(city_id)
+    """Plan a round after checking its city, practices, survey and dates (no other open or
+    planned round of the city at the same time: answers would go to only one); logged."""
+    city = await uow.catalog.city(city_id, lock=True)
     if city is None:
         raise RoundError(f"unknown city '{city_id}'")
     active = {p.id for p in await uow.catalog.practices(active_only=True) if p.city_id == city_id}
@@ -57,6 +79,7 @@ async def create_round(
         raise RoundError(f"unknown survey version {survey_id}")
     if closes_at <= opens_at:
         raise RoundError("the round must close after it opens")
+    await _refuse_overlap(uow, city_id, city.name, opens_at, closes_at, zone)
     round_ = await uow.rounds.add(
         city_id,
         survey_id,
@@ -80,6 +103,30 @@ async def create_round(
     return round_
 
 
+async def _refuse_overlap(
+    uow: UnitOfWork,
+    city_id: str,
+    city_name: Mapping[str, str],
+    opens_at: datetime,
+    closes_at: datetime,
+    zone: tzinfo,
+) -> None:
+    """RoundError when an open or planned round of the city overlaps the new one's window."""
+    other = await uow.rounds.overlapping(city_id, opens_at, closes_at)
+    if other is None:
+        return
+    raise RoundError(
+        _(
+            "{city} already has round {id} ({opens} – {closes}). Rounds of one city must not "
+            "overlap: let the new round open after {closes}, or close round {id} first.",
+            city=Local(city_name),
+            id=str(other.id),
+            opens=other.opens_at.astimezone(zone).date(),
+            closes=last_moment(other.closes_at).astimezone(zone).date(),
+        )
+    )
+
+
 async def open_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) -> int:
     """Open a round and queue one invitation per reachable subscriber; returns how many."""
     round_.status, round_.opened_at = "open", now
@@ -96,10 +143,12 @@ async def open_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) 
 
 
 async def close_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) -> None:
-    """Close a round; responses after this count for no round."""
+    """Close a round; responses after this count for no round, and the reminders asked for it
+    are forgotten."""
     round_.status, round_.closed_at = "closed", now
     if round_.closes_at > now:
         round_.closes_at = now
+    await uow.reminders.forget_round(round_.id)
     await uow.audit_log.add(actor, "round.close", f"round:{round_.id}")
     log.info("round %s closed", round_.id)
 
@@ -122,6 +171,48 @@ async def remind(uow: UnitOfWork, services: Services, round_: Round, now: dateti
         )
     round_.reminded_at = now
     await uow.audit_log.add("scheduler", "round.remind", f"round:{round_.id}", queued=queued)
+    return queued
+
+
+def reminder_due(round_: Round, asked_on: date, zone: tzinfo) -> datetime:
+    """When the reminder asked for on a day goes out: with the round's own reminders
+    (`remind_days` before it closes, or one day when the round reminds nobody), and never on the
+    day it was asked."""
+    before = timedelta(days=round_.remind_days or 1)
+    return max(round_.closes_at - before, day_start(asked_on + timedelta(days=1), zone))
+
+
+REMINDER_LEAD = timedelta(hours=12)  # a reminder is worth sending with this much time left
+
+
+def reminder_possible(round_: Round, now: datetime, zone: tzinfo) -> bool:
+    """Whether a reminder asked for now would still come at least REMINDER_LEAD before the
+    round closes."""
+    due = reminder_due(round_, now.astimezone(zone).date(), zone)
+    return due <= round_.closes_at - REMINDER_LEAD
+
+
+async def send_asked_reminders(uow: UnitOfWork, services: Services, now: datetime) -> int:
+    """Queue the reminders people asked for that are due, to those who have not finished
+    (their pseudonym is recomputed from the chat, as for subscribers); each request is then
+    forgotten. Returns how many were queued."""
+    queued = 0
+    zone = services.settings.tz
+    for request, round_ in await uow.reminders.of_open_rounds():
+        if reminder_due(round_, request.asked_on, zone) > now:
+            continue
+        pseudonym = services.pseudonyms.of("tg", request.chat_id)
+        statuses = await uow.responses.statuses_in_round(round_.id, [pseudonym])
+        if statuses.get(pseudonym) == "in_progress":
+            queued += await uow.outbox.enqueue(
+                "reminder",
+                f"remind:{round_.id}:{request.chat_id}",  # one reminder, asked or subscribed
+                request.chat_id,
+                request.locale,
+                round_.id,
+                {"started": True},
+            )
+        await uow.reminders.remove(round_.id, request.chat_id)
     return queued
 
 
@@ -157,10 +248,11 @@ async def reconcile(services: Services, now: datetime | None = None) -> Reconcil
         for round_ in due["remind"]:
             await remind(uow, services, round_, now)
             reminded.append(round_.id)
+        asked = await send_asked_reminders(uow, services, now)
         closing = [r for r in due["close"]]
         for round_ in closing:
             await close_round(uow, round_, "scheduler", now)
-    return Reconciled(tuple(opened), tuple(reminded), tuple(r.id for r in closing))
+    return Reconciled(tuple(opened), tuple(reminded), tuple(r.id for r in closing), asked)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot.services import Services
@@ -101,7 +101,7 @@ async def setup_facts(uow: UnitOfWork, role: Role, today: date) -> SetupFacts:
     )
 
 
-def day_start(day: date, zone: ZoneInfo) -> datetime:
+def day_start(day: date, zone: tzinfo) -> datetime:
     """Midnight at the start of a day in the configured time zone."""
     return datetime.combine(day, time(), tzinfo=zone)
 

@@ -26,6 +26,7 @@ from conversations.survey import (
     AnswerValue,
     Question,
     Survey,
+    condition_may_hold,
     is_visible,
     read_number,
     within_bounds,
@@ -34,6 +35,7 @@ from conversations.survey import (
 LANGUAGE_NAMES = {"uk": "Українська", "ru": "Русский", "en": "English", "pl": "Polski"}
 PAGE_SIZE = 8
 ACCEPT, DECLINE, ANOTHER, SUBSCRIBE = "accept", "decline", "another", "subscribe"
+REMIND = "remind"
 ERASE, KEEP = "erase", "keep"
 
 # Stages of a conversation.
@@ -70,6 +72,8 @@ class RoundInfo:
     city_id: str
     practice_ids: frozenset[str]
     survey_id: int
+    open_until: datetime | None = None  # its last moment, for "closes on 31 March"
+    remindable: bool = False  # a reminder asked for today could still come before it closes
 
 
 @dataclass
@@ -114,6 +118,7 @@ class World:
     completed: frozenset[tuple[str, int | None]] = frozenset()
     can_subscribe: bool = False  # the channel can deliver invitations (Telegram, not the console)
     subscribed: frozenset[str] = frozenset()  # cities this chat already gets invitations for
+    reminders: frozenset[int] = frozenset()  # rounds this chat asked to be reminded of
 
     def city(self, city_id: str | None) -> CityInfo | None:
         """The city with this id, if it has practices."""
@@ -179,7 +184,15 @@ class Subscribe:
     locale: str
 
 
-Write = SaveAnswer | DeleteAnswers | ForgetRespondent | Subscribe
+@dataclass(frozen=True)
+class RequestReminder:
+    """Remind this chat once before a round closes, in the respondent's language."""
+
+    round_id: int
+    locale: str
+
+
+Write = SaveAnswer | DeleteAnswers | ForgetRespondent | Subscribe | RequestReminder
 
 
 @dataclass
@@ -203,11 +216,12 @@ class StoredData:
     completed: int
     unfinished: int
     subscribed: tuple[Mapping[str, str], ...]  # names of the cities with invitations
+    reminders: tuple[Mapping[str, str], ...] = ()  # cities of the rounds with a reminder asked
 
 
 def my_data_prompt(data: StoredData) -> Prompt:
     """The answer to /mydata: everything stored, in plain words, and how to delete it."""
-    if data.locale is None and not data.subscribed:
+    if data.locale is None and not data.subscribed and not data.reminders:
         return Prompt((_("Nothing is stored about you."),))
     lines: list[Text] = [_("This is what is stored about you:")]
     if data.locale:
@@ -232,6 +246,13 @@ def my_data_prompt(data: StoredData) -> Prompt:
                 cities=Joined(tuple(Local(name) for name in data.subscribed)),
             )
         )
+    if data.reminders:
+        lines.append(
+            _(
+                "• A reminder before the survey closes in: {cities}",
+                cities=Joined(tuple(Local(name) for name in data.reminders)),
+            )
+        )
     lines.append(
         _(
             "Your answers are stored under a code, not under your name or Telegram number. "
@@ -249,16 +270,40 @@ def handle(state: State, event: ev.Event, world: World) -> Outcome:
 def progress_of(
     survey: Survey, response: ResponseState, visible: list[Question] | None = None
 ) -> tuple[int, int]:
-    """(position of the current question, number of questions) on the respondent's path (the
-    visible path when the caller has it already)."""
+    """(N, M) of "question N of M": N is the current question's place on the respondent's path
+    (the visible path when the caller has it already); M counts every question that may still be
+    asked, so it never grows while the person answers, and it is the path's length once the
+    answers decide it."""
     if visible is None:
         visible = visible_path(survey, response.answers)
-    path = [q for q in visible if q.type != "info"]
-    ids = [q.id for q in path]
-    if response.current in ids:
-        return ids.index(response.current) + 1, len(ids)
-    before = [q for q in path if survey.index(q.id) < survey.index(response.current or ids[-1])]
-    return len(before) + 1, len(ids)
+    current = survey.index(response.current) if response.current else len(survey.questions)
+    before = sum(1 for q in visible if q.type != "info" and survey.index(q.id) < current)
+    return before + 1, most_questions(survey, response.answers, current)
+
+
+def most_questions(
+    survey: Survey, answers: Mapping[str, AnswerValue | None], current: int = 0
+) -> int:
+    """How many questions may still be on the path, given the answers so far: a question counts
+    unless the answers already hide it. Questions from `current` on that have no answer yet
+    are open: a condition on them may go either way."""
+    given: dict[str, AnswerValue] = {}
+    open_ids: set[str] = set()
+    count = 0
+    for index, question in enumerate(survey.questions):
+        shown = (
+            True
+            if question.show_if is None
+            else condition_may_hold(question.show_if, given, open_ids)
+        )
+        if shown is False:
+            continue
+        count += question.type != "info"
+        if shown is None or (question.id not in answers and index >= current):
+            open_ids.add(question.id)
+        elif (value := answers.get(question.id)) is not None:
+            given[question.id] = value
+    return count
 
 
 def visible_path(survey: Survey, answers: Mapping[str, AnswerValue | None]) -> list[Question]:
@@ -355,15 +400,28 @@ class _Conversation:
         elif kind == "p" and (practice := self.world.practice(ident)):
             self._preselect(practice.city_id, practice.id, None)
             found = True
-        elif kind == "r" and (round_ := self.world.round(ev.whole_number(ident))):
-            only = next(iter(round_.practice_ids)) if len(round_.practice_ids) == 1 else None
-            self._preselect(round_.city_id, only, round_.id)
-            found = True
+        elif kind == "r":
+            found = self._apply_round_link(ident)
         if not found:
             self._preselect(None, None, None)
             self._notice(
                 _("This link is unknown or has expired, so let's start from the beginning.")
             )
+
+    def _apply_round_link(self, ident: str) -> bool:
+        """r_<round> or r_<round>_<practice> (a practice's poster during a round). A practice
+        whose round has closed still opens, outside the round."""
+        number, _sep, practice_id = ident.partition("_")
+        round_ = self.world.round(ev.whole_number(number))
+        practice = self.world.practice(practice_id) if practice_id else None
+        if round_ is not None and (practice is None or practice.id in round_.practice_ids):
+            only = next(iter(round_.practice_ids)) if len(round_.practice_ids) == 1 else None
+            self._preselect(round_.city_id, practice.id if practice else only, round_.id)
+            return True
+        if practice is not None:
+            self._preselect(practice.city_id, practice.id, None)
+            return True
+        return False
 
     def _preselect(
         self, city_id: str | None, practice_id: str | None, round_id: int | None
@@ -555,7 +613,7 @@ class _Conversation:
         self.state.response = ResponseState(
             None, survey_id, practice.id, self.state.round_id, current=survey.questions[0].id
         )
-        most = sum(1 for q in survey.questions if q.type != "info")
+        most = most_questions(survey, {})
         self._prompt(
             [
                 Local(
@@ -793,11 +851,45 @@ class _Conversation:
 
     def _pause(self) -> None:
         self.state.stage = PAUSED
+        rows = [(Button(_("Continue"), ev.RESUME),)]
+        if self._reminder_round() is not None:
+            rows.append((Button(_("Remind me"), REMIND),))
         self._prompt(
             [
                 _(
                     "Saved. Your answers are kept. "
                     "Continue any time with /resume or the button below."
+                )
+            ],
+            tuple(rows),
+        )
+
+    def _reminder_round(self) -> RoundInfo | None:
+        """The open round of the paused response, if a reminder can be offered for it: the
+        channel delivers, one can still come before it closes, none is asked for already."""
+        response = self.state.response
+        round_ = self.world.round(response.round_id) if response else None
+        if round_ is None or not round_.remindable or not self.world.can_subscribe:
+            return None
+        return None if round_.id in self.world.reminders else round_
+
+    def _ask_reminder(self) -> None:
+        round_ = self._reminder_round()
+        if round_ is None or self.state.locale is None:
+            self._pause()
+            return
+        self.out.writes.append(RequestReminder(round_.id, self.state.locale))
+        self._prompt(
+            [
+                _(
+                    "Done. If you have not finished by then, I will remind you once before the "
+                    "survey closes on {date}. To cancel the reminder, send /stop.",
+                    date=round_.open_until,
+                )
+                if round_.open_until
+                else _(
+                    "Done. If you have not finished by then, I will remind you once before the "
+                    "survey closes. To cancel the reminder, send /stop."
                 )
             ],
             ((Button(_("Continue"), ev.RESUME),),),
@@ -942,6 +1034,8 @@ class _Conversation:
             isinstance(event, ev.Choose) and event.value == ev.RESUME
         ):
             self._ask_current_question()
+        elif isinstance(event, ev.Choose) and event.value == REMIND:
+            self._ask_reminder()
         else:
             self._pause()
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -177,6 +177,24 @@ def within_bounds(question: Question, value: int | str) -> bool:
     return (low is None or number >= Decimal(str(low))) and (
         high is None or number <= Decimal(str(high))
     )
+
+
+def condition_may_hold(
+    condition: Mapping[str, Any], answers: Mapping[str, AnswerValue], open_ids: Set[str]
+) -> bool | None:
+    """A show_if condition when some earlier answers are not known yet (`open_ids`): True or
+    False when the known answers decide it, None while it depends on an open one."""
+    if "all" in condition or "any" in condition:
+        wanted = "all" in condition
+        parts = [
+            condition_may_hold(c, answers, open_ids) for c in condition["all" if wanted else "any"]
+        ]
+        if (not wanted) in parts:
+            return not wanted
+        return wanted if all(part is wanted for part in parts) else None
+    if condition["question"] in open_ids:
+        return None
+    return condition_holds(condition, answers)
 
 
 def is_visible(question: Question, answers: Mapping[str, AnswerValue]) -> bool:

@@ -312,7 +312,27 @@ class Staff(Base):
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     role: Mapped[str] = mapped_column(String(16))
     cities: Mapped[list[Any]] = mapped_column(default=list)
+    report_locale: Mapped[str | None] = mapped_column(String(8))  # None: REPORT_LOCALE
+    report_format: Mapped[str | None] = mapped_column(String(8))  # None: PDF
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReminderRequest(Base):
+    """A person's wish, given when pausing a survey of a round, to be reminded once before the
+    round closes. Kept only for that: deleted when the reminder is queued, the survey is
+    finished, the round closes, or the person sends /stop or /delete. No surrogate key and no
+    time finer than the day it was asked, so a row cannot be lined up with the pseudonymous
+    progress it came from (SQLite keeps the rows in key order, not in the order asked)."""
+
+    __tablename__ = "reminder_requests"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    locale: Mapped[str] = mapped_column(String(8))
+    asked_on: Mapped[date]
 
 
 class ProcessedUpdate(Base):
@@ -385,12 +405,14 @@ class CommentModeration(Base):
 
 
 class Report(Base):
-    """A compiled report; `period_key` makes each scheduled report compiled once."""
+    """A compiled report; `period_key` makes each scheduled report compiled once, in each
+    language and format a coordinator asked for."""
 
     __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("period_key", "locale", "format"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    period_key: Mapped[str] = mapped_column(String(80), unique=True)
+    period_key: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(40))
     locale: Mapped[str] = mapped_column(String(8))

@@ -366,7 +366,8 @@ class ReportRepository(_Repository):
         filename: str,
         content: bytes,
     ) -> Report | None:
-        """Store a report unless its period exists (a racing compiler loses quietly)."""
+        """Store a report unless its period exists in this language and format (a racing
+        compiler loses quietly)."""
         statement = (
             self._insert(Report)
             .values(
@@ -379,14 +380,17 @@ class ReportRepository(_Repository):
                 content=content,
                 created_at=utcnow(),
             )
-            .on_conflict_do_nothing(index_elements=[Report.period_key])
+            .on_conflict_do_nothing(
+                index_elements=[Report.period_key, Report.locale, Report.format]
+            )
         )
         result = await self.session.execute(statement)
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
-        return (
-            await self.session.scalars(select(Report).where(Report.period_key == period_key))
-        ).first()
+        query = select(Report).where(
+            Report.period_key == period_key, Report.locale == locale, Report.format == fmt
+        )
+        return (await self.session.scalars(query)).first()
 
     async def get(self, report_id: int) -> Report | None:
         """One report."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -20,6 +20,7 @@ from storage.models import (
     Practice,
     ProcessedUpdate,
     Progress,
+    ReminderRequest,
     Respondent,
     Response,
     Round,
@@ -99,9 +100,9 @@ class CatalogRepository(_Repository):
             query = query.where(Practice.active.is_(True))
         return (await self.session.scalars(query)).all()
 
-    async def city(self, city_id: str) -> City | None:
-        """One city."""
-        return await self.session.get(City, city_id)
+    async def city(self, city_id: str, *, lock: bool = False) -> City | None:
+        """One city (locked for this transaction when asked, e.g. while planning its rounds)."""
+        return await self.session.get(City, city_id, with_for_update=lock)
 
     async def practice(self, practice_id: str) -> Practice | None:
         """One practice."""
@@ -197,6 +198,23 @@ class RoundRepository(_Repository):
             )
         ).all()
         return [(r, [p for rid, p in links if rid == r.id]) for r in rounds]
+
+    async def overlapping(
+        self, city_id: str, opens_at: datetime, closes_at: datetime
+    ) -> Round | None:
+        """An open or planned round of a city whose window overlaps [opens_at, closes_at)."""
+        query = (
+            select(Round)
+            .where(
+                Round.city_id == city_id,
+                Round.status.in_(("planned", "open")),
+                Round.opens_at < closes_at,
+                Round.closes_at > opens_at,
+            )
+            .order_by(Round.opens_at)
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
 
     async def listing(self, city_ids: Sequence[str] | None = None) -> Sequence[Round]:
         """Rounds, newest first, optionally only in some cities."""
@@ -515,6 +533,58 @@ class SubscriptionRepository(_Repository):
         await self.session.execute(delete(Subscription).where(Subscription.chat_id == chat_id))
 
 
+class ReminderRepository(_Repository):
+    """Reminders people asked for when pausing a survey of a round (raw chat ids, no times)."""
+
+    async def request(self, round_id: int, chat_id: int, locale: str, asked_on: date) -> None:
+        """Remember that a chat wants one reminder before a round closes."""
+        statement = self._insert(ReminderRequest).values(
+            round_id=round_id, chat_id=chat_id, locale=locale, asked_on=asked_on
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[ReminderRequest.round_id, ReminderRequest.chat_id],
+                set_={"locale": locale},
+            )
+        )
+
+    async def rounds_of(self, chat_id: int) -> list[int]:
+        """The rounds a chat asked to be reminded of."""
+        query = select(ReminderRequest.round_id).where(ReminderRequest.chat_id == chat_id)
+        return list((await self.session.scalars(query)).all())
+
+    async def of_open_rounds(self) -> Sequence[tuple[ReminderRequest, Round]]:
+        """Every request of a round that is open, with its round."""
+        query = (
+            select(ReminderRequest, Round)
+            .join(Round, Round.id == ReminderRequest.round_id)
+            .where(Round.status == "open")
+            .order_by(ReminderRequest.round_id, ReminderRequest.chat_id)
+        )
+        return [(request, round_) for request, round_ in (await self.session.execute(query)).all()]
+
+    async def remove(self, round_id: int, chat_id: int) -> None:
+        """Forget one request (its reminder is queued, or the survey is finished)."""
+        await self.session.execute(
+            delete(ReminderRequest).where(
+                ReminderRequest.round_id == round_id, ReminderRequest.chat_id == chat_id
+            )
+        )
+
+    async def forget_round(self, round_id: int) -> None:
+        """Forget every request of a round (it closed)."""
+        await self.session.execute(
+            delete(ReminderRequest).where(ReminderRequest.round_id == round_id)
+        )
+
+    async def forget_chat(self, chat_id: int) -> int:
+        """Forget every request of a chat (/stop, /delete); returns how many there were."""
+        result = await self.session.execute(
+            delete(ReminderRequest).where(ReminderRequest.chat_id == chat_id)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 class StaffRepository(_Repository):
     """People with roles, and the guided dialogues they are in."""
 
@@ -533,6 +603,19 @@ class StaffRepository(_Repository):
         else:
             row.role, row.cities = role, list(cities)
         await self.session.flush()
+
+    async def set_report_preferences(
+        self, user_id: int, locale: str | None = None, fmt: str | None = None
+    ) -> bool:
+        """Change the language or the format (whichever is given) of a staff member's
+        scheduled reports; False when they have no role."""
+        row = await self.get(user_id)
+        if row is None:
+            return False
+        row.report_locale = locale or row.report_locale
+        row.report_format = fmt or row.report_format
+        await self.session.flush()
+        return True
 
     async def remove(self, user_id: int) -> bool:
         """Take a role away; False when there was none."""

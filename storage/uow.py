@@ -11,6 +11,7 @@ from storage.repositories import (
     AuditLogRepository,
     CatalogRepository,
     OutboxRepository,
+    ReminderRepository,
     RespondentRepository,
     ResponseRepository,
     RoundRepository,
@@ -40,6 +41,7 @@ class UnitOfWork:
         self.respondents = RespondentRepository(self.session)
         self.responses = ResponseRepository(self.session)
         self.subscriptions = SubscriptionRepository(self.session)
+        self.reminders = ReminderRepository(self.session)
         self.updates = UpdateLog(self.session)
         self.staff = StaffRepository(self.session)
         self.audit_log = AuditLogRepository(self.session)

@@ -167,7 +167,7 @@ async def test_language_switch_mid_survey_keeps_the_answers(bot: RunningBot) -> 
     await person.tap("Yes")
     await person.send("/language")
     await person.tap("Polski")
-    assert said(bot, _("Question {current} of {total}", current=2, total=7), "pl") in (
+    assert said(bot, _("Question {current} of {total}", current=2, total=8), "pl") in (
         person.last_text
     )
     await person.tap(said(bot, _("Skip ›"), "pl"))

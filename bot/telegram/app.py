@@ -102,6 +102,7 @@ def register_handlers(application: AuditApplication) -> None:
         ("status", staff_handlers.on_status),
         ("poster", staff_handlers.on_poster),
         ("report", report_handlers.on_report),
+        ("report_settings", report_handlers.on_report_settings),
         ("dashboard", report_handlers.on_dashboard),
         ("hide_comment", report_handlers.on_hide_comment),
         ("unhide_comment", report_handlers.on_unhide_comment),
@@ -110,7 +111,9 @@ def register_handlers(application: AuditApplication) -> None:
     application.add_handler(
         CallbackQueryHandler(staff_handlers.on_dialog_press, pattern=rf"^{STAFF_PREFIX}")
     )
-    application.add_handler(CallbackQueryHandler(report_handlers.on_report_press, pattern=r"^rp\|"))
+    application.add_handler(
+        CallbackQueryHandler(report_handlers.on_report_press, pattern=report_handlers.PATTERN)
+    )
     application.add_handler(CommandHandler("start", handlers.on_start, private))
     application.add_handler(CommandHandler("mydata", handlers.on_mydata, private))
     application.add_handler(CommandHandler("stop", handlers.on_stop, private))

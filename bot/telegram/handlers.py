@@ -49,13 +49,13 @@ async def on_mydata(update: Update, context: AuditContext) -> None:
 
 
 async def on_stop(update: Update, context: AuditContext) -> None:
-    """/stop, or the button under an invitation: no more invitations."""
+    """/stop, or the button under an invitation: no more invitations or reminders."""
     identity = context.identity(update)
     stopped = await stop_invitations(context.services, identity)
     message = (
-        _("Invitations are stopped. You will not get new ones.")
+        _("Invitations and reminders are stopped. You will not get new ones.")
         if stopped
-        else _("You are not getting invitations.")
+        else _("You are not getting invitations or reminders.")
     )
     await notify(update, context, message)
 

@@ -39,9 +39,13 @@ async def reconcile_rounds(context: AuditContext) -> None:
     """Open, remind and close the rounds that are due; wake the sender if there is mail."""
     services: Services = context.services
     done = await reconcile(services)
-    if done.opened or done.reminded or done.closed:
+    if done.opened or done.reminded or done.closed or done.asked_reminders:
         log.info(
-            "rounds: opened %s, reminded %s, closed %s", done.opened, done.reminded, done.closed
+            "rounds: opened %s, reminded %s, closed %s; %d reminder(s) asked for queued",
+            done.opened,
+            done.reminded,
+            done.closed,
+            done.asked_reminders,
         )
     sender: OutboxSender | None = context.bot_data.get("sender")
     if sender is not None:

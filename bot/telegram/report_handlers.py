@@ -7,18 +7,21 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 
 from audit.summary import Period, ScopeError, round_period, year_period
-from bot.reports import FORMATS, build, moderate_comment
-from bot.staff import Role
+from bot.config import LOCALES
+from bot.reports import FORMATS, build, moderate_comment, report_preferences
+from bot.staff import COORDINATOR, Role
 from bot.telegram.context import AuditContext
 from bot.telegram.staff_handlers import actor_of, require, say, show_staff
 from bot.web.auth import sign_in_link
 from conversations import events as ev
-from conversations.engine import Button, Prompt
-from conversations.messages import Local, Plain, _
+from conversations.engine import LANGUAGE_NAMES, Button, Prompt
+from conversations.messages import Local, Plain, Text, _
 from storage.models import utcnow
 from storage.uow import UnitOfWork
 
 REPORT_PREFIX = "rp|"
+PATTERN = r"^\|?rp\|"  # what the buttons send
+SETTINGS = f"{REPORT_PREFIX}s"
 
 
 async def on_report(update: Update, context: AuditContext) -> None:
@@ -43,14 +46,66 @@ async def on_report(update: Update, context: AuditContext) -> None:
     rows += [
         (Button(_("Year {year}", year=str(y)), f"{REPORT_PREFIX}y:{y}"),) for y in (year, year - 1)
     ]
+    if role.role == COORDINATOR:
+        rows.append((Button(_("Scheduled reports…"), SETTINGS),))
     await show_staff(update, context, [Prompt((_("Which summary?"),), tuple(rows))], prefix="")
+
+
+async def on_report_settings(update: Update, context: AuditContext) -> None:
+    """/report_settings: the language and format of the coordinator's scheduled reports."""
+    await _settings(update, context, [])
+
+
+async def _settings(update: Update, context: AuditContext, change: list[str]) -> None:
+    """Show the scheduled reports' settings, after applying a change (["l", "uk"], ["f", "xlsx"])."""
+    services = context.services
+    async with services.db.unit_of_work() as uow:
+        role = await require(uow, context, update, "report_settings", lambda r: r.reads_reports)
+        if role is None:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            return
+        row = await uow.staff.get(role.user_id)
+        if role.role != COORDINATOR or row is None:
+            await say(update, context, _("Scheduled reports go to coordinators only."))
+            return
+        kind, value = ([*change, "", ""])[:2]
+        if (kind == "l" and value in LOCALES) or (kind == "f" and value in FORMATS):
+            locale, fmt = (value, None) if kind == "l" else (None, value)
+            await uow.staff.set_report_preferences(role.user_id, locale, fmt)
+            await uow.audit_log.add(actor_of(update), "report.settings", None, **{kind: value})
+        locale, fmt = report_preferences(services, row)
+    text = _(
+        "Scheduled reports — weekly while a round is open, the final one and the annual one — "
+        "come to you in this language and format: {language}, {format}. Press to change.",
+        language=Plain(LANGUAGE_NAMES[locale]),
+        format=Plain(fmt.upper()),
+    )
+    rows = (
+        tuple(
+            Button(_mark(LANGUAGE_NAMES[code], code == locale), f"{SETTINGS}:l:{code}")
+            for code in LOCALES
+        ),
+        tuple(Button(_mark(name.upper(), name == fmt), f"{SETTINGS}:f:{name}") for name in FORMATS),
+    )
+    await show_staff(update, context, [Prompt((text,), rows)], prefix="")
+
+
+def _mark(label: str, chosen: bool) -> Text:
+    """A button label, ticked when it is the current choice."""
+    return _("✓ {label}", label=Plain(label)) if chosen else Plain(label)
 
 
 async def on_report_press(update: Update, context: AuditContext) -> None:
     """A round or year was chosen (then show formats), or a format (then send the file)."""
     query = update.callback_query
     assert query is not None
-    choice = (query.data or "")[len(REPORT_PREFIX) :].split(":")
+    # The buttons carry no revision, so their data is "|" + action (see render.callback_data).
+    data = (query.data or "").removeprefix("|")
+    choice = data[len(REPORT_PREFIX) :].split(":")
+    if choice[0] == SETTINGS[len(REPORT_PREFIX) :]:
+        await _settings(update, context, choice[1:])
+        return
     services = context.services
     async with services.db.unit_of_work() as uow:
         role = await require(uow, context, update, "report", lambda r: r.reads_reports)

@@ -122,7 +122,7 @@ async def feed_dialog(update: Update, context: AuditContext, event: ev.Event) ->
         await _store(uow, user_id, outcome)
         prompts = outcome.prompts
         if outcome.plan is not None:
-            prompts = await _create(uow, services, update, outcome.plan)
+            prompts = await _create(uow, services, update, outcome.plan, role)
     await show_staff(update, context, prompts)
     return True
 
@@ -205,6 +205,8 @@ async def on_poster(update: Update, context: AuditContext) -> None:
         if not args:
             await say(update, context, _("Usage: /poster CITY [SERVICE]. Example: /poster krakow"))
             return
+        if not await within_cities(uow, context, update, role, args[0], "poster"):
+            return
         try:
             name, content = await poster_for(
                 uow,
@@ -225,8 +227,11 @@ async def on_poster(update: Update, context: AuditContext) -> None:
 
 
 async def _create(
-    uow: UnitOfWork, services: Services, update: Update, plan: round_setup.RoundPlan
+    uow: UnitOfWork, services: Services, update: Update, plan: round_setup.RoundPlan, role: Role
 ) -> list[Prompt]:
+    if not role.covers(plan.city_id):  # the role changed during the dialogue
+        await uow.audit_log.add(actor_of(update), "denied", f"round:{plan.city_id}")
+        return [Prompt((NOT_YOUR_CITY,))]
     now = utcnow()
     opens_at, closes_at = staff.round_window(
         plan.opens_on, plan.closes_on, services.settings.tz, now
@@ -240,9 +245,10 @@ async def _create(
             plan.survey_id,
             opens_at,
             closes_at,
+            zone=services.settings.tz,
         )
     except RoundError as error:
-        return [Prompt((_("Not done: {reason}", reason=str(error)),))]
+        return [Prompt((_("Not done: {reason}", reason=error.message),))]
     if round_.opens_at <= now:
         invited = await open_round(uow, round_, actor_of(update), now)
         return [
@@ -280,6 +286,21 @@ async def require(
         await say(update, context, _("Sorry, this command is only for the Open Cities team."))
         return None
     return role
+
+
+NOT_YOUR_CITY = _("Sorry, this city is not one of yours.")
+
+
+async def within_cities(
+    uow: UnitOfWork, context: AuditContext, update: Update, role: Role, city_id: str, action: str
+) -> bool:
+    """Whether a role reaches a city; otherwise refuse politely and log it. An unknown city is
+    let through, for the command to name it."""
+    if role.covers(city_id) or await uow.catalog.city(city_id) is None:
+        return True
+    await uow.audit_log.add(actor_of(update), "denied", f"{action}:{city_id}")
+    await say(update, context, NOT_YOUR_CITY)
+    return False
 
 
 async def _store(uow: UnitOfWork, user_id: int, outcome: round_setup.SetupOutcome) -> None:

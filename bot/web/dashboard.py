@@ -1,26 +1,41 @@
-"""The coordinator dashboard: rounds, a round's summary with charts, comments, downloads.
+"""The coordinator dashboard: rounds, a round's or a year's summary with charts, comments,
+downloads, and the coordinator's choice of scheduled reports.
 
-Server-rendered (Jinja2), readable on a phone, no JavaScript needed. Every page checks the
-viewer's cities: a round of another city answers 404, whatever the URL says.
+Server-rendered (Jinja2), readable on a phone (tables become stacked cards on narrow screens),
+no JavaScript needed, numbers and dates in the viewer's language (Babel). Every page checks the
+viewer's cities: a round of another city answers 404, whatever the URL says, and a year shows
+only the viewer's cities.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 import jinja2
 from aiohttp import web
 
-from audit.export import CRITERION_NAMES, EXPORTERS, file_name
-from audit.model import CRITERIA, PracticeSummary, Report
-from audit.summary import round_period, summarize
+from audit.export import (
+    CRITERION_NAMES,
+    EXPORTERS,
+    file_name,
+    reading_day,
+    reading_number,
+    reading_percent,
+    reading_signed,
+    reading_span,
+)
+from audit.model import CRITERIA, Comment, PracticeSummary, Report
+from audit.summary import Period, round_period, summarize, year_period
 from bot.config import LOCALES
-from bot.reports import moderate_comment
+from bot.reports import moderate_comment, report_preferences
 from bot.services import Services
+from bot.staff import COORDINATOR
 from bot.web.auth import (
     COOKIE,
     Viewer,
@@ -33,6 +48,7 @@ from bot.web.auth import (
 from bot.web.security import new_nonce, page_policy
 from conversations.engine import LANGUAGE_NAMES
 from conversations.messages import Local, Msg, _
+from conversations.notices import last_moment
 from storage.models import utcnow
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -60,6 +76,9 @@ class Dashboard:
             web.get(
                 "/dashboard/rounds/{round_id:\\d+}/download/{fmt}", self.signed_in(self.download)
             ),
+            web.get("/dashboard/years/{year:\\d{4}}", self.signed_in(self.year_page)),
+            web.get("/dashboard/years/{year:\\d{4}}/download/{fmt}", self.signed_in(self.download)),
+            web.post("/dashboard/report-settings", self.signed_in(self.report_settings, form=True)),
             web.post(
                 "/dashboard/comments/{answer_id:\\d+}/{action:hide|unhide}",
                 self.signed_in(self.moderate, form=True),
@@ -122,6 +141,7 @@ class Dashboard:
 
         html = self.env.get_template(template).render(
             _=translate,
+            fmt=Formats(locale),
             viewer=viewer,
             locale=locale,
             languages=LANGUAGE_NAMES,
@@ -206,9 +226,11 @@ class Dashboard:
         return urlsplit(origin).netloc in (request.host, public)
 
     async def rounds(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
-        """The rounds of the viewer's cities with their counts."""
-        rows = []
-        async with self.services.db.unit_of_work() as uow:
+        """The rounds of the viewer's cities with their counts, the annual summaries, and (for
+        a coordinator) the language and format of their scheduled reports."""
+        rows: list[dict[str, Any]] = []
+        zone = self.services.settings.tz
+        async with self.services.db.reading() as uow:
             cities = {c.id: c.name for c in await uow.catalog.cities()}
             for round_ in await uow.rounds.listing():
                 if not viewer.role.covers(round_.city_id):
@@ -218,25 +240,68 @@ class Dashboard:
                     {
                         "round": round_,
                         "city": Local(cities.get(round_.city_id, {})),
+                        "opens": round_.opens_at.astimezone(zone).date(),
+                        "ends": last_moment(round_.closes_at).astimezone(zone).date(),
                         "started": sum(c["started"] for c in counts.values()),
                         "completed": sum(c["completed"] for c in counts.values()),
                     }
                 )
-        return self.page("rounds.html", viewer, rows=rows, zone=self.services.settings.tz)
+            staff_row = await uow.staff.get(viewer.role.user_id)
+        settings = None
+        if viewer.role.role == COORDINATOR and staff_row is not None:
+            settings = report_preferences(self.services, staff_row)
+        return self.page(
+            "rounds.html",
+            viewer,
+            rows=rows,
+            years=self._years([row["opens"] for row in rows]),
+            settings=settings,
+            formats=list(EXPORTERS),
+        )
 
     async def round_page(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """A round's summary per practice, with charts, trend, comments and downloads."""
         report = await self._report(request, viewer)
         if report is None:
             return self.not_found(viewer)
+        return self._summary_page(viewer, report, f"/dashboard/rounds/{report.label}")
+
+    async def year_page(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """A year's summary of the viewer's cities: the ranking, each practice, downloads."""
+        report = await self._report(request, viewer)
+        if report is None:
+            return self.not_found(viewer)
+        return self._summary_page(viewer, report, f"/dashboard/years/{report.label}")
+
+    def _summary_page(self, viewer: Viewer, report: Report, path: str) -> web.Response:
         charts = {
             p.practice_id: criteria_chart(p, viewer.locale, self._criterion_label)
             for p in report.practices
             if not p.suppressed
         }
         return self.page(
-            "round.html", viewer, report=report, charts=charts, Local=Local, formats=list(EXPORTERS)
+            "round.html" if report.kind == "round" else "year.html",
+            viewer,
+            report=report,
+            charts=charts,
+            comments=comments_by_practice(report),
+            Local=Local,
+            formats=list(EXPORTERS),
+            path=path,
         )
+
+    async def report_settings(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """A coordinator chooses the language and format of their scheduled reports."""
+        data = await request.post()
+        locale, fmt = str(data.get("report_locale", "")), str(data.get("report_format", ""))
+        if viewer.role.role != COORDINATOR or locale not in LOCALES or fmt not in EXPORTERS:
+            return self.not_found(viewer)
+        actor = f"tg:{viewer.role.user_id}"
+        async with self.services.db.unit_of_work() as uow:
+            if not await uow.staff.set_report_preferences(viewer.role.user_id, locale, fmt):
+                return self.not_found(viewer)
+            await uow.audit_log.add(actor, "report.settings", None, l=locale, f=fmt)
+        return see_other("/dashboard")
 
     async def download(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """The round's summary in one of the export formats."""
@@ -248,7 +313,10 @@ class Dashboard:
         name = file_name(report, fmt)
         async with self.services.db.unit_of_work() as uow:
             await uow.audit_log.add(
-                f"tg:{viewer.role.user_id}", "report.download", f"round:{report.label}", format=fmt
+                f"tg:{viewer.role.user_id}",
+                "report.download",
+                f"{report.kind}:{report.label}",
+                format=fmt,
             )
         return web.Response(
             body=content,
@@ -293,14 +361,29 @@ class Dashboard:
     # --- helpers ------------------------------------------------------------------------
 
     async def _report(self, request: web.Request, viewer: Viewer) -> Report | None:
-        """The round's report if the round exists and is in the viewer's cities."""
-        round_id = int(request.match_info["round_id"])
+        """The report a URL names: a round in the viewer's cities, or a year of their cities."""
+        zone = self.services.settings.tz
         async with self.services.db.reading() as uow:
-            round_ = await uow.rounds.get(round_id)
-            if round_ is None or not viewer.role.covers(round_.city_id):
-                return None
-            period = await round_period(uow, round_id, self.services.settings.tz)
+            period: Period
+            if "year" in request.match_info:
+                year = int(request.match_info["year"])
+                if not 2000 <= year <= utcnow().year:
+                    return None
+                period = year_period(year, zone, viewer.role.cities)
+            else:
+                round_id = int(request.match_info["round_id"])
+                round_ = await uow.rounds.get(round_id)
+                if round_ is None or not viewer.role.covers(round_.city_id):
+                    return None
+                period = await round_period(uow, round_id, zone)
             return await summarize(uow, period, self.services.settings.min_group_size)
+
+    def _years(self, round_starts: Sequence[date]) -> list[int]:
+        """The years with an annual summary to show: this one back to the first round (at
+        most five)."""
+        this_year = utcnow().astimezone(self.services.settings.tz).year
+        first = min([this_year - 1, *(day.year for day in round_starts)])
+        return list(range(this_year, max(first, this_year - 4) - 1, -1))
 
     def _criterion_label(self, criterion: str, locale: str) -> str:
         return self.services.translator.render(CRITERION_NAMES[criterion], locale)
@@ -323,8 +406,47 @@ _CONTENT_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class Formats:
+    """Numbers and dates in the viewer's language, for the templates (Babel)."""
+
+    locale: str
+
+    def number(self, value: float | None, digits: int = 1) -> str:
+        """3,25 in Polish, 3.25 in English."""
+        return reading_number(value, self.locale, digits)
+
+    def signed(self, value: float) -> str:
+        """A change with its sign: +4, −2."""
+        return reading_signed(value, self.locale, 0)
+
+    def percent(self, value: float | None) -> str:
+        """A share: 86%, 86 %."""
+        return reading_percent(value, self.locale)
+
+    def span(self, starts: date | None, ends: date | None) -> str:
+        """A short span of days: 1–31 mar 2026."""
+        return reading_span(starts, ends, self.locale)
+
+    def day(self, value: date | None) -> str:
+        """A short date: 1 mar 2026."""
+        return reading_day(value, self.locale, "medium")
+
+
+def comments_by_practice(report: Report) -> list[tuple[PracticeSummary, list[Comment]]]:
+    """The report's comments under their practice, in the report's order of practices."""
+    practices = {(p.city_id, p.practice_id): p for p in report.practices}
+    grouped: dict[tuple[str, str], list[Comment]] = {}
+    for comment in report.comments:
+        key = (comment.city_id, comment.practice_id)
+        if key in practices:
+            grouped.setdefault(key, []).append(comment)
+    return [(practices[key], grouped[key]) for key in practices if key in grouped]
+
+
 def criteria_chart(practice: PracticeSummary, locale: str, label: Callable[[str, str], str]) -> str:
-    """An inline SVG: each criterion's name, then its mean (1–5) as a bar with the 95 % CI."""
+    """An inline SVG: each criterion's name, then its mean (1–5) as a bar with the 95 % CI. Its
+    accessible name tells the same in words, for screen readers."""
     width, row, margin = 320, 40, 8
     scale = (width - 2 * margin) / 4.0
     height = row * len(CRITERIA) + 16
@@ -332,24 +454,28 @@ def criteria_chart(practice: PracticeSummary, locale: str, label: Callable[[str,
     def x_of(rating: float) -> float:
         return margin + (rating - 1) * scale
 
+    def mean_of(criterion: str) -> str:
+        stats = practice.criteria.get(criterion)
+        return reading_number(stats.mean, locale, 2) if stats else "–"
+
+    name = "; ".join(f"{label(c, locale)}: {mean_of(c)}" for c in CRITERIA)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'role="img" class="chart">'
+        f'role="img" class="chart" aria-label={quoteattr(name)}><title>{escape(name)}</title>'
     ]
     for tick in range(1, 6):
         parts.append(
             f'<line x1="{x_of(tick):.1f}" y1="12" x2="{x_of(tick):.1f}" '
-            f'y2="{height - 16}" stroke="#e2e8f0"/>'
+            f'y2="{height - 16}" stroke="#cbd5e0"/>'
             f'<text x="{x_of(tick):.1f}" y="{height - 3}" font-size="10" '
             f'text-anchor="middle">{tick}</text>'
         )
     for index, criterion in enumerate(CRITERIA):
         top = index * row
         stats = practice.criteria.get(criterion)
-        value = f" — {stats.mean:.2f}" if stats else " — –"
         parts.append(
             f'<text x="{margin}" y="{top + 11}" font-size="11">'
-            f"{escape(label(criterion, locale))}{value}</text>"
+            f"{escape(label(criterion, locale))} — {mean_of(criterion)}</text>"
         )
         if stats is None:
             continue
