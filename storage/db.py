@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,25 @@ class Database:
 
     async def reachable(self) -> None:
         """Raise DatabaseUnavailable, in one line, unless the database can be opened."""
+        folder = self._sqlite_folder()
+        if folder is not None and not (folder.is_dir() and os.access(folder, os.W_OK)):
+            # said before SQLite is asked: its failed open would leave aiosqlite's thread behind
+            raise DatabaseUnavailable(
+                f"cannot open {where(self.engine.url)}: cannot write in the folder {folder}"
+            )
         try:
             await self.ping()
         except (OSError, DBAPIError) as error:
             raise DatabaseUnavailable(
                 f"cannot open {where(self.engine.url)}: {reason(error)}"
             ) from None
+
+    def _sqlite_folder(self) -> Path | None:
+        """The folder of the SQLite file (None for PostgreSQL or an in-memory database)."""
+        database = self.engine.url.database
+        if not self.is_sqlite or not database or database == ":memory:":
+            return None
+        return Path(database).parent
 
     async def upgrade(self) -> None:
         """Apply every Alembic migration up to head."""
