@@ -1,23 +1,29 @@
 # syntax=docker/dockerfile:1
-# Build: wheels and compiled catalogs. Run: a slim image as a non-root user.
+# Build: the dependencies from the hashed lock, then the package (its build compiles the
+# translations). Run: a slim image as a non-root user. The base image is pinned by tag and
+# digest; change both together (and re-run `make lock`) to upgrade Python.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
-FROM python:3.11-slim AS build
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY pyproject.toml README.md babel.cfg ./
+COPY requirements.lock ./
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.lock
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY bot ./bot
 COPY conversations ./conversations
 COPY storage ./storage
 COPY audit ./audit
 COPY inputfiles ./inputfiles
 COPY locales ./locales
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install "babel>=2.14" \
-    && /opt/venv/bin/pybabel compile -d locales -D messages \
-    && /opt/venv/bin/pip install .
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation .
 
-FROM python:3.11-slim
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+FROM ${PYTHON_IMAGE}
+# The default SQLite database lives in XDG_DATA_HOME (/app/data/auditbot/); compose.yaml uses
+# PostgreSQL instead. /metrics is served on METRICS_PORT when it is set (see compose.yaml).
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/app XDG_DATA_HOME=/app/data
 RUN groupadd --system --gid 10001 auditbot \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app auditbot \
     && mkdir -p /app/data && chown -R 10001:10001 /app

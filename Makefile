@@ -4,16 +4,28 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LANGS := uk ru en pl
+# Exact versions with hashes: requirements-dev.lock for development (make), requirements.lock
+# for the image (Dockerfile). `make lock` re-pins them after pyproject.toml changes, from the
+# package index alone (local pip settings such as extra wheel folders are ignored).
+LOCK := requirements-dev.lock
+PIN := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --all-build-deps --strip-extras \
+	--no-emit-index-url --no-emit-find-links
 
-.PHONY: setup run test lint compile format clean
+.PHONY: setup run test lint compile format clean lock
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(PIN) --output-file requirements.lock pyproject.toml
+	$(PIN) --extra dev --output-file $(LOCK) pyproject.toml
 
 ## Extract new strings, merge them into every catalog, and build the .mo files.
 compile: $(STAMP)

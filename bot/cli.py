@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +24,7 @@ from bot.i18n import MissingCatalog
 from bot.reports import build, moderate_comment
 from bot.rounds import RoundError, close_round, create_round, open_round
 from bot.services import Services, start_services, survey_folders
+from bot.transport import without_token
 from conversations.notices import last_moment
 from conversations.round_setup import parse_date
 from conversations.submissions import SubmissionError
@@ -48,8 +50,9 @@ from storage.catalog import (
     load_catalog,
     read_catalog,
 )
-from storage.db import Database, describe_outage, is_outage
+from storage.db import Database, DatabaseUnavailable, describe_outage, is_outage
 from storage.models import CHANNELS, utcnow
+from storage.uow import UnitOfWork
 
 app = typer.Typer(
     help="Open Cities audit bot (Miasta Otwarte).", no_args_is_help=True, add_completion=False
@@ -104,7 +107,8 @@ def _settings() -> Settings:
 
 
 def _run(work: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine, turning configuration problems into a clear message and exit code 2."""
+    """Run a coroutine, turning what the operator must fix (configuration, an unreachable
+    database, a token Telegram rejects, a wrong argument) into a plain message and exit code 2."""
     try:
         # uvloop: the event loop is a tenth of the bot's CPU under load, and uvloop's is faster.
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -119,11 +123,32 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
     ) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
+    except DatabaseUnavailable as error:
+        typer.echo(f"DATABASE_URL: {error}", err=True)
+        raise typer.Exit(2) from None
     except Exception as error:
-        if not is_outage(error):
+        if is_outage(error):
+            typer.echo(describe_outage(error), err=True)
+            raise typer.Exit(1) from None
+        message = _telegram_problem(error)
+        if message is None:
             raise
-        typer.echo(describe_outage(error), err=True)
-        raise typer.Exit(1) from None
+        typer.echo(message, err=True)
+        raise typer.Exit(2) from None
+
+
+def _telegram_problem(error: Exception) -> str | None:
+    """What to tell the operator when the Bot API refuses us at start, never the token itself
+    (PTB's own InvalidToken message quotes it)."""
+    from telegram.error import BadRequest, InvalidToken, NetworkError
+
+    if isinstance(error, InvalidToken):
+        return "BOT_TOKEN: Telegram rejected this token; copy it again from @BotFather"
+    if isinstance(error, BadRequest):
+        return f"Telegram refused a call at start: {error.message}"
+    if isinstance(error, NetworkError):
+        return f"TELEGRAM_API_URL: cannot reach the Bot API ({type(error).__name__})"
+    return None
 
 
 async def _with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
@@ -134,11 +159,27 @@ async def _with_services(settings: Settings, work: Callable[[Services], Awaitabl
         await services.close()
 
 
-def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+class RedactingFormatter(logging.Formatter):
+    """Log lines never show the bot token: PTB's debug lines and aiohttp's errors quote the
+    Bot API URL, which contains it."""
+
+    def __init__(self, fmt: str, token: str | None) -> None:
+        super().__init__(fmt)
+        self.token = token
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The formatted line (traceback included) with the token masked."""
+        text = without_token(super().format(record))
+        return text.replace(self.token, "<token>") if self.token else text
+
+
+def _logging(settings: Settings, verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
+    formatter = RedactingFormatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", settings.bot_token
     )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
@@ -150,7 +191,7 @@ def run(verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False) -
         typer.echo(NO_TOKEN_HELP)
         _run(lambda: _chat(settings, None, None, "local"))
         return
-    _logging(verbose)
+    _logging(settings, verbose)
     from bot.telegram.app import run_polling
 
     _run(lambda: run_polling(settings))
@@ -170,7 +211,7 @@ def serve(
 ) -> None:
     """Serve the Telegram webhook, the coordinator dashboard, /healthz and /metrics."""
     settings = _settings()
-    _logging(verbose)
+    _logging(settings, verbose)
     if workers > 1:
         if settings.database_url.startswith("sqlite"):
             typer.echo(
@@ -182,11 +223,7 @@ def serve(
         raise typer.Exit(_run_workers(host, port, workers, scheduler, verbose))
     from bot.web.server import serve as serve_web
 
-    _run(
-        lambda: serve_web(
-            settings, host, port, scheduler=scheduler, register_webhook=worker_index == 0
-        )
-    )
+    _run(lambda: serve_web(settings, host, port, scheduler=scheduler, worker=worker_index))
 
 
 def _run_workers(host: str, port: int, workers: int, scheduler: bool, verbose: bool) -> int:
@@ -216,7 +253,7 @@ def scheduler_command(
 ) -> None:
     """Run the scheduler and the outbox sender as a process of their own."""
     settings = _settings()
-    _logging(verbose)
+    _logging(settings, verbose)
     from bot.web.server import run_scheduler
 
     _run(lambda: run_scheduler(settings))
@@ -237,9 +274,21 @@ def chat(
 async def _chat(settings: Settings, locale: str | None, payload: str | None, user: str) -> None:
     from bot.console import run_console
 
-    await _with_services(
-        settings, lambda s: run_console(s, locale=locale, payload=payload, user=user)
-    )
+    async def preview(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            await _known_start(uow, payload)
+        await run_console(services, locale=locale, payload=payload, user=user)
+
+    await _with_services(settings, preview)
+
+
+async def _known_start(uow: UnitOfWork, payload: str | None) -> None:
+    """--city and --practice name what the catalog has (the preview is no place for typos)."""
+    kind, _sep, ident = (payload or "").partition("_")
+    if kind == "c":
+        await _known_cities(uow, [ident])
+    elif kind == "p" and await uow.catalog.practice(ident) is None:
+        raise ValueError(f"--practice: unknown practice {ident}")
 
 
 async def _migrated(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:
@@ -356,6 +405,7 @@ def survey_import(
     key: Annotated[str | None, typer.Option(help="Survey key (default: form_id).")] = None,
 ) -> None:
     """Turn an XLSForm (KoBoToolbox, ODK) into a survey file; list what a chat cannot ask."""
+    _output_file(out)
     if not form.is_file():
         typer.echo(f"{form}: no such file", err=True)
         raise typer.Exit(2)
@@ -385,6 +435,7 @@ def survey_export(
 ) -> None:
     """Write a survey as an XLSForm for KoBoToolbox or ODK, in all four languages."""
     settings = _settings()
+    _output_file(out)
     path = Path(source)
     from_file = path.is_file() or path.suffix in (".yaml", ".yml")
 
@@ -482,6 +533,8 @@ def catalog_export(
 ) -> None:
     """Write the stored catalog as YAML or CSV."""
     settings = _settings()
+    if out:
+        _output_file(out)
 
     async def export(services: Services) -> str:
         async with services.db.unit_of_work() as uow:
@@ -577,6 +630,7 @@ def round_open(
     settings = _settings()
     opens_on = _date_option("--opens", opens) if opens else None
     closes_on = _date_option("--closes", closes)
+    _check_round_dates(opens_on, closes_on, utcnow().astimezone(settings.tz).date())
 
     async def create(services: Services) -> str:
         now = utcnow()
@@ -606,6 +660,23 @@ def round_open(
     typer.echo(_run(lambda: _with_services(settings, create)))
 
 
+def _check_round_dates(opens_on: date | None, closes_on: date, today: date) -> None:
+    """Dates a round can have: not in the past, and closing on or after its first day."""
+    problem = None
+    if opens_on is not None and opens_on < today:
+        problem = (
+            f"--opens: {opens_on} has passed; give today or a later day "
+            "(or leave --opens out to open the round now)"
+        )
+    elif closes_on < today:
+        problem = f"--closes: {closes_on} has passed; a round closes today or later"
+    elif opens_on is not None and closes_on < opens_on:
+        problem = f"--closes: {closes_on} is before --opens {opens_on}"
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
+
+
 @round_app.command("close")
 def round_close(round_id: Annotated[int, typer.Argument(help="Round id.")]) -> None:
     """Close a round now."""
@@ -628,6 +699,7 @@ def round_list(city: Annotated[str | None, typer.Option(help="Only this city.")]
 
     async def listing(services: Services) -> list[str]:
         async with services.db.unit_of_work() as uow:
+            await _known_cities(uow, [city] if city else [])
             rows = await uow.rounds.listing([city] if city else None)
             lines = []
             for r in rows:
@@ -672,6 +744,7 @@ def poster(
 ) -> None:
     """An A4 poster with the survey's QR code and an invitation in four languages."""
     settings = _settings()
+    _output_file(out)
 
     async def make(services: Services) -> tuple[str, bytes]:
         from bot.poster import poster_for
@@ -701,6 +774,32 @@ async def _ask_username(settings: Settings) -> str:
         settings.bot_token, base_url=f"{settings.telegram_api_url}/bot", request=AiohttpRequest()
     ) as bot:
         return str(bot.username)
+
+
+def _output_file(out: Path) -> Path:
+    """--out names a file that can be written: checked before any work is done."""
+    folder = out.parent
+    problem = (
+        f"the folder {folder} does not exist"
+        if not folder.is_dir()
+        else f"{out} is a folder"
+        if out.is_dir()
+        else f"cannot write in {folder}"
+        if not os.access(folder, os.W_OK)
+        else None
+    )
+    if problem:
+        typer.echo(f"--out: {problem}", err=True)
+        raise typer.Exit(2)
+    return out
+
+
+async def _known_cities(uow: UnitOfWork, cities: Sequence[str]) -> None:
+    """Refuse city ids the catalog does not know (a typo would give an empty summary)."""
+    known = {c.id for c in await uow.catalog.cities()}
+    unknown = [c for c in cities if c not in known]
+    if unknown:
+        raise ValueError(f"--city: unknown city {', '.join(unknown)}")
 
 
 def _date_option(name: str, value: str) -> date:
@@ -747,9 +846,11 @@ def report(
     if given > 1 or (given == 0 and len(city or []) != 1):
         typer.echo("give exactly one of --round ID, --year YYYY, or a single --city", err=True)
         raise typer.Exit(2)
+    _output_file(out)
 
     async def make(services: Services) -> tuple[str, bytes]:
         async with services.db.unit_of_work() as uow:
+            await _known_cities(uow, city or [])
             if round_id is not None:
                 period = await round_period(uow, round_id, settings.tz)
             elif year is not None:

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from platformdirs import user_data_path
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from conversations.events import whole_number
 
 LOCALES = ("uk", "ru", "en", "pl")
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/auditbot.sqlite3"
+# One database per user, wherever a command runs: a relative default would make a command run
+# from another folder silently start an empty database there.
+DEFAULT_DATABASE_FILE = user_data_path("auditbot") / "auditbot.sqlite3"
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{DEFAULT_DATABASE_FILE}"
+# Where the default database lived before it moved to the user's data folder.
+LEGACY_DATABASE_FILE = Path("data") / "auditbot.sqlite3"
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram delivers webhooks to
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{6,}$")
 
 
@@ -44,16 +53,41 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: str | None = Field(default=None, repr=False)
     public_url: str | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
-        """Accept SQLite and PostgreSQL URLs; plain postgresql:// gets the asyncpg driver."""
+        """SQLite or PostgreSQL. The postgres:// and postgresql:// URLs hosting providers hand
+        out get the asyncpg driver, and their libpq `sslmode` becomes asyncpg's `ssl`. Empty
+        means the default."""
+        if not value:
+            return DEFAULT_DATABASE_URL
         if value.startswith(("postgresql://", "postgres://")):
-            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
+            raise ValueError(
+                "use sqlite+aiosqlite:////absolute/path.sqlite3 or postgresql://user@host/db"
+            )
+        value = re.sub(r"([?&])sslmode=", r"\1ssl=", value)
+        if value.startswith("postgresql+asyncpg://"):
+            unknown = sorted(set(parse_qs(urlsplit(value).query)) - _asyncpg_options())
+            if unknown:
+                raise ValueError(f"unknown PostgreSQL option(s): {', '.join(unknown)}")
         return value
+
+    @model_validator(mode="after")
+    def _no_stray_legacy_database(self) -> Self:
+        """Before the default moved to the user's data folder it was ./data/auditbot.sqlite3;
+        refuse to start an empty database next to such a file instead of quietly ignoring it."""
+        if self.database_url == DEFAULT_DATABASE_URL and LEGACY_DATABASE_FILE.is_file():
+            raise ValueError(
+                f"DATABASE_URL: not set, and {LEGACY_DATABASE_FILE} exists here; to keep using "
+                f"it set DATABASE_URL=sqlite+aiosqlite:///{LEGACY_DATABASE_FILE.resolve()} "
+                f"(the default is now {DEFAULT_DATABASE_FILE})"
+            )
+        return self
 
     @field_validator("bot_token")
     @classmethod
@@ -73,15 +107,37 @@ class Settings(BaseSettings):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("webhook_url", "public_url")
+    @field_validator("public_url")
     @classmethod
     def _optional_http_url(cls, value: str | None) -> str | None:
-        """Public addresses are http(s) URLs; empty means unset."""
+        """The dashboard's address: an http(s) URL (https in production); empty means unset."""
         if not value:
             return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an https:// URL")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an address such as https://audit.example.org")
         return value.rstrip("/")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _telegram_webhook_url(cls, value: str | None) -> str | None:
+        """Telegram delivers webhooks only to https:// addresses on ports 443, 80, 88 or 8443."""
+        if not value:
+            return None
+        try:
+            parts = urlsplit(value)
+            port = parts.port or 443
+        except ValueError:
+            raise ValueError(
+                "expected an address such as https://bot.example.org/telegram/webhook"
+            ) from None
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(
+                "Telegram only calls https:// addresses, e.g. https://bot.example.org/telegram/webhook"
+            )
+        if port not in WEBHOOK_PORTS:
+            raise ValueError(f"Telegram only calls ports 443, 80, 88 and 8443, not {port}")
+        return value
 
     @field_validator("webhook_secret")
     @classmethod
@@ -92,6 +148,12 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value):
             raise ValueError("use 16–256 characters of A–Z, a–z, 0–9, _ and -")
         return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _optional_port(cls, value: object) -> object:
+        """METRICS_PORT= (empty) means no metrics."""
+        return None if value == "" else value
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -170,14 +232,26 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
 
+def _asyncpg_options() -> set[str]:
+    """What a PostgreSQL URL may carry after `?`: asyncpg's connect() arguments and the
+    dialect's own."""
+    import asyncpg
+
+    return set(inspect.signature(asyncpg.connect).parameters) | {
+        "prepared_statement_cache_size",
+        "prepared_statement_name_func",
+    }
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, turning validation errors into one clear message per setting."""
+    """Read the settings; each wrong one becomes a line of the error: its name, what is wrong."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            name = str(problem["loc"][0]).upper() if problem["loc"] else "?"
             message = str(problem["msg"]).removeprefix("Value error, ")
-            lines.append(f"{name}: {message}")
-        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from None
+            if problem["loc"]:
+                message = f"{str(problem['loc'][0]).upper()}: {message}"
+            lines.append(message)
+        raise ConfigError("\n".join(lines)) from None

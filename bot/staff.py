@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.services import Services
 from conversations.round_setup import Choice, SetupFacts
+from storage.repositories import telegram_id
 from storage.uow import UnitOfWork
 
 ADMIN, STAFF, COORDINATOR = "admin", "staff", "coordinator"
@@ -55,6 +56,8 @@ async def grant(
     """Give a role (replacing any earlier one); logged."""
     if role not in ROLES:
         raise ValueError(f"unknown role '{role}'; use one of {', '.join(ROLES)}")
+    if not telegram_id(user_id):
+        raise ValueError(f"{user_id} is not a Telegram user id")
     known = {c.id for c in await uow.catalog.cities()}
     unknown = [c for c in cities if c not in known]
     if unknown:
@@ -64,9 +67,15 @@ async def grant(
 
 
 async def revoke(uow: UnitOfWork, actor: str, user_id: int) -> bool:
-    """Take a role away; logged."""
+    """Take a role away and end the person's dashboard sessions (a later grant does not bring
+    them back); logged."""
+    if not telegram_id(user_id):
+        return False
     removed = await uow.staff.remove(user_id)
-    await uow.audit_log.add(actor, "staff.revoke", f"user:{user_id}", removed=removed)
+    sessions = await uow.web.end_sessions_of(user_id)
+    await uow.audit_log.add(
+        actor, "staff.revoke", f"user:{user_id}", removed=removed, sessions_ended=sessions
+    )
     return removed
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -12,6 +13,8 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+_TOKEN_IN_URL = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
 
 
 class JsonRequestData(RequestData):  # type: ignore[misc]  # final for typing only
@@ -156,4 +159,11 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as exc:
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{exc.__class__.__name__}: {exc}") from exc
+            raise NetworkError(
+                f"aiohttp.{exc.__class__.__name__}: {without_token(str(exc))}"
+            ) from None
+
+
+def without_token(text: str) -> str:
+    """Text that may quote a Bot API URL (aiohttp's errors do), with the token masked."""
+    return _TOKEN_IN_URL.sub("/bot<token>", text)

@@ -4,10 +4,11 @@ as the database being away."""
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from storage.leader import startup_lock
@@ -86,6 +88,11 @@ def describe_outage(error: BaseException) -> str:
     return f"database error: {type(root).__name__}: {text}"
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message names where and why, never the
+    password."""
+
+
 class Database:
     """One engine and its session factory; hands out units of work."""
 
@@ -118,6 +125,28 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.exec_driver_sql("SELECT 1")
 
+    async def reachable(self) -> None:
+        """Raise DatabaseUnavailable, in one line, unless the database can be opened."""
+        folder = self._sqlite_folder()
+        if folder is not None and not (folder.is_dir() and os.access(folder, os.W_OK)):
+            # said before SQLite is asked: its failed open would leave aiosqlite's thread behind
+            raise DatabaseUnavailable(
+                f"cannot open {where(self.engine.url)}: cannot write in the folder {folder}"
+            )
+        try:
+            await self.ping()
+        except (OSError, DBAPIError) as error:
+            raise DatabaseUnavailable(
+                f"cannot open {where(self.engine.url)}: {reason(error)}"
+            ) from None
+
+    def _sqlite_folder(self) -> Path | None:
+        """The folder of the SQLite file (None for PostgreSQL or an in-memory database)."""
+        database = self.engine.url.database
+        if not self.is_sqlite or not database or database == ":memory:":
+            return None
+        return Path(database).parent
+
     @asynccontextmanager
     async def exclusively(self) -> AsyncIterator[None]:
         """Hold the start-up lock (PostgreSQL: an advisory lock; SQLite: a lock file): migrations
@@ -126,7 +155,9 @@ class Database:
             yield
 
     async def upgrade(self) -> None:
-        """Apply every Alembic migration up to head."""
+        """Apply every Alembic migration up to head (a database that cannot be opened is said
+        in one line first)."""
+        await self.reachable()
         await self.migrate("head", up=True)
 
     async def downgrade(self, revision: str) -> None:
@@ -164,13 +195,29 @@ class Database:
             await self.reader.dispose()
 
 
+def where(url: URL) -> str:
+    """A database's address for messages: the file, or host, port and name (no password)."""
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite file {url.database}"
+    return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+
+
+def reason(error: BaseException) -> str:
+    """The first line of what the driver said, without SQLAlchemy's wrapping."""
+    cause = getattr(error, "orig", None) or error
+    text = str(getattr(cause, "strerror", None) or cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
 def _create_engine(url: str, *, echo: bool, writer: bool = True) -> AsyncEngine:
-    """Create the engine; SQLite gets its folder, WAL, foreign keys and a busy timeout."""
+    """Create the engine; SQLite gets its folder, WAL, foreign keys and a busy timeout.
+    Errors never carry bound values (pseudonyms, answers) into messages or logs."""
     parsed = make_url(url)
-    options: dict[str, Any] = {"echo": echo}
+    options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            with suppress(OSError):  # an unusable folder is reported when the file is opened
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # How long a writer waits for SQLite's lock (30 s; `?timeout=S` in the URL says otherwise).
         busy = float(parsed.query.get("timeout", 30))  # type: ignore[arg-type]
         options["connect_args"] = {"timeout": busy}

@@ -32,7 +32,7 @@ from storage.models import (
     RoundPractice,
     utcnow,
 )
-from storage.repositories import _Repository
+from storage.repositories import _Repository, serial
 from storage.tallies import (
     NO_NUMBER,
     NO_OPTION,
@@ -321,6 +321,8 @@ class AuditRepository(_Repository):
 
     async def comment_city(self, answer_id: int) -> str | None:
         """The city a free-text answer is about (to check who may moderate it)."""
+        if not serial(answer_id):
+            return None
         query = (
             select(Practice.city_id)
             .join(Response, Response.practice_id == Practice.id)
@@ -331,7 +333,7 @@ class AuditRepository(_Repository):
 
     async def set_hidden(self, answer_id: int, hidden: bool, actor: str) -> bool:
         """Hide or show a comment; False when there is no such answer."""
-        if await self.session.get(Answer, answer_id) is None:
+        if not serial(answer_id) or await self.session.get(Answer, answer_id) is None:
             return False
         row = await self.session.get(CommentModeration, answer_id)
         if row is None:

@@ -34,6 +34,19 @@ from storage.models import (
 )
 from storage.tallies import Tallies, dialect_insert
 
+# Serial ids are PostgreSQL `integer`s: a larger number names no row (and would fail there).
+MAX_SERIAL = 2**31 - 1
+
+
+def serial(number: int) -> bool:
+    """Whether a number can be a row id (ids typed by people or URLs can be anything)."""
+    return 0 < number <= MAX_SERIAL
+
+
+def telegram_id(number: int) -> bool:
+    """Whether a number fits a Telegram id column (`bigint`)."""
+    return -(2**63) <= number < 2**63
+
 
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
@@ -123,7 +136,7 @@ class SurveyRepository(_Repository):
 
     async def get(self, survey_id: int) -> Survey | None:
         """One version."""
-        return await self.session.get(Survey, survey_id)
+        return await self.session.get(Survey, survey_id) if serial(survey_id) else None
 
     async def many(self, survey_ids: Iterable[int]) -> Sequence[Survey]:
         """Several versions at once."""
@@ -157,7 +170,7 @@ class RoundRepository(_Repository):
 
     async def get(self, round_id: int) -> Round | None:
         """One round."""
-        return await self.session.get(Round, round_id)
+        return await self.session.get(Round, round_id) if serial(round_id) else None
 
     async def practice_ids(self, round_id: int) -> list[str]:
         """The practices evaluated in a round, in catalog order."""
@@ -332,7 +345,7 @@ class ResponseRepository(_Repository):
 
     async def get(self, response_id: int) -> Response | None:
         """One response."""
-        return await self.session.get(Response, response_id)
+        return await self.session.get(Response, response_id) if serial(response_id) else None
 
     async def add(self, **values: Any) -> Response:
         """Start a response."""
@@ -594,6 +607,8 @@ class StaffRepository(_Repository):
 
     async def get(self, user_id: int) -> Staff | None:
         """A staff member by Telegram user id."""
+        if not telegram_id(user_id):
+            return None
         query = select(Staff).where(Staff.telegram_user_id == user_id)
         return (await self.session.scalars(query)).first()
 
@@ -788,6 +803,11 @@ class WebAuthRepository(_Repository):
         )
         await self.session.flush()
 
+    async def token_usable(self, token_hash: str, now: datetime) -> bool:
+        """Whether a sign-in link exists, is unused and has not expired (spends nothing)."""
+        row = await self.session.get(LoginToken, token_hash)
+        return row is not None and row.used_at is None and row.expires_at > now
+
     async def use_token(self, token_hash: str, now: datetime) -> int | None:
         """Spend a sign-in link; the user id, or None when unknown, expired or already used."""
         result = await self.session.execute(
@@ -830,6 +850,14 @@ class WebAuthRepository(_Repository):
         await self.session.execute(
             delete(WebSession).where(WebSession.session_hash == session_hash)
         )
+
+    async def end_sessions_of(self, user_id: int) -> int:
+        """Sign a person out everywhere and void their unused links; how many sessions ended."""
+        await self.session.execute(delete(LoginToken).where(LoginToken.telegram_user_id == user_id))
+        result = await self.session.execute(
+            delete(WebSession).where(WebSession.telegram_user_id == user_id)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def forget_expired(self, now: datetime) -> None:
         """Drop spent links and old sessions."""

@@ -19,24 +19,16 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from http import HTTPStatus
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
+from tests.botapi_check import STRING_PARAMS, Refused, check_call, plain_text
+
 JSON = dict[str, Any]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
-# Parameters that stay strings; every other string value is JSON-decoded when it parses
-# (PTB sends non-string values JSON-encoded, e.g. chat_id "42", reply_markup "{...}").
-STRING_PARAMS = frozenset(
-    {
-        *("text", "caption", "parse_mode", "callback_query_id", "url", "inline_message_id"),
-        *("language_code", "secret_token", "file_id", "document", "photo", "sticker", "title"),
-        *("description", "short_description", "name", "emoji"),
-    }
-)
 ERROR_DESCRIPTIONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -49,12 +41,6 @@ ERROR_DESCRIPTIONS = {
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
-)
-HTML_TAGS = frozenset(
-    {
-        *("b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler"),
-        *("a", "code", "pre", "blockquote", "tg-emoji"),
-    }
 )
 COMMAND = re.compile(r"/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
 
@@ -221,43 +207,12 @@ def _coerce(key: str, value: Any) -> Any:
         return value
 
 
-class _TelegramHtml(HTMLParser):
-    """Strips Telegram HTML to plain text, noting the first markup error Telegram would report."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
-        self.open: list[str] = []
-        self.error: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in HTML_TAGS:
-            self.error = self.error or f'Unsupported start tag "{tag}"'
-        self.open.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.open and self.open[-1] == tag:
-            self.open.pop()
-        else:
-            expected = f'"</{self.open[-1]}>"' if self.open else "none"
-            self.error = self.error or f'Unmatched end tag "</{tag}>", expected {expected}'
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
 def _plain_text(text: str, parse_mode: str | None) -> str:
-    """The text a user sees; HTML is validated like Telegram does (other modes kept verbatim)."""
-    if (parse_mode or "").upper() != "HTML":
-        return text
-    parser = _TelegramHtml()
-    parser.feed(text)
-    parser.close()
-    if parser.error is None and parser.open:
-        parser.error = f'Can\'t find end tag corresponding to start tag "{parser.open[-1]}"'
-    if parser.error:
-        raise ApiError(400, f"Bad Request: can't parse entities: {parser.error}")
-    return "".join(parser.text)
+    """The text a user sees (HTML parsed and checked as Telegram does; see botapi_check)."""
+    try:
+        return plain_text(text, parse_mode)
+    except Refused as refused:
+        raise ApiError(refused.status, refused.description) from None
 
 
 def _buttons(message: JSON | None) -> list[JSON]:
@@ -689,9 +644,6 @@ class FakeBotApi:
             elif markup.get("remove_keyboard"):
                 self.reply_keyboards.pop(chat_id, None)
             return None
-        for button in (b for row in markup["inline_keyboard"] for b in row):
-            if len(button.get("callback_data", "").encode()) > 64:
-                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
         return markup
 
     def _send(self, call: Call, content: JSON) -> JSON:
@@ -734,15 +686,18 @@ class FakeBotApi:
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return web.json_response(ApiError(401).body(), status=401)
-        name, handler = self._handlers.get(request.match_info["method"].lower(), (None, None))
         params, files = await self._read_params(request)
-        call = Call(name or request.match_info["method"], params, time.time(), files)
+        method = request.match_info["method"]
+        call = Call(method, params, time.time(), files)
         self.calls.append(call)
         self._notify()
         try:
+            # Checked against the Bot API specification first, as Telegram does.
+            call.method = check_call(method, params, files)
+            _name, handler = self._handlers.get(method.lower(), (None, None))
             if handler is None:
-                raise ApiError(404, "Not Found: method not found")
-            delay = self.delays.get(call.method, 0.0 if name == "getUpdates" else self.delay)
+                raise ApiError(404, "Not Found: method not implemented by FakeBotApi")
+            delay = self.delays.get(call.method, 0.0 if call.method == "getUpdates" else self.delay)
             if delay:
                 await asyncio.sleep(delay)
             for rule in self.faults:
@@ -751,6 +706,9 @@ class FakeBotApi:
             if call.delay:
                 await asyncio.sleep(call.delay)
             result = await handler(self, call)
+        except Refused as refused:
+            call.error = ApiError(refused.status, refused.description)
+            return web.json_response(call.error.body(), status=refused.status)
         except ApiError as error:
             call.error = error
             return web.json_response(error.body(), status=error.status)
@@ -765,10 +723,14 @@ class FakeBotApi:
 
     @staticmethod
     async def _read_params(request: web.Request) -> tuple[JSON, dict[str, UploadedFile]]:
+        """Query, JSON, form or multipart parameters. A body that is not a JSON object
+        supplies none (Telegram ignores it, and then misses what is required)."""
         raw: JSON = dict(request.query)
         files: dict[str, UploadedFile] = {}
         if request.can_read_body and request.content_type == "application/json":
-            raw |= await request.json()
+            with contextlib.suppress(ValueError):
+                body = json.loads(await request.read())
+                raw |= body if isinstance(body, dict) else {}
         elif request.can_read_body:
             for key, value in (await request.post()).items():
                 if isinstance(value, web.FileField):
@@ -878,12 +840,8 @@ class FakeBotApi:
 
     @api("sendMessage")
     async def _send_message(self, call: Call) -> JSON:
-        text = call.params.get("text") or ""
-        if not text.strip():
-            raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
-            raise ApiError(400, "Bad Request: message is too long")
-        return self._send(call, {"text": _plain_text(text, call.params.get("parse_mode"))})
+        text = _plain_text(call.params["text"], call.params.get("parse_mode"))
+        return self._send(call, {"text": text})
 
     @api("sendDocument")
     async def _send_document(self, call: Call) -> JSON:
@@ -959,12 +917,13 @@ class FakeBotApi:
     @api("answerCallbackQuery")
     async def _answer_callback_query(self, call: Call) -> bool:
         query_id = call.params.get("callback_query_id")
-        if query_id not in self._callback_queries:
+        if query_id not in self._callback_queries:  # unknown, or answered already
             raise ApiError(
                 400,
                 "Bad Request: query is too old and response timeout expired or query ID is invalid",
             )
-        self.callback_answers.append({"user_id": self._callback_queries[query_id]} | call.params)
+        user_id = self._callback_queries.pop(query_id)
+        self.callback_answers.append({"user_id": user_id} | call.params)
         self._notify()
         return True
 

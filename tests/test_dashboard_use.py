@@ -16,7 +16,7 @@ from bot.web.auth import sign_in_link
 from storage.models import utcnow
 
 # The fixtures `site` and `browser` (and the skip without Chromium) come with test_dashboard.
-from tests.test_dashboard import KRAKOW_COORDINATOR, browser, site  # noqa: F401
+from tests.test_dashboard import KRAKOW_COORDINATOR, browser, sign_in_with, site  # noqa: F401
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -51,8 +51,7 @@ async def coordinator_page(browser: Any, site: dict[str, Any], viewport: dict[st
         accept_downloads=True, locale="en-GB", viewport=viewport, bypass_csp=True
     )
     page = await context.new_page()
-    await page.goto(await sign_in_link(site["services"], KRAKOW_COORDINATOR))
-    return page
+    return await sign_in_with(page, await sign_in_link(site["services"], KRAKOW_COORDINATOR))
 
 
 def pages_of(site: dict[str, Any]) -> list[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -26,7 +28,83 @@ def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
     assert user and user[-1] not in ("USER root", "USER 0")
     assert any(line.startswith("HEALTHCHECK") for line in lines)
     assert any("/healthz" in line for line in lines)
-    assert any("pybabel compile" in line for line in lines), "catalogs compiled at build"
+
+
+def test_dockerfile_pins_its_base_and_installs_only_locked_hashed_packages() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    [image] = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", image)
+    assert all(
+        line == "FROM ${PYTHON_IMAGE}" or line.startswith("FROM ${PYTHON_IMAGE} AS ")
+        for line in text.splitlines()
+        if line.startswith("FROM ")
+    )
+    installs = [line for line in text.splitlines() if "pip install" in line]
+    assert installs and all(
+        "--require-hashes" in line or "--no-deps" in line for line in installs
+    ), installs
+    assert "requirements.lock" in text
+    for name in ("setup.py", "LICENSE", "requirements.lock"):  # all that the build needs
+        assert name in text
+
+
+def test_the_locks_pin_every_package_with_hashes_and_agree_with_pyproject() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for lock in ("requirements.lock", "requirements-dev.lock"):
+        pins = _pins(ROOT / lock)
+        assert pins, lock
+        for requirement in project["dependencies"]:
+            name = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower()
+            assert name in pins, (lock, name)
+            assert _satisfies(pins[name], requirement), (lock, requirement, pins[name])
+        assert "setuptools" in pins and "babel" in pins  # the build's own needs, hashed too
+    dev = _pins(ROOT / "requirements-dev.lock")
+    for requirement in project["optional-dependencies"]["dev"]:
+        assert re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower() in dev
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    """name -> version of a pip-compile lock, checking every pin carries a hash."""
+    pins = {}
+    for block in re.split(r"\n(?=\S)", lock.read_text()):
+        found = re.match(r"([A-Za-z0-9_.-]+)==(\S+)", block)
+        if found:
+            assert "--hash=sha256:" in block, block.splitlines()[0]
+            pins[found.group(1).lower().replace("_", "-")] = found.group(2)
+    return pins
+
+
+def _satisfies(version: str, requirement: str) -> bool:
+    from packaging.requirements import Requirement
+
+    return Requirement(requirement).specifier.contains(version, prereleases=True)
+
+
+def test_licence_metadata_is_an_spdx_expression_with_its_file() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert project["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_make_compile_leaves_a_fresh_clone_unchanged(tmp_path: Path) -> None:
+    """`make run` and `make test` build the catalogs first; in a fresh clone that must change
+    no tracked file (the POT creation date used to)."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    venv = Path(sys.executable).parent.parent
+    stamp = venv / ".installed-stamp"
+    subprocess.run(
+        ["make", "--quiet", "-o", str(stamp), "compile", f"VENV={venv}"],
+        cwd=clone,
+        check=True,
+        capture_output=True,
+    )
+    assert list(clone.glob("locales/*/LC_MESSAGES/messages.mo"))
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""
 
 
 def test_compose_names_the_services_and_parses() -> None:

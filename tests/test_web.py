@@ -6,12 +6,14 @@ import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.services import start_services
 from bot.telegram.app import build_application, prepare
+from bot.web.metrics import metrics_server
 from bot.web.server import SECRET_HEADER, build_web_app
 from storage.leader import LeaderLock
 from storage.models import Answer, Response
@@ -56,7 +59,7 @@ def message_update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
 async def test_serve_process_checks_the_secret_and_answers_through_the_bot_api(
     settings: Settings,
 ) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     async with FakeBotApi() as server:
         env = {
             **os.environ,
@@ -64,8 +67,9 @@ async def test_serve_process_checks_the_secret_and_answers_through_the_bot_api(
             "TELEGRAM_API_URL": server.url,
             "DATABASE_URL": settings.database_url,
             "PSEUDONYM_SECRET": SECRET,
-            "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+            "WEBHOOK_URL": "https://bot.example.org/telegram/webhook",
             "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "METRICS_PORT": str(metrics_port),
         }
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -101,11 +105,19 @@ async def test_serve_process_checks_the_secret_and_answers_through_the_bot_api(
                 [reply] = server.messages(4242)
                 assert reply["reply_markup"]["inline_keyboard"][0][0]["text"] == "English"
                 async with http.get(f"{base}/metrics") as response:
+                    assert response.status == 404  # not on the public port
+                async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:
                     body = await response.text()
                 assert "auditbot_updates_handled_total" in body
                 assert "auditbot_outbox_depth" in body
             [registration] = server.calls_to("setWebhook")
             assert registration.params["secret_token"] == WEBHOOK_SECRET
+            assert registration.params["url"] == "https://bot.example.org/telegram/webhook"
+            assert sorted(registration.params["allowed_updates"]) == [
+                "callback_query",
+                "edited_message",
+                "message",
+            ]
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -300,3 +312,59 @@ async def test_healthz_reports_a_missing_scheduler(database_url: str, api: FakeB
         response = await worker.client.get("/healthz")
         assert response.status == 503
         assert (await response.json()) == {"database": "ok", "scheduler": "missing"}
+
+
+async def test_the_webhook_answers_400_to_what_no_update_can_be(
+    database_url: str, api: FakeBotApi
+) -> None:
+    async with Worker(worker_settings(database_url, api)) as worker:
+
+        async def post(body: bytes) -> int:
+            response = await worker.client.post(
+                "/telegram/webhook",
+                data=body,
+                headers={SECRET_HEADER: WEBHOOK_SECRET, "Content-Type": "application/json"},
+            )
+            return response.status
+
+        deep = b'{"update_id": 20, "message": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+        assert await post(deep) == 400
+        very_deep = b'{"update_id": 21, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        assert await post(very_deep) == 400
+        for update_id, user_id in ((2**63, 901), (22, 2**63), (23, -(2**63) - 1), (24, 2**64)):
+            body = orjson.dumps(message_update(update_id, 0, "/start")).replace(
+                b'"id":0', f'"id":{user_id}'.encode()
+            )
+            assert await post(body) == 400, (update_id, user_id)
+        far_future = message_update(25, 902, "/start")
+        far_future["message"]["date"] = 2**62  # a 64-bit number, but no date PTB can read:
+        assert await worker.deliver(far_future) == 200  # skipped like any broken update
+        assert await worker.deliver(message_update(26, 903, "/start")) == 200
+        assert len(api.messages(903)) == 1  # and the worker goes on serving
+
+
+async def test_health_and_metrics_answer_while_another_transaction_holds_the_write_lock(
+    tmp_path: Any,
+) -> None:
+    path = tmp_path / "busy.sqlite3"
+    metrics_port = free_port()
+    settings = make_settings(f"sqlite+aiosqlite:///{path}", metrics_port=metrics_port)
+    services = await start_services(settings)
+    client = TestClient(TestServer(build_web_app(services, None)))
+    await client.start_server()
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        async with metrics_server(services, metrics_port):
+            writer.execute("BEGIN IMMEDIATE")  # a long write elsewhere (a recount, a migration)
+            health = await asyncio.wait_for(client.get("/healthz"), 5)
+            assert (await health.json())["database"] == "ok"
+            async with aiohttp.ClientSession() as http:
+                page = await asyncio.wait_for(
+                    http.get(f"http://127.0.0.1:{metrics_port}/metrics"), 5
+                )
+                assert "auditbot_outbox_depth" in await page.text()
+            writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+        await client.close()
+        await services.close()

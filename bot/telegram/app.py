@@ -30,6 +30,7 @@ from bot.telegram.leadership import Leadership
 from bot.telegram.processor import PerUserUpdateProcessor
 from bot.telegram.staff_handlers import STAFF_PREFIX
 from bot.transport import AiohttpRequest
+from bot.web.metrics import metrics_server
 from conversations.messages import Msg, _
 
 log = logging.getLogger(__name__)
@@ -54,21 +55,33 @@ def build_application(
     """The PTB Application talking to TELEGRAM_API_URL over aiohttp, with every handler.
     It has no Updater: updates arrive through bot/telegram/polling.py or the webhook."""
     assert settings.bot_token is not None
+    transport = (
+        AiohttpRequest(connection_pool_size=256),
+        AiohttpRequest(connection_pool_size=4, read_timeout=45.0),
+    )
     application: AuditApplication = (
         ApplicationBuilder()
         .updater(None)
         .token(settings.bot_token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
-        .request(AiohttpRequest(connection_pool_size=256))
-        .get_updates_request(AiohttpRequest(connection_pool_size=4, read_timeout=45.0))
+        .request(transport[0])
+        .get_updates_request(transport[1])
         .context_types(ContextTypes(context=AuditContext))
         .concurrent_updates(processor or PerUserUpdateProcessor(256))
         .build()
     )
     application.bot_data["services"] = services
+    application.bot_data["transport"] = transport
     register_handlers(application)
     return application
+
+
+async def close_transport(application: Any) -> None:
+    """Close the HTTP sessions. PTB does it only for an application that started; one whose
+    start failed (a token Telegram rejects) would leave them open."""
+    for request in application.bot_data["transport"]:
+        await request.shutdown()
 
 
 def register_handlers(application: AuditApplication) -> None:
@@ -141,17 +154,20 @@ async def set_commands(application: Any, services: Services) -> None:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[tuple[Services, Any, asyncio.Event]]:
-    """Services and a started Application, with an event that SIGINT or SIGTERM sets; all
-    stopped and closed on the way out."""
+async def running(
+    settings: Settings, worker: int = 0
+) -> AsyncIterator[tuple[Services, Any, asyncio.Event]]:
+    """Services, /metrics (on METRICS_PORT + the worker's number) and a started Application,
+    with an event that SIGINT or SIGTERM sets; all stopped and closed on the way out."""
     services = await start_services(settings)
     application = build_application(settings, services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    port = settings.metrics_port + worker if settings.metrics_port else None
     try:
-        async with application:
+        async with metrics_server(services, port), application:
             await prepare(application)
             await application.start()
             # What start-up built (catalogs, PTB, SQLAlchemy) lives as long as the process: keep
@@ -162,6 +178,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Services, Any, asyn
             finally:
                 await application.stop()
     finally:
+        await close_transport(application)
         await services.close()
 
 

@@ -9,6 +9,9 @@ from typing import Any
 from telegram import Bot, CallbackQuery, Message, Update, User
 
 log = logging.getLogger(__name__)
+# The update types the handlers read (bot/telegram/app.py: messages and their edits, which get
+# a hint, and button presses). Polling and the webhook ask Telegram for these alone.
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 # Pressed cards and their senders kept built. A person presses on the same card for the whole
 # survey (it is edited in place), so a few thousand cover everyone answering at once.
 KEPT = 4096
@@ -33,7 +36,7 @@ class IncomingUpdates:
         one malformed update must not stop the others)."""
         try:
             return self._parse(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as error:
             log.warning("skipped an update that could not be read: %s", type(error).__name__)
             return None
 

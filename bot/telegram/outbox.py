@@ -35,7 +35,7 @@ from bot.flow import Reply
 from bot.health import Backoff, pause
 from bot.services import Services
 from bot.staff import role_of
-from bot.telegram.render import Renderer, retry_seconds
+from bot.telegram.render import NO_PREVIEW, Renderer, retry_seconds
 from bot.transport import call_api
 from bot.web.metrics import OUTBOX_SKIPPED, SEND_ERRORS
 from conversations import notices
@@ -408,6 +408,7 @@ class OutboxSender:
             chat_id=message.chat_id,
             text=renderer.text(prompt),
             reply_markup=renderer.keyboard(prompt),
+            link_preview_options=NO_PREVIEW,
         )
 
     async def _report_call(self, message: OutboxMessage) -> Callable[[], Any]:

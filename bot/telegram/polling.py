@@ -28,7 +28,7 @@ from telegram.error import Conflict, RetryAfter, TelegramError
 
 from bot.health import Backoff, pause
 from bot.telegram import outcome
-from bot.telegram.incoming import IncomingUpdates
+from bot.telegram.incoming import ALLOWED_UPDATES, IncomingUpdates
 from bot.telegram.render import retry_seconds
 from bot.transport import call_api
 from bot.web.metrics import UNCONFIRMED
@@ -120,7 +120,7 @@ class Poller:
                 offset=self.offset.next,
                 timeout=self.long_poll,
                 limit=self.limit,
-                allowed_updates=list(Update.ALL_TYPES),
+                allowed_updates=list(ALLOWED_UPDATES),
             )
         )
         stopping = asyncio.ensure_future(self.stop.wait())

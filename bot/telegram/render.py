@@ -23,6 +23,9 @@ T = TypeVar("T")
 SEPARATOR = "|"
 MAX_ATTEMPTS = 4
 TOAST_LIMIT = 200
+# The bot's messages never show link previews: a preview is fetched by Telegram's servers, and
+# the dashboard's sign-in links must be opened by their owner alone (and only ever by a POST).
+NO_PREVIEW = {"is_disabled": True}
 
 
 def callback_data(token: int | None, action: str) -> str:
@@ -138,7 +141,15 @@ async def send_prompt(renderer: Renderer, bot: Bot, chat_id: int, prompt: Prompt
     """Send one prompt as a new message."""
     text, keyboard = renderer.text(prompt), renderer.keyboard(prompt)
     await send(
-        partial(call_api, bot, "sendMessage", chat_id=chat_id, text=text, reply_markup=keyboard)
+        partial(
+            call_api,
+            bot,
+            "sendMessage",
+            chat_id=chat_id,
+            text=text,
+            reply_markup=keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
     )
 
 
@@ -154,6 +165,7 @@ async def edit_pressed(
         message_id=message_id,
         text=text,
         reply_markup=keyboard,
+        link_preview_options=NO_PREVIEW,
     )
     try:
         await send(edit)

@@ -48,6 +48,12 @@ class Viewer:
     session_hash: str
 
 
+async def link_usable(services: Services, token: str) -> bool:
+    """Whether a sign-in link is unspent and unexpired (looking does not spend it)."""
+    async with services.db.reading() as uow:
+        return await uow.web.token_usable(digest(token), utcnow())
+
+
 async def sign_in(services: Services, token: str, locale: str) -> str | None:
     """Spend a link and open a session; the session cookie value, or None when refused."""
     now = utcnow()

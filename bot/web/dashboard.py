@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 import jinja2
@@ -39,10 +40,12 @@ from bot.web.auth import (
     COOKIE,
     Viewer,
     csrf_ok,
+    link_usable,
     set_session_cookie,
     sign_in,
     viewer_of,
 )
+from bot.web.security import new_nonce, page_policy
 from conversations.engine import LANGUAGE_NAMES
 from conversations.messages import Local, Msg, _
 from conversations.notices import last_moment
@@ -67,7 +70,8 @@ class Dashboard:
         """Every dashboard route."""
         return [
             web.get("/dashboard", self.signed_in(self.rounds)),
-            web.get("/dashboard/login/{token}", self.login),
+            web.get("/dashboard/login/{token}", self.login_page),
+            web.post("/dashboard/login", self.login),
             web.get("/dashboard/rounds/{round_id:\\d+}", self.signed_in(self.round_page)),
             web.get(
                 "/dashboard/rounds/{round_id:\\d+}/download/{fmt}", self.signed_in(self.download)
@@ -118,11 +122,18 @@ class Dashboard:
         return guarded
 
     def page(
-        self, template: str, viewer: Viewer | None, *, status: int = 200, **context: Any
+        self,
+        template: str,
+        viewer: Viewer | None,
+        *,
+        status: int = 200,
+        locale: str | None = None,
+        **context: Any,
     ) -> web.Response:
-        """Render a page in the viewer's language."""
-        locale = viewer.locale if viewer else self.services.translator.default_locale
+        """Render a page in the viewer's language (or `locale`, before signing in)."""
+        locale = viewer.locale if viewer else locale or self.services.translator.default_locale
         translator = self.services.translator
+        nonce = new_nonce()
 
         def translate(text: str | Msg | Local, **params: Any) -> str:
             message = Msg(text, params) if isinstance(text, str) else text
@@ -137,17 +148,14 @@ class Dashboard:
             locales=LOCALES,
             criteria=CRITERIA,
             criterion_names=CRITERION_NAMES,
+            csp_nonce=nonce,
             **context,
         )
         return web.Response(
             text=html,
             status=status,
             content_type="text/html",
-            headers={
-                "Cache-Control": "no-store",
-                "Content-Security-Policy": "default-src 'self'; "
-                "style-src 'unsafe-inline'; img-src 'self' data:",
-            },
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": page_policy(nonce)},
         )
 
     def not_found(self, viewer: Viewer) -> web.Response:
@@ -162,26 +170,60 @@ class Dashboard:
 
     # --- pages --------------------------------------------------------------------------
 
-    async def login(self, request: web.Request) -> web.StreamResponse:
-        """Spend a one-time link and open a session."""
-        locale = self.services.translator.choose_locale(
-            None, request.headers.get("Accept-Language", "").split(",")[0] or None
+    async def login_page(self, request: web.Request) -> web.StreamResponse:
+        """A sign-in link opens a page whose button signs in: GET and HEAD never spend the
+        link, so a link-preview fetcher or a mail scanner cannot use it up."""
+        locale = self._browser_locale(request)
+        token = request.match_info["token"]
+        if not await link_usable(self.services, token):
+            return self._link_refused(locale)
+        return self.page(
+            "sign_in.html", None, locale=locale, token=token, title=_("Sign in to the dashboard")
         )
-        cookie = await sign_in(self.services, request.match_info["token"], locale)
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """Spend a one-time link (the form of the sign-in page) and open a session."""
+        locale = self._browser_locale(request)
+        if not self._same_origin(request):
+            return self._link_refused(locale)
+        token = str((await request.post()).get("token", ""))
+        cookie = await sign_in(self.services, token, locale) if token else None
         if cookie is None:
-            return self.page(
-                "message.html",
-                None,
-                status=403,
-                title=_("This link cannot be used"),
-                text=_(
-                    "Sign-in links work once and for 15 minutes. Send "
-                    "/dashboard to the bot for a new one."
-                ),
-            )
+            return self._link_refused(locale)
         response = see_other("/dashboard")
         set_session_cookie(response, cookie, secure=request.secure or self._behind_https())
         return response
+
+    def _link_refused(self, locale: str) -> web.Response:
+        return self.page(
+            "message.html",
+            None,
+            status=403,
+            locale=locale,
+            title=_("This link cannot be used"),
+            text=_(
+                "Sign-in links work once and for 15 minutes. Send "
+                "/dashboard to the bot for a new one."
+            ),
+        )
+
+    def _browser_locale(self, request: web.Request) -> str:
+        return self.services.translator.choose_locale(
+            None, request.headers.get("Accept-Language", "").split(",")[0] or None
+        )
+
+    def _same_origin(self, request: web.Request) -> bool:
+        """A sign-in form posted from another site is refused (no signing people in to an
+        account that is not theirs). Browsers say where a request comes from in Sec-Fetch-Site;
+        older ones in Origin ("null" under our no-referrer policy, which proves nothing)."""
+        site = request.headers.get("Sec-Fetch-Site")
+        if site is not None:
+            return site in ("same-origin", "none")
+        origin = request.headers.get("Origin", "null")
+        if origin == "null":
+            return True
+        public = urlsplit(self.services.settings.dashboard_url or "").netloc
+        return urlsplit(origin).netloc in (request.host, public)
 
     async def rounds(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """The rounds of the viewer's cities with their counts, the annual summaries, and (for
