@@ -21,7 +21,7 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.services import start_services
 from bot.telegram.app import build_application, prepare
-from bot.web.metrics import metrics_server
+from bot.web.metrics_server import metrics_server
 from bot.web.server import SECRET_HEADER, build_web_app
 from storage.leader import LeaderLock
 from storage.models import Answer, Response

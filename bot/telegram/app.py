@@ -30,7 +30,7 @@ from bot.telegram.leadership import Leadership
 from bot.telegram.processor import PerUserUpdateProcessor
 from bot.telegram.staff_handlers import STAFF_PREFIX
 from bot.transport import AiohttpRequest
-from bot.web.metrics import metrics_server
+from bot.web.metrics_server import metrics_server
 from conversations.messages import Msg, _
 
 log = logging.getLogger(__name__)

@@ -1,30 +1,11 @@
-"""Prometheus metrics: updates handled, handler latency, outbox depth, send errors by kind.
-
-Served on a port of their own (METRICS_HOST:METRICS_PORT), never next to the public webhook
-and dashboard: what a process is doing is for the operator's Prometheus, not for the internet.
+"""Prometheus metrics: updates handled, handler latency, outbox depth, send errors by kind,
+progress of background tasks. Only their definitions live here (every layer of the bot counts
+into them); bot/web/metrics_server.py serves them.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from aiohttp import web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
-
-from bot.config import ConfigError
-from bot.services import Services
-from storage.db import is_outage
-
-log = logging.getLogger(__name__)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -81,49 +62,3 @@ OUTBOX_SKIPPED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
-
-
-_SERVICES = web.AppKey("services", Services)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition. Reading the outbox's depth takes no write lock; while the
-    database is away the other metrics are served all the same (they matter most then)."""
-    services = request.app[_SERVICES]
-    services.health.stalled()  # brings the stalled gauges up to date
-    try:
-        async with services.db.reading() as uow:
-            OUTBOX_DEPTH.set(await uow.outbox.depth())
-    except Exception as error:
-        if not is_outage(error):
-            raise
-    return web.Response(
-        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
-
-
-@asynccontextmanager
-async def metrics_server(services: Services, port: int | None) -> AsyncIterator[None]:
-    """Serve /metrics on METRICS_HOST and `port` while the context lasts (nothing when the
-    port is None: METRICS_PORT is not set)."""
-    if port is None:
-        yield
-        return
-    app = web.Application()
-    app[_SERVICES] = services
-    app.router.add_get("/metrics", metrics)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    host = services.settings.metrics_host
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as error:
-        await runner.cleanup()
-        raise ConfigError(
-            f"METRICS_PORT: cannot listen on {host}:{port} ({error.strerror})"
-        ) from None
-    log.info("metrics on http://%s:%s/metrics", host, port)
-    try:
-        yield
-    finally:
-        await runner.cleanup()
