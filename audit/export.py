@@ -1191,8 +1191,13 @@ EXPORTERS: Mapping[str, Callable[[Report, Renderer, str], bytes]] = {
 
 def file_name(report: Report, fmt: str) -> str:
     """A download name such as open-cities-round-12.pdf or open-cities-2026.xlsx."""
+    return period_file_name(report.kind, report.label, fmt)
+
+
+def period_file_name(kind: str, label: str, fmt: str) -> str:
+    """The download name of a report of some kind and label, before it is built."""
     if fmt not in EXPORTERS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORTERS)}")
-    label = re.sub(r"[^a-z0-9]+", "-", report.label.lower()).strip("-") or "report"
-    stem = {"round": f"round-{label}", "year": label}.get(report.kind, label)
+    label = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "report"
+    stem = {"round": f"round-{label}", "year": label}.get(kind, label)
     return f"open-cities-{stem}.{fmt}"

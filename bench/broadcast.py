@@ -74,7 +74,7 @@ async def prepare(database_url: str, count: int) -> None:
             round_ = await create_round(
                 uow, "bench", CITY, [], survey.id, now, now + timedelta(days=14)
             )
-            queued = await open_round(uow, round_, "bench", now)
+            queued = await open_round(uow, services, round_, "bench", now)
         assert queued == count, queued
     finally:
         await services.close()

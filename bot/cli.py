@@ -653,7 +653,7 @@ def round_open(
                 zone=settings.tz,
             )
             if round_.opens_at <= now:
-                invited = await open_round(uow, round_, CLI_ACTOR, now)
+                invited = await open_round(uow, services, round_, CLI_ACTOR, now)
                 return f"round {round_.id} is open; {invited} invitation(s) queued"
         return f"round {round_.id} is planned; it opens {opens_at:%Y-%m-%d %H:%M %Z}"
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     min_group_size: int = Field(default=5, ge=2, le=1000)
     retention_unfinished_days: int = Field(default=90, ge=1, le=3650)
     retention_comments_days: int = Field(default=730, ge=0, le=36500)
+    retention_updates_days: int = Field(default=7, ge=1, le=3650)
+    retention_outbox_days: int = Field(default=30, ge=1, le=3650)
+    retention_reports_days: int = Field(default=400, ge=7, le=36500)
+    retention_audit_log_days: int = Field(default=730, ge=30, le=36500)
     report_locale: str = "pl"
     annual_report_date: Annotated[tuple[int, int], NoDecode] = (1, 15)
     surveys_dir: Path | None = None

@@ -1,7 +1,8 @@
 """Console preview: the same engine and database as the Telegram bot, printed to a terminal.
 
 Reads numbers (a button) or text from stdin, so it also works piped:
-`printf '1\n1\n...' | auditbot chat --lang pl`.
+`printf '1\n1\n...' | auditbot chat --lang pl`. Its responses are stored as previews
+(channel "preview"), which nothing counts: a preview is not data (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.flow import Identity, Reply, respond
+from bot.flow import Identity, Reply, my_data, respond
 from bot.services import Services
 from conversations import events as ev
 from conversations.engine import Prompt
+from storage.models import PREVIEW
 
 COMMANDS: dict[str, Callable[[], ev.Event]] = {
     "/start": ev.Start,
@@ -23,9 +25,11 @@ COMMANDS: dict[str, Callable[[], ev.Event]] = {
     "/resume": ev.Resume,
     "/language": ev.ChangeLanguage,
     "/cancel": ev.Cancel,
+    "/help": ev.Help,
+    "/delete": ev.Delete,
 }
 HELP = "Type a number to press a button, or text to answer. Commands: " + " ".join(
-    [*COMMANDS, "/quit"]
+    [*COMMANDS, "/mydata", "/quit"]
 )
 
 
@@ -34,7 +38,7 @@ class ConsoleChat:
 
     def __init__(self, services: Services, user: str, out: TextIO = sys.stdout) -> None:
         self.services = services
-        self.identity = Identity(services.pseudonyms.of("console", user))
+        self.identity = Identity(services.pseudonyms.of("console", user), channel=PREVIEW)
         self.out = out
         self.prompt: Prompt | None = None
         self.locale = services.settings.default_locale
@@ -57,6 +61,9 @@ class ConsoleChat:
             return False
         if text in COMMANDS:
             await self.send(COMMANDS[text]())
+            return True
+        if text == "/mydata":
+            self.show(await my_data(self.services, self.identity, self.locale))
             return True
         buttons = [b for row in self.prompt.buttons for b in row] if self.prompt else []
         number = ev.whole_number(text)

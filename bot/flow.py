@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time as time_module
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, tzinfo
@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.rounds import reminder_possible
 from bot.services import DEFAULT_SURVEY_KEY, Services
+from bot.staff import pseudonym_actor
 from conversations import engine
 from conversations import events as ev
 from conversations.engine import (
@@ -24,6 +25,7 @@ from conversations.engine import (
     DeleteAnswers,
     ForgetRespondent,
     Outcome,
+    OwnResponse,
     PracticeInfo,
     Prompt,
     RequestReminder,
@@ -34,12 +36,13 @@ from conversations.engine import (
     StoredData,
     Subscribe,
     World,
-    my_data_prompt,
+    my_data_prompts,
+    visible_path,
 )
 from conversations.notices import last_moment
 from conversations.survey import AnswerValue, Survey, survey_from_dict
 from storage.hotpath import StoredAnswer, StoredResponse
-from storage.models import Answer, Response, utcnow
+from storage.models import TELEGRAM, Answer, Response, utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ class Identity:
     pseudonym: str
     chat_id: int | None = None
     update_id: int | None = None
+    channel: str = TELEGRAM  # PREVIEW: the console's answers, never counted
 
 
 @dataclass
@@ -350,6 +354,7 @@ async def store_outcome(
             survey_version=await _version(uow, response.survey_id),
             locale=state.locale or "en",
             current_question=response.current,
+            channel=identity.channel,
         )
         response.id = row.id
         await uow.respondents.save(identity.pseudonym, {}, {"response_id": row.id})
@@ -361,19 +366,16 @@ async def store_outcome(
             )
         elif isinstance(write, DeleteAnswers):
             await uow.responses.delete_answers(response.id, write.question_ids)
-    completed_at = utcnow() if response.status == "completed" else None
-    if completed_at and response.round_id is not None and identity.chat_id is not None:
+    completed = response.status == "completed"
+    if completed and response.round_id is not None and identity.chat_id is not None:
         await uow.reminders.remove(response.round_id, identity.chat_id)  # no longer needed
     await uow.responses.update(
-        response.id,
-        status=response.status,
-        current_question=response.current,
-        completed_at=completed_at,
+        response.id, status=response.status, current_question=response.current
     )
 
 
 async def my_data(services: Services, identity: Identity, language_code: str | None) -> Reply:
-    """/mydata: what is stored about this person, in their language."""
+    """/mydata: what is stored about this person, their answers included, in their language."""
     async with services.db.unit_of_work() as uow:
         respondent = await uow.respondents.get(identity.pseudonym)
         since = datetime.min.replace(tzinfo=UTC)
@@ -385,6 +387,7 @@ async def my_data(services: Services, identity: Identity, language_code: str | N
         for round_id in await uow.reminders.rounds_of(identity.chat_id) if identity.chat_id else []:
             round_ = await uow.rounds.get(round_id)
             reminded.append(catalog.get(round_.city_id, {}) if round_ else {})
+        responses = await _own_responses(uow, services, own, catalog)
     data = StoredData(
         locale=respondent.locale if respondent else None,
         consent_at=respondent.consent_at if respondent else None,
@@ -392,9 +395,37 @@ async def my_data(services: Services, identity: Identity, language_code: str | N
         unfinished=sum(1 for r in own if r.status == "in_progress"),
         subscribed=tuple(names),
         reminders=tuple(reminded),
+        responses=responses,
     )
     locale = services.translator.choose_locale(data.locale, language_code)
-    return Reply(locale, [my_data_prompt(data)])
+    return Reply(locale, my_data_prompts(data))
+
+
+async def _own_responses(
+    uow: UnitOfWork,
+    services: Services,
+    own: Sequence[Response],
+    city_names: Mapping[str, Mapping[str, str]],
+) -> tuple[OwnResponse, ...]:
+    """A person's responses with their answers in survey order, oldest first."""
+    rows = sorted(own, key=lambda r: (r.started_at, r.id))
+    answers = await uow.responses.answers([r.id for r in rows])
+    surveys = await _surveys(uow, services, {r.survey_id for r in rows})
+    practices = {p.id: p for p in await uow.catalog.practices()}
+    result = []
+    for row in rows:
+        given = {a.question_id: answer_value(a) for a in answers if a.response_id == row.id}
+        path = visible_path(surveys[row.survey_id], given)
+        practice = practices.get(row.practice_id)
+        result.append(
+            OwnResponse(
+                practice=practice.name if practice else {},
+                city=city_names.get(practice.city_id, {}) if practice else {},
+                completed=row.status == "completed",
+                answers=tuple((q, given[q.id]) for q in path if q.id in given),
+            )
+        )
+    return tuple(result)
 
 
 async def stop_invitations(services: Services, identity: Identity) -> int:
@@ -408,12 +439,18 @@ async def stop_invitations(services: Services, identity: Identity) -> int:
 
 
 async def forget(uow: UnitOfWork, identity: Identity) -> None:
-    """Erase everything stored about a person: respondent, progress, responses, subscriptions,
-    reminders asked for."""
+    """Erase everything stored about a person (/delete): respondent, progress, responses and
+    answers (with their counts, masked comments and moderation), subscriptions, reminders
+    asked for, every message queued or kept for their chat (a queued one is then never sent:
+    the sender claims only rows that still exist), and the audit lines about their refused
+    commands. Scheduled reports keep no files, so none holds their comments (bot/reports.py);
+    published figures of closed rounds are aggregates of k or more and stay (docs/privacy.md)."""
     await uow.respondents.forget(identity.pseudonym)
+    await uow.audit_log.forget_actor(pseudonym_actor(identity.pseudonym))
     if identity.chat_id is not None:
         await uow.subscriptions.forget_chat(identity.chat_id)
         await uow.reminders.forget_chat(identity.chat_id)
+        await uow.outbox.forget_chat(identity.chat_id)
 
 
 async def _version(uow: UnitOfWork, survey_id: int) -> int:

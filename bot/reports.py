@@ -1,8 +1,11 @@
 """Compiling audit reports: on request (/report, `auditbot report`) and on a schedule.
 
 Scheduled reports — a weekly interim summary while a round is open, the final one when it
-closes, the annual evaluation on ANNUAL_REPORT_DATE for the previous year — are stored with a
-period key, so each is compiled once, and delivered to coordinators through the outbox.
+closes, the annual evaluation on ANNUAL_REPORT_DATE for the previous year — are recorded with a
+period key, so each is compiled once, and delivered to coordinators through the outbox. The
+record keeps no file: the file is built when the outbox sends it (`build_stored`), so a comment
+whose author sent /delete meanwhile is in no stored file (docs/privacy.md). A scheduled report is
+due only within RETENTION_REPORTS_DAYS of its moment, so pruning a record never compiles it again.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from audit.export import EXPORTERS, file_name
+from audit.export import EXPORTERS, file_name, period_file_name
 from audit.summary import Period, round_period, summarize, year_period
 from bot.config import LOCALES
 from bot.services import Services
 from bot.staff import COORDINATOR, Role
-from storage.models import Staff, utcnow
+from storage.models import Report, Staff, utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,7 @@ async def _due_periods(
     """(period key, period, cities it concerns) of every scheduled report due at `now`."""
     zone = services.settings.tz
     local = now.astimezone(zone)
+    kept_since = now - timedelta(days=services.settings.retention_reports_days)
     week_start = datetime.combine(
         local.date() - timedelta(days=local.weekday()), time(), tzinfo=zone
     )
@@ -74,7 +79,7 @@ async def _due_periods(
                         [round_.city_id],
                     )
                 )
-            elif round_.status == "closed":
+            elif round_.status == "closed" and (round_.closed_at or round_.closes_at) > kept_since:
                 due.append(
                     (
                         f"final:round:{round_.id}",
@@ -82,7 +87,8 @@ async def _due_periods(
                         [round_.city_id],
                     )
                 )
-        if local.date() >= _annual_day(local.year, *services.settings.annual_report_date):
+        annual_day = _annual_day(local.year, *services.settings.annual_report_date)
+        if annual_day <= local.date() and annual_day > kept_since.astimezone(zone).date():
             year = local.year - 1
             for cities in await _coordinator_city_sets(uow):
                 suffix = ",".join(cities) if cities else "all"
@@ -121,8 +127,8 @@ async def _coordinator_city_sets(uow: UnitOfWork) -> list[tuple[str, ...] | None
 async def _compile(
     services: Services, key: str, period: Period, cities: Sequence[str] | None
 ) -> bool:
-    """Build one scheduled report in each language and format its coordinators asked for,
-    store them, and queue each coordinator theirs (once)."""
+    """Record one scheduled report in each language and format its coordinators asked for, and
+    queue each coordinator theirs (once); the files are built when sent."""
     async with services.db.reading() as uow:
         receivers = [
             (row.telegram_user_id, *report_preferences(services, row))
@@ -132,13 +138,11 @@ async def _compile(
     variants = sorted({(locale, fmt) for _user, locale, fmt in receivers}) or [
         (services.settings.report_locale, DEFAULT_FORMAT)
     ]
-    built = {variant: await build(services, period, variant[1], variant[0]) for variant in variants}
     async with services.db.unit_of_work() as uow:
         stored = {}
-        for (locale, fmt), (name, content) in built.items():
-            report = await uow.reports.add(
-                key, period.kind, period.label, locale, fmt, name, content
-            )
+        for locale, fmt in variants:
+            name = period_file_name(period.kind, period.label, fmt)
+            report = await uow.reports.add(key, period.kind, period.label, locale, fmt, name)
             if report is None:  # another process compiled it first
                 return False
             stored[locale, fmt] = report.id
@@ -160,6 +164,24 @@ async def _compile(
 
 
 DEFAULT_FORMAT = "pdf"
+
+
+async def build_stored(services: Services, report: Report) -> tuple[str, bytes]:
+    """The file of a recorded scheduled report, built now from its period key."""
+    async with services.db.reading() as uow:
+        period = await period_of_key(uow, report.period_key, services.settings.tz)
+    return await build(services, period, report.format, report.locale)
+
+
+async def period_of_key(uow: UnitOfWork, key: str, zone: ZoneInfo) -> Period:
+    """The period a scheduled report's key names (see _due_periods for the keys)."""
+    kind, _colon, rest = key.partition(":")
+    if kind in ("interim", "final"):
+        return await round_period(uow, int(rest.split(":")[1]), zone)
+    if kind == "annual":
+        year, _colon, cities = rest.partition(":")
+        return year_period(int(year), zone, None if cities == "all" else cities.split(","))
+    raise ValueError(f"not a scheduled report's key: {key!r}")
 
 
 def report_preferences(services: Services, row: Staff) -> tuple[str, str]:

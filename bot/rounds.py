@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.services import Services
@@ -127,16 +127,17 @@ async def _refuse_overlap(
     )
 
 
-async def open_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) -> int:
+async def open_round(
+    uow: UnitOfWork, services: Services, round_: Round, actor: str, now: datetime
+) -> int:
     """Open a round and queue one invitation per reachable subscriber; returns how many."""
     round_.status, round_.opened_at = "open", now
     if round_.opens_at > now:
         round_.opens_at = now
     invited = 0
     for chat_id, locale in await uow.subscriptions.reachable_in(round_.city_id):
-        invited += await uow.outbox.enqueue(
-            "invitation", f"invite:{round_.id}:{chat_id}", chat_id, locale, round_.id
-        )
+        key = services.pseudonyms.chat_key("invite", round_.id, chat_id)
+        invited += await uow.outbox.enqueue("invitation", key, chat_id, locale, round_.id)
     await uow.audit_log.add(actor, "round.open", f"round:{round_.id}", invited=invited)
     log.info("round %s opened; %d invitations queued", round_.id, invited)
     return invited
@@ -161,14 +162,8 @@ async def remind(uow: UnitOfWork, services: Services, round_: Round, now: dateti
     for chat_id, locale, status in statuses:
         if status == "completed" or (status is None and not round_.remind_non_starters):
             continue
-        queued += await uow.outbox.enqueue(
-            "reminder",
-            f"remind:{round_.id}:{chat_id}",
-            chat_id,
-            locale,
-            round_.id,
-            {"started": status is not None},
-        )
+        key = services.pseudonyms.chat_key("remind", round_.id, chat_id)
+        queued += await uow.outbox.enqueue("reminder", key, chat_id, locale, round_.id)
     round_.reminded_at = now
     await uow.audit_log.add("scheduler", "round.remind", f"round:{round_.id}", queued=queued)
     return queued
@@ -204,13 +199,9 @@ async def send_asked_reminders(uow: UnitOfWork, services: Services, now: datetim
         pseudonym = services.pseudonyms.of("tg", request.chat_id)
         statuses = await uow.responses.statuses_in_round(round_.id, [pseudonym])
         if statuses.get(pseudonym) == "in_progress":
+            key = services.pseudonyms.chat_key("remind", round_.id, request.chat_id)
             queued += await uow.outbox.enqueue(
-                "reminder",
-                f"remind:{round_.id}:{request.chat_id}",  # one reminder, asked or subscribed
-                request.chat_id,
-                request.locale,
-                round_.id,
-                {"started": True},
+                "reminder", key, request.chat_id, request.locale, round_.id
             )
         await uow.reminders.remove(round_.id, request.chat_id)
     return queued
@@ -240,7 +231,7 @@ async def reconcile(services: Services, now: datetime | None = None) -> Reconcil
         opened = [r.id for r in due["open"] if r.closes_at > now]
         for round_ in due["open"]:
             if round_.closes_at > now:
-                await open_round(uow, round_, "scheduler", now)
+                await open_round(uow, services, round_, "scheduler", now)
         for round_ in due["open"]:
             if round_.closes_at <= now:  # planned, but its whole window passed while we were down
                 await close_round(uow, round_, "scheduler", now)
@@ -261,24 +252,37 @@ class Retention:
 
     unfinished_deleted: int
     comments_erased: int
+    updates_pruned: int = 0
+    outbox_pruned: int = 0
+    reports_pruned: int = 0
+    audit_log_pruned: int = 0
 
 
 async def apply_retention(services: Services, now: datetime | None = None) -> Retention:
     """Delete unfinished responses RETENTION_UNFINISHED_DAYS after their round closed (or after
-    their last change, outside rounds) and blank comments older than RETENTION_COMMENTS_DAYS
-    (0 keeps them); logged in the audit log."""
+    their last change, outside rounds), blank comments older than RETENTION_COMMENTS_DAYS (0
+    keeps them), and prune handled update ids, finished outbox messages, report records and
+    audit log lines after their RETENTION_*_DAYS; logged (counts only) in the audit log."""
     now = now or utcnow()
     settings = services.settings
     keep = timedelta(days=settings.retention_unfinished_days)
+
+    def before(days: int) -> datetime:
+        return now - timedelta(days=days)
+
     async with services.db.unit_of_work() as uow:
         deleted = await uow.responses.delete_unfinished(now - keep, now - keep)
         erased = 0
         if settings.retention_comments_days:
-            erased = await uow.responses.erase_comments(
-                now - timedelta(days=settings.retention_comments_days)
-            )
-        if deleted or erased:
-            await uow.audit_log.add(
-                "scheduler", "retention", None, unfinished_deleted=deleted, comments_erased=erased
-            )
-    return Retention(deleted, erased)
+            erased = await uow.responses.erase_comments(before(settings.retention_comments_days))
+        done = Retention(
+            deleted,
+            erased,
+            await uow.updates.prune(before(settings.retention_updates_days)),
+            await uow.outbox.prune(before(settings.retention_outbox_days)),
+            await uow.reports.prune(before(settings.retention_reports_days)),
+            await uow.audit_log.prune(before(settings.retention_audit_log_days)),
+        )
+        if any(asdict(done).values()):
+            await uow.audit_log.add("scheduler", "retention", None, **asdict(done))
+    return done

@@ -10,6 +10,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +39,12 @@ class Pseudonymizer:
         message = f"{kind}:{ident}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
 
+    def chat_key(self, kind: str, round_id: int, chat_id: int) -> str:
+        """The dedupe key of a message to a respondent's chat about a round: a keyed hash of
+        the chat, so that the key holds no raw id (docs/privacy.md), and not the pseudonym of
+        the person's answers, so that it does not link the chat to them either."""
+        return f"{kind}:{round_id}:{self.of('chat', chat_id)}"
+
 
 @dataclass
 class Services:
@@ -65,6 +72,7 @@ async def start_services(settings: Settings, *, load_default_catalog: bool = Tru
             await db.upgrade()
             await count_tallies(db, settings.tz)
             secret = await ensure_pseudonym_secret(db, settings.pseudonym_secret)
+            await rekey_outbox(db, Pseudonymizer(secret))
             await sync_surveys(db, survey_folders(settings))
             if load_default_catalog:
                 await load_catalog_if_empty(db)
@@ -77,6 +85,16 @@ async def start_services(settings: Settings, *, load_default_catalog: bool = Tru
 
         services.batcher = AnswerBatcher(services)
     return services
+
+
+async def rekey_outbox(db: Database, pseudonyms: Pseudonymizer) -> None:
+    """Dedupe keys of messages queued by versions before 0010 held raw chat ids; hash them
+    (here, not in the migration: only now is the secret known)."""
+    async with db.unit_of_work() as uow:
+        for kind in ("invite", "remind"):
+            key = partial(pseudonyms.chat_key, kind)
+            if changed := await uow.outbox.rekey(kind, key):
+                log.info("outbox: %d %s key(s) hashed", changed, kind)
 
 
 async def count_tallies(db: Database, zone: ZoneInfo) -> None:

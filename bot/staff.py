@@ -39,6 +39,22 @@ class Role:
         return self.role in ROLES
 
 
+def staff_actor(user_id: int) -> str:
+    """How the audit log names a person with a role (staff ids are kept in `staff` anyway)."""
+    return f"tg:{user_id}"
+
+
+def person_actor(services: Services, user_id: int) -> str:
+    """How the audit log names a person without a role (e.g. refused a staff command): by the
+    pseudonym of their answers, never the raw id, so /delete can erase these lines too."""
+    return pseudonym_actor(services.pseudonyms.of("tg", user_id))
+
+
+def pseudonym_actor(pseudonym: str) -> str:
+    """person_actor of a known pseudonym."""
+    return f"p:{pseudonym}"
+
+
 async def role_of(uow: UnitOfWork, services: Services, user_id: int) -> Role | None:
     """The role of a Telegram user: ADMIN_IDS are admins of every city, the rest from the table."""
     if user_id in services.settings.admin_ids:

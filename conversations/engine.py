@@ -208,6 +208,17 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class OwnResponse:
+    """One of a person's responses as /mydata shows it: the practice, and each answer with
+    its question, in survey order."""
+
+    practice: Mapping[str, str]
+    city: Mapping[str, str]
+    completed: bool
+    answers: tuple[tuple[Question, AnswerValue | None], ...]
+
+
+@dataclass(frozen=True)
 class StoredData:
     """What is stored about one person, for /mydata."""
 
@@ -217,6 +228,54 @@ class StoredData:
     unfinished: int
     subscribed: tuple[Mapping[str, str], ...]  # names of the cities with invitations
     reminders: tuple[Mapping[str, str], ...] = ()  # cities of the rounds with a reminder asked
+    responses: tuple[OwnResponse, ...] = ()
+
+
+def my_data_prompts(data: StoredData) -> list[Prompt]:
+    """The answer to /mydata: each response with its answers (one message each, to stay within
+    a message's length), then everything else in plain words and how to delete it."""
+    return [*(_own_response_prompt(r) for r in data.responses), my_data_prompt(data)]
+
+
+def _own_response_prompt(response: OwnResponse) -> Prompt:
+    heading = (
+        _(
+            "Your answers about {practice} ({city}):",
+            practice=Local(response.practice),
+            city=Local(response.city),
+        )
+        if response.completed
+        else _(
+            "Your answers so far about {practice} ({city}), not finished:",
+            practice=Local(response.practice),
+            city=Local(response.city),
+        )
+    )
+    lines: list[Text] = [heading]
+    for question, value in response.answers:
+        text = Local(
+            question.text, {"practice": Local(response.practice), "city": Local(response.city)}
+        )
+        lines.append(
+            _("• {question} — {answer}", question=text, answer=answer_label(question, value))
+        )
+    return Prompt(tuple(lines))
+
+
+def answer_label(question: Question, value: AnswerValue | None) -> Text:
+    """An answer as words: the option's label, the number, the text, or "skipped"."""
+    if value is None:
+        return _("skipped")
+    if value == DONT_KNOW:
+        return _("I don't know")
+    if question.type == "yes_no":
+        return _("Yes") if value == YES else _("No")
+    if isinstance(value, int):
+        return Plain(str(value))
+    labels = {o.id: o.label for o in question.options}
+    if isinstance(value, tuple):
+        return Joined(tuple(Local(labels[v]) for v in value))
+    return Local(labels[value]) if value in labels else Plain(value)
 
 
 def my_data_prompt(data: StoredData) -> Prompt:
@@ -1009,23 +1068,9 @@ class _Conversation:
         self.out.echo = Prompt(
             (
                 self._question_text(question),
-                _("Your answer: {answer}", answer=self._answer_label(question, value)),
+                _("Your answer: {answer}", answer=answer_label(question, value)),
             )
         )
-
-    def _answer_label(self, question: Question, value: AnswerValue | None) -> Text:
-        if value is None:
-            return _("skipped")
-        if value == DONT_KNOW:
-            return _("I don't know")
-        if question.type == "yes_no":
-            return _("Yes") if value == YES else _("No")
-        if isinstance(value, int):
-            return Plain(str(value))
-        labels = {o.id: o.label for o in question.options}
-        if isinstance(value, tuple):
-            return Joined(tuple(Local(labels[v]) for v in value))
-        return Local(labels[value]) if value in labels else Plain(value)
 
     # --- other stages ---------------------------------------------------------------------
 

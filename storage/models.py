@@ -13,7 +13,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -23,8 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-TELEGRAM, FACE_TO_FACE = "telegram", "face_to_face"
-CHANNELS = (TELEGRAM, FACE_TO_FACE)
+TELEGRAM, FACE_TO_FACE, PREVIEW = "telegram", "face_to_face", "preview"
+CHANNELS = (TELEGRAM, FACE_TO_FACE)  # what reports may be limited to; previews are never counted
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -208,12 +207,14 @@ class Response(Base):
     survey_version: Mapped[int]
     locale: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="in_progress")
-    # How the answers came: "telegram" (the bot, the console preview) or "face_to_face" (an
-    # interview recorded in KoBo/ODK and imported with `auditbot responses import`).
+    # How the answers came: "telegram" (the bot), "face_to_face" (an interview recorded in
+    # KoBo/ODK and imported with `auditbot responses import`) or "preview" (`auditbot chat`:
+    # stored like any other so the preview behaves the same, but never counted; see
+    # storage.tallies.counted_responses).
     channel: Mapped[str] = mapped_column(String(16), default=TELEGRAM, server_default=TELEGRAM)
     current_question: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    completed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]  # set once, when completed; later events keep it
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -289,7 +290,9 @@ class MaskedComment(Base):
 
 
 class Subscription(Base):
-    """A resident's wish to be invited to future rounds in a city."""
+    """A resident's wish to be invited to future rounds in a city. Only the day it was made is
+    kept: a finer time would line the raw chat id up with the pseudonymous response it was
+    made after (docs/privacy.md)."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (UniqueConstraint("chat_id", "city_id"),)
@@ -300,7 +303,7 @@ class Subscription(Base):
     locale: Mapped[str] = mapped_column(String(8))
     opted_in: Mapped[bool] = mapped_column(Boolean, default=True)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    subscribed_on: Mapped[date]
 
 
 class Staff(Base):
@@ -358,7 +361,9 @@ class AuditLog(Base):
 
 
 class OutboxMessage(Base):
-    """A message to deliver (invitation, reminder, report); `dedupe_key` makes it exactly one."""
+    """A message to deliver (invitation, reminder, report); `dedupe_key` makes it exactly one.
+    A respondent's key holds a keyed hash of the chat, never the chat id (bot.rounds.chat_key),
+    and the payload only what sending needs, never why the message is sent."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
@@ -406,8 +411,10 @@ class CommentModeration(Base):
 
 
 class Report(Base):
-    """A compiled report; `period_key` makes each scheduled report compiled once, in each
-    language and format a coordinator asked for."""
+    """A scheduled report that was compiled; `period_key` makes each compiled once, in each
+    language and format a coordinator asked for. The file itself is not stored: it is built
+    when it is sent (bot.reports.build_stored), so no stored file keeps a comment that its
+    author has since deleted."""
 
     __tablename__ = "reports"
     __table_args__ = (UniqueConstraint("period_key", "locale", "format"),)
@@ -419,7 +426,6 @@ class Report(Base):
     locale: Mapped[str] = mapped_column(String(8))
     format: Mapped[str] = mapped_column(String(8))
     filename: Mapped[str] = mapped_column(String(120))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

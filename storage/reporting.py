@@ -15,7 +15,7 @@ from datetime import date, datetime
 from itertools import chain
 from typing import Any, NamedTuple, TypeVar, TypeVarTuple
 
-from sqlalchemy import Result, Select, func, select
+from sqlalchemy import Result, Select, delete, func, select
 
 from audit.privacy import mask_contacts
 from storage.models import (
@@ -41,6 +41,7 @@ from storage.tallies import (
     VALUE_KEY,
     Tallies,
     counted_answers,
+    counted_responses,
     month_period,
 )
 
@@ -130,6 +131,8 @@ class AuditRepository(_Repository):
             query = query.where(table.started_at < scope.until)
         if scope.channel is not None:
             query = query.where(Response.channel == scope.channel)
+        if table is Response:  # masked comments are never copied from previews
+            query = query.where(counted_responses())
         return _in_cities(query, table.practice_id, scope)
 
     async def _rows(self, query: Select[*_Ts]) -> Result[*_Ts]:
@@ -364,9 +367,8 @@ class ReportRepository(_Repository):
         locale: str,
         fmt: str,
         filename: str,
-        content: bytes,
     ) -> Report | None:
-        """Store a report unless its period exists in this language and format (a racing
+        """Record a report unless its period exists in this language and format (a racing
         compiler loses quietly)."""
         statement = (
             self._insert(Report)
@@ -377,7 +379,6 @@ class ReportRepository(_Repository):
                 locale=locale,
                 format=fmt,
                 filename=filename,
-                content=content,
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(
@@ -400,3 +401,8 @@ class ReportRepository(_Repository):
         """The newest reports."""
         query = select(Report).order_by(Report.id.desc()).limit(limit)
         return (await self.session.scalars(query)).all()
+
+    async def prune(self, before: datetime) -> int:
+        """Forget the records of reports compiled before a moment; how many."""
+        result = await self.session.execute(delete(Report).where(Report.created_at < before))
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,7 @@ from storage.models import (
     WebSession,
     utcnow,
 )
-from storage.tallies import Tallies, dialect_insert
+from storage.tallies import Tallies, counted_responses, dialect_insert
 
 # Serial ids are PostgreSQL `integer`s: a larger number names no row (and would fail there).
 MAX_SERIAL = 2**31 - 1
@@ -285,7 +285,7 @@ class RoundRepository(_Repository):
         """Per practice: responses started and completed in a round."""
         query = (
             select(Response.practice_id, Response.status, func.count(Response.id))
-            .where(Response.round_id == round_id)
+            .where(Response.round_id == round_id, counted_responses())
             .group_by(Response.practice_id, Response.status)
         )
         counts: dict[str, dict[str, int]] = {}
@@ -362,7 +362,12 @@ class ResponseRepository(_Repository):
         assert response is not None
         before = response.status
         for name, value in values.items():
-            setattr(response, name, value)
+            if name != "completed_at" or response.completed_at is None:  # set once: see below
+                setattr(response, name, value)
+        if response.status == "completed" and response.completed_at is None:
+            # Once: a later event (e.g. asking for invitations after finishing) must not move
+            # it next to the time of a row that holds the raw chat id (docs/privacy.md).
+            response.completed_at = utcnow()
         response.updated_at = utcnow()
         if response.status != before:
             await self.session.flush()
@@ -478,7 +483,7 @@ class SubscriptionRepository(_Repository):
             locale=locale,
             opted_in=True,
             blocked=False,
-            created_at=utcnow(),
+            subscribed_on=utcnow().date(),  # the day only: see Subscription
         )
         statement = statement.on_conflict_do_update(
             index_elements=[Subscription.chat_id, Subscription.city_id],
@@ -681,6 +686,15 @@ class AuditLogRepository(_Repository):
         )
         await self.session.flush()
 
+    async def forget_actor(self, actor: str) -> None:
+        """Erase every line about one actor (a person who sent /delete)."""
+        await self.session.execute(delete(AuditLog).where(AuditLog.actor == actor))
+
+    async def prune(self, before: datetime) -> int:
+        """Forget lines older than a moment; how many."""
+        result = await self.session.execute(delete(AuditLog).where(AuditLog.created_at < before))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def latest(self, limit: int = 100) -> Sequence[AuditLog]:
         """The most recent entries, newest first."""
         query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
@@ -776,6 +790,34 @@ class OutboxRepository(_Repository):
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def forget_chat(self, chat_id: int) -> None:
+        """Erase every message of a chat, whatever its status (/delete)."""
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.chat_id == chat_id))
+
+    async def prune(self, before: datetime) -> int:
+        """Forget messages that were done with (sent, cancelled, failed, blocked) before a
+        moment; how many."""
+        done_at = func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at)
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.status.not_in(("pending", "sending")), done_at < before
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def rekey(self, kind: str, key_of: Callable[[int, int], str]) -> int:
+        """Replace the dedupe keys `<kind>:<round>:<chat id>` of older versions by
+        `key_of(round, chat)` (a keyed hash); how many."""
+        query = select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"{kind}:%"))
+        changed = 0
+        for row in (await self.session.scalars(query)).all():
+            _kind, round_id, chat = row.dedupe_key.split(":", 2)
+            if chat.lstrip("-").isdigit():
+                row.dedupe_key = key_of(int(round_id), int(chat))
+                changed += 1
+        await self.session.flush()
+        return changed
+
     async def depth(self) -> int:
         """How many messages wait to be sent."""
         query = select(func.count(OutboxMessage.id)).where(
@@ -867,6 +909,13 @@ class WebAuthRepository(_Repository):
 
 class UpdateLog(_Repository):
     """Update ids already handled, so a redelivered update is not handled twice."""
+
+    async def prune(self, before: datetime) -> int:
+        """Forget update ids handled before a moment (Telegram no longer redelivers them)."""
+        result = await self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def claim(self, update_id: int) -> bool:
         """Record an update id; False when it was recorded before (a duplicate)."""

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.privacy import mask_contacts
 from storage.models import (
+    PREVIEW,
     Answer,
     AnswerTally,
     AppSetting,
@@ -106,6 +107,18 @@ def months(
         month = following
 
 
+def counted_responses() -> ColumnElement[bool]:
+    """The responses anything counts: all but the console preview's (`auditbot chat` stores
+    its answers like any other so that it behaves the same, but they are not data). Every
+    count reads through here: the tallies below, and AuditRepository's raw queries."""
+    return Response.channel != PREVIEW
+
+
+def counted(response: Response) -> bool:
+    """counted_responses for one loaded response."""
+    return response.channel != PREVIEW
+
+
 def counted_answers() -> ColumnElement[bool]:
     """The answers a value count counts (of completed responses)."""
     return and_(
@@ -128,13 +141,13 @@ class Tallies:
     async def response_added(self, response: Response) -> None:
         """A response started."""
         zone = await self.zone()
-        if zone is not None:
+        if zone is not None and counted(response):
             await self._count_responses(Counter({_response_key(response, zone): 1}))
 
     async def status_changed(self, response: Response, before: str) -> None:
         """A response moved from status `before` to its current one (e.g. completed)."""
         zone = await self.zone()
-        if zone is None:
+        if zone is None or not counted(response):
             return
         changes = Counter({_response_key(response, zone): 1})
         changes[_response_key(response, zone, before)] -= 1
@@ -157,6 +170,7 @@ class Tallies:
     async def responses_removed(self, responses: Sequence[Response]) -> None:
         """Responses are about to be deleted with their answers (their comments go by cascade)."""
         zone = await self.zone()
+        responses = [r for r in responses if counted(r)]
         if zone is None or not responses:
             return
         await self._count_responses(Counter(_response_key(r, zone) for r in responses), -1)
@@ -195,7 +209,9 @@ class Tallies:
             )
         ).one()
         for period, start, end in months(first, last, zone) if first and last else ():
-            in_month = and_(Response.started_at >= start, Response.started_at < end)
+            in_month = and_(
+                Response.started_at >= start, Response.started_at < end, counted_responses()
+            )
             await self._recount_responses(in_month, period)
             done = and_(in_month, Response.status == COMPLETED)
             await self._count_answers(done, period, 1, upsert=False)

@@ -31,7 +31,7 @@ async def fill(services: Services) -> None:
     await add_response(services, "half", A, round_id, {"aware": "yes"}, status="in_progress")
     async with services.db.unit_of_work() as uow:
         await uow.staff.put(77, "coordinator", ["krakow"])
-        await uow.reports.add("test:r", "round", "r", "pl", "pdf", "r.pdf", b"%PDF-1.4")
+        await uow.reports.add("test:r", "round", "r", "pl", "pdf", "r.pdf")
         await uow.web.add_token("f" * 64, 77, _soon())
         [message, *_] = await uow.outbox.due(_soon(), 10)
         await uow.outbox.claim(message.id, _soon(), "sender")

@@ -353,7 +353,9 @@ async def test_queued_messages_no_longer_wanted_are_not_sent(database_url: str) 
         async with services.db.unit_of_work() as uow:
             await uow.staff.put(coordinator, COORDINATOR, [])
             await uow.staff.put(former, COORDINATOR, [])
-            report = await uow.reports.add("test:1", "round", "r", "en", "pdf", "r.pdf", b"%PDF")
+            report = await uow.reports.add(
+                f"final:round:{closing.id}", "round", "r", "en", "pdf", "r.pdf"
+            )
             assert report is not None
             for chat in (coordinator, former):
                 await uow.outbox.enqueue(

@@ -283,7 +283,7 @@ async def open_round_now(services: Services, lasts: timedelta = timedelta(days=1
         round_ = await create_round(
             uow, "test", "krakow", [ROUND_PRACTICE], survey.id, now, now + lasts
         )
-        await open_round(uow, round_, "test", now)
+        await open_round(uow, services, round_, "test", now)
         return round_.id
 
 

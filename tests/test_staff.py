@@ -49,7 +49,7 @@ async def open_now(services: Services, city: str = CITY, **options: object) -> R
             now + timedelta(days=14),
             **options,
         )  # type: ignore[arg-type]
-        await open_round(uow, round_, "test", now)
+        await open_round(uow, services, round_, "test", now)
     return round_
 
 

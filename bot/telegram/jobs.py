@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 from bot.reports import compile_due_reports
@@ -99,14 +100,10 @@ async def compile_reports(context: AuditContext) -> None:
 
 
 async def retention(context: AuditContext) -> None:
-    """Remove what the retention settings say is no longer to be kept."""
+    """Remove what the retention settings say is no longer to be kept (counts only are logged)."""
     done = await apply_retention(context.services)
-    if done.unfinished_deleted or done.comments_erased:
-        log.info(
-            "retention: %d unfinished responses deleted, %d comments erased",
-            done.unfinished_deleted,
-            done.comments_erased,
-        )
+    if any(asdict(done).values()):
+        log.info("retention: %s", ", ".join(f"{name} {n}" for name, n in asdict(done).items() if n))
 
 
 JOB_NAMES: dict[Job, str] = {

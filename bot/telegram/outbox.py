@@ -33,6 +33,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.flow import Reply
 from bot.health import Backoff, pause
+from bot.reports import build_stored
 from bot.services import Services
 from bot.staff import role_of
 from bot.telegram.render import NO_PREVIEW, Renderer, retry_seconds
@@ -412,20 +413,20 @@ class OutboxSender:
         )
 
     async def _report_call(self, message: OutboxMessage) -> Callable[[], Any]:
-        """A compiled report as a document, with a one-line caption."""
+        """A scheduled report as a document, built now, with a one-line caption."""
         async with self.services.db.unit_of_work() as uow:
             report = await uow.reports.get(int(message.payload["report_id"]))
         if report is None:
             raise BadRequest("the report of this message no longer exists")
+        try:
+            name, content = await build_stored(self.services, report)
+        except (ValueError, LookupError) as error:  # its round is gone, or a key of no period
+            raise BadRequest(f"the report of this message cannot be built: {error}") from None
         caption = self.services.translator.render(
-            _("Open Cities audit summary: {name}", name=report.filename), message.locale
+            _("Open Cities audit summary: {name}", name=name), message.locale
         )
         return partial(
-            self.bot.send_document,
-            message.chat_id,
-            report.content,
-            filename=report.filename,
-            caption=caption,
+            self.bot.send_document, message.chat_id, content, filename=name, caption=caption
         )
 
     async def _compose(self, message: OutboxMessage) -> Prompt:
@@ -435,8 +436,9 @@ class OutboxSender:
         city, practices, closes_at = await self._round_facts(message.round_id)
         if message.kind == "invitation":
             return notices.invitation(message.round_id, city, practices, closes_at)
-        started = bool(message.payload.get("started"))
-        return notices.reminder(message.round_id, city, closes_at, started=started)
+        async with self.services.db.reading() as uow:
+            status = await round_status(uow, self.services, message)
+        return notices.reminder(message.round_id, city, closes_at, started=status is not None)
 
     async def _round_facts(
         self, round_id: int
@@ -473,7 +475,18 @@ async def unwanted(uow: UnitOfWork, services: Services, message: OutboxMessage) 
         return "round closed: the round is no longer open"
     if await uow.subscriptions.opted_out(message.chat_id, round_.city_id):
         return "opted out: the person stopped invitations"
+    if message.kind == "reminder" and await round_status(uow, services, message) == "completed":
+        return "finished: the person finished the survey"
     return None
+
+
+async def round_status(uow: UnitOfWork, services: Services, message: OutboxMessage) -> str | None:
+    """How far the person a message goes to got in its round ('completed', 'in_progress' or
+    None), looked up when sending: the row does not say why it was queued (docs/privacy.md)."""
+    assert message.round_id is not None
+    pseudonym = services.pseudonyms.of("tg", message.chat_id)
+    statuses = await uow.responses.statuses_in_round(message.round_id, [pseudonym])
+    return statuses.get(pseudonym)
 
 
 def _log_failure(what: str, error: BaseException) -> None:

@@ -12,7 +12,7 @@ from bot import staff
 from bot.flow import Reply
 from bot.rounds import RoundError, create_round, open_round
 from bot.services import Services
-from bot.staff import Role, role_of
+from bot.staff import Role, person_actor, role_of, staff_actor
 from bot.telegram.context import AuditContext
 from bot.telegram.handlers import language_code, show
 from conversations import events as ev
@@ -250,7 +250,7 @@ async def _create(
     except RoundError as error:
         return [Prompt((_("Not done: {reason}", reason=error.message),))]
     if round_.opens_at <= now:
-        invited = await open_round(uow, round_, actor_of(update), now)
+        invited = await open_round(uow, services, round_, actor_of(update), now)
         return [
             Prompt(
                 (
@@ -282,7 +282,8 @@ async def require(
     """The sender's role if it allows the action; otherwise refuse politely and log it."""
     role = await role_of(uow, context.services, _user_id(update))
     if role is None or not allowed(role):
-        await uow.audit_log.add(actor_of(update), "denied", action)
+        actor = actor_of(update) if role else person_actor(context.services, _user_id(update))
+        await uow.audit_log.add(actor, "denied", action)
         await say(update, context, _("Sorry, this command is only for the Open Cities team."))
         return None
     return role
@@ -333,4 +334,5 @@ def _user_id(update: Update) -> int:
 
 
 def actor_of(update: Update) -> str:
-    return f"tg:{_user_id(update)}"
+    """The audit log's name of a staff member sending an update."""
+    return staff_actor(_user_id(update))

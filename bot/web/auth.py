@@ -11,7 +11,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from bot.services import Services
-from bot.staff import Role, role_of
+from bot.staff import Role, role_of, staff_actor
 from storage.models import utcnow
 
 COOKIE = "auditbot_session"
@@ -68,7 +68,7 @@ async def sign_in(services: Services, token: str, locale: str) -> str | None:
         await uow.web.add_session(
             digest(cookie), user_id, secrets.token_urlsafe(24), locale, now + SESSION_LIFETIME
         )
-        await uow.audit_log.add(f"tg:{user_id}", "dashboard.sign_in")
+        await uow.audit_log.add(staff_actor(user_id), "dashboard.sign_in")
     return cookie
 
 
