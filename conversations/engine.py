@@ -545,7 +545,9 @@ class _Conversation:
             "Answers are kept under a code (a pseudonym).\n"
             "• We only publish totals for groups of at least {k} people. "
             "Nobody can see what one person answered.\n"
-            "• You can see your data with /mydata and delete it with /delete at any time.\n\n"
+            "• You can see your answers with /mydata and delete everything with /delete at any "
+            "time. Totals of {k} or more people are not personal data, so the final results "
+            "of a survey round that has closed stay as they are after /delete.\n\n"
             "Do you agree to take part?",
             k=self.world.min_group_size,
         )
@@ -1119,14 +1121,19 @@ class _Conversation:
             [
                 _(
                     "This bot asks migrants how useful their city's services for foreigners are. "
-                    "Your answers are stored under a code, not under your name, and help the Open Cities audit.\n\n"
+                    "Your answers are stored under a code, not under your name, and help the Open Cities audit. "
+                    "Only totals of groups of at least {k} people are published. "
+                    "/delete erases everything stored about you; the final results of a survey "
+                    "round that has closed stay as they are, because totals of {k} or more people "
+                    "are not personal data.\n\n"
                     "/start – start a survey\n"
                     "/resume – continue where you stopped\n"
                     "/language – change the language\n"
-                    "/mydata – see what is stored about you\n"
+                    "/mydata – see what is stored about you and your answers\n"
                     "/delete – delete your data\n"
                     "/stop – stop invitations\n"
-                    "/cancel – stop what you are doing"
+                    "/cancel – stop what you are doing",
+                    k=self.world.min_group_size,
                 )
             ]
         )

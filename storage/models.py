@@ -148,6 +148,9 @@ class Round(Base):
     opened_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Invitations delivered whose outbox rows retention has pruned (they held chat ids); the
+    # round's invitation count is this plus the delivered ones still in the outbox.
+    invitations_pruned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -238,7 +238,13 @@ class AuditRepository(_Repository):
             .group_by(OutboxMessage.round_id)
         )
         rows = (await self.session.execute(query)).all()
-        return {round_id: n for round_id, n in rows if round_id is not None}
+        sent = {round_id: n for round_id, n in rows if round_id is not None}
+        pruned = select(Round.id, Round.invitations_pruned).where(
+            Round.id.in_(round_ids), Round.invitations_pruned > 0
+        )
+        for round_id, n in (await self.session.execute(pruned)).all():
+            sent[round_id] = sent.get(round_id, 0) + n
+        return sent
 
     async def comments(
         self, scope: Scope, question_ids: Sequence[str]

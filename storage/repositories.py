@@ -798,11 +798,19 @@ class OutboxRepository(_Repository):
         """Forget messages that were done with (sent, cancelled, failed, blocked) before a
         moment; how many."""
         done_at = func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at)
-        result = await self.session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.status.not_in(("pending", "sending")), done_at < before
-            )
+        done = and_(OutboxMessage.status.not_in(("pending", "sending")), done_at < before)
+        invitations = (
+            select(OutboxMessage.round_id, func.count(OutboxMessage.id))
+            .where(done, OutboxMessage.kind == "invitation", OutboxMessage.status == "sent")
+            .group_by(OutboxMessage.round_id)
         )
+        for round_id, n in (await self.session.execute(invitations)).all():
+            await self.session.execute(
+                update(Round)
+                .where(Round.id == round_id)
+                .values(invitations_pruned=Round.invitations_pruned + n)
+            )
+        result = await self.session.execute(delete(OutboxMessage).where(done))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def rekey(self, kind: str, key_of: Callable[[int, int], str]) -> int:

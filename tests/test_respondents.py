@@ -341,7 +341,8 @@ async def test_a_person_from_a_poster_who_paused_is_reminded_once_in_their_langu
     assert not any("Нагадування" in m.get("text", "") for m in bot.server.messages(finished.id))
     async with bot.services.db.unit_of_work() as uow:
         [row] = (await uow.session.scalars(select(OutboxMessage))).all()
-    assert row.payload == {"started": True} and row.chat_id == person.id
+    assert row.payload == {} and row.chat_id == person.id  # what to send, not why
+    assert str(person.id) not in row.dedupe_key
 
 
 async def test_stop_delete_and_closing_the_round_forget_the_request(bot: RunningBot) -> None:

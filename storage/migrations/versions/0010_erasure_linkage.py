@@ -8,6 +8,8 @@ Create Date: 2026-12-02
   time lined a raw chat id up with the pseudonymous response it was made after.
 - `reports.content` goes: a scheduled report's file is built when it is sent, so no stored file
   keeps a comment whose author later sent /delete.
+- `rounds.invitations_pruned` counts delivered invitations whose outbox rows retention pruned
+  (RETENTION_OUTBOX_DAYS), so a round's invitation count survives the pruning.
 - Queued reminders lose their payload ({"started": …}: why they were sent); the sender looks
   the person's progress up when sending. Dedupe keys holding raw chat ids are hashed at the next
   start (bot.services.rekey_outbox), where the pseudonym secret is known; a migration is not
@@ -39,10 +41,16 @@ def upgrade() -> None:
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.drop_column('content')
     op.execute("UPDATE outbox SET payload = '{}' WHERE kind = 'reminder'")
+    with op.batch_alter_table('rounds', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('invitations_pruned', sa.Integer(), server_default='0', nullable=False)
+        )
 
 
 def downgrade() -> None:
     """Downgrade schema (report files are gone: the old columns come back empty)."""
+    with op.batch_alter_table('rounds', schema=None) as batch_op:
+        batch_op.drop_column('invitations_pruned')
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column('content', sa.LargeBinary(), nullable=False, server_default=sa.text("''"))
