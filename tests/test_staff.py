@@ -73,7 +73,10 @@ async def test_a_resident_cannot_open_a_round_and_the_attempt_is_logged(bot: Run
     person = bot.person("en")
     await person.send("/round")
     assert person.last_text == "Sorry, this command is only for the Open Cities team."
-    assert (f"tg:{person.id}", "denied", "round") in await audit(bot.services)
+    pseudonym = bot.services.pseudonyms.of("tg", person.id)
+    logged = await audit(bot.services)
+    assert (f"p:{pseudonym}", "denied", "round") in logged  # under the pseudonym …
+    assert not any(str(person.id) in str(line) for line in logged)  # … never the raw id
     async with bot.services.db.unit_of_work() as uow:
         assert (await uow.session.scalars(select(Round))).all() == []
 
