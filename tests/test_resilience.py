@@ -389,9 +389,8 @@ async def test_queued_messages_no_longer_wanted_are_not_sent(database_url: str) 
 async def test_healthz_reports_a_task_that_makes_no_progress(
     database_url: str, tmp_path: Path
 ) -> None:
-    from tests.fakebotapi import FakeBotApi
-
     from bot.web.metrics_server import metrics_server
+    from tests.fakebotapi import FakeBotApi
 
     port = free_port()
     async with (
