@@ -137,7 +137,7 @@ async def test_serve_with_two_workers_rides_out_an_outage_and_leadership_moves(
             assert await eventually(lambda: health(http, base, 200), timeout=60)
             chats = await invite(services, 700_000)
             await server.wait_for(lambda: len(sent_to(server)) >= 20, timeout=30)
-            down = asyncio.create_task(outage(pg_cluster, 5.0))
+            down = asyncio.create_task(outage(pg_cluster, 8.0))
             await asyncio.sleep(0.5)
             assert await health(http, base, 503)
             metrics = f"http://127.0.0.1:{metrics_port}/metrics"  # the first worker's
@@ -190,7 +190,7 @@ async def test_schedulers_ride_out_an_outage_and_the_survivor_takes_over(
         try:
             chats = await invite(services, 720_000)
             await server.wait_for(lambda: len(sent_to(server)) >= 20, timeout=60)
-            await outage(pg_cluster, 5.0)
+            await outage(pg_cluster, 8.0)
             await all_sent(server, chats, timeout=90)
             assert exactly_once(server, chats), sent_to(server)
             assert await recorded(services) == Counter({"sent": INVITED})
