@@ -274,3 +274,57 @@ async def test_five_console_previews_do_not_make_a_round_reportable(settings: Se
 
 async def test_the_stored_report_record_keeps_no_file(database_url: str) -> None:
     assert "content" not in Report.__table__.columns
+
+
+async def test_mydata_shows_each_question_and_answer_in_the_persons_language(
+    bot: RunningBot,
+) -> None:
+    person = bot.person("pl")
+    await consent(person, bot, "pl", f"/start p_{PRACTICE}")
+    for label in ("Tak", "Raz", "5", "4", "3", "2", "Praca", "Gotowe"):
+        await person.tap(label)
+    await person.send("Więcej godzin otwarcia")
+    await person.send("/mydata")
+    answers = "\n".join(person.texts()[-2:])
+    assert "czy było Ci to znane już wcześniej? — Tak" in answers  # question and answer, in Polish
+    assert "Program „Otwarty Kraków”" in answers  # the practice named in the question
+    assert "— Więcej godzin otwarcia" in answers and "— Praca" in answers and "— 3" in answers
+    assert "1 ukończona ankieta" in person.last_text or "ukończon" in person.last_text
+
+
+async def test_the_console_has_mydata_and_delete(settings: Settings) -> None:
+    result = run_chat(settings, [*ANSWERS, "/mydata", "/delete", "1"], "--lang", "pl")
+    assert result.returncode == 0, result.stderr
+    assert "czy było Ci to znane już wcześniej? — Tak" in result.stdout
+    assert "— Więcej godzin" in result.stdout
+    services = await start_services(settings)
+    try:
+        async with services.db.reading() as uow:
+            assert (await uow.session.scalars(select(Response))).all() == []  # deleted
+    finally:
+        await services.close()
+
+
+async def test_dedupe_keys_queued_with_raw_chat_ids_are_hashed_at_start(
+    settings: Settings,
+) -> None:
+    services = await start_services(settings)
+    try:
+        round_id = await open_round_now(services)
+        async with services.db.unit_of_work() as uow:  # as versions before 0010 queued them
+            await uow.outbox.enqueue(
+                "invitation", f"invite:{round_id}:{CHAT}", CHAT, "en", round_id
+            )
+            await uow.outbox.enqueue(
+                "reminder", f"remind:{round_id}:-{CHAT}", -CHAT, "en", round_id
+            )
+    finally:
+        await services.close()
+    services = await start_services(settings)
+    try:
+        async with services.db.reading() as uow:
+            keys = set((await uow.session.scalars(select(OutboxMessage.dedupe_key))).all())
+        chat_key = services.pseudonyms.chat_key
+    finally:
+        await services.close()
+    assert keys == {chat_key("invite", round_id, CHAT), chat_key("remind", round_id, -CHAT)}
