@@ -769,6 +769,8 @@ class OutboxRepository(_Repository):
         if owner is not None:
             query = query.where(OutboxMessage.claimed_by == owner)
         claim = {} if status == "sending" else {"claimed_by": None}
+        if status not in ("pending", "sending"):  # done: keep no finer time than the day
+            values = {**values, **_done_times(values.get("sent_at"))}
         result = await self.session.execute(query.values(status=status, **claim, **values))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -841,6 +843,13 @@ class OutboxRepository(_Repository):
             .group_by(OutboxMessage.status)
         )
         return {status: n for status, n in (await self.session.execute(query)).all()}
+
+
+def _done_times(sent_at: datetime | None) -> dict[str, Any]:
+    """The times a finished message keeps: the day it was sent (for retention), no claim and no
+    attempt time; a finer time would line the chat up with a response begun right after it."""
+    start = (sent_at or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
+    return {"sent_at": start if sent_at else None, "claimed_at": None, "next_attempt_at": start}
 
 
 class WebAuthRepository(_Repository):

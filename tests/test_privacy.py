@@ -243,6 +243,15 @@ async def test_reminders_say_nothing_of_why_and_are_worded_when_sent(database_ur
         assert row.payload == {} and str(CHAT) not in row.dedupe_key
         await OutboxSender(bot.services, bot.application.bot, rate=200).drain()
         assert person.texts()[-1].startswith("Reminder: you have not finished")
+        async with bot.services.db.unit_of_work() as uow:
+            [sent] = (
+                await uow.session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.kind == "reminder")
+                )
+            ).all()
+        assert sent.status == "sent" and sent.claimed_at is None  # sent: only the day is kept
+        for moment in (sent.sent_at, sent.next_attempt_at):
+            assert moment is not None and moment.time() == datetime.min.time()
 
 
 async def test_five_console_previews_do_not_make_a_round_reportable(settings: Settings) -> None:
