@@ -293,16 +293,17 @@ class MaskedComment(Base):
 
 
 class Subscription(Base):
-    """A resident's wish to be invited to future rounds in a city. Only the day it was made is
-    kept: a finer time would line the raw chat id up with the pseudonymous response it was
-    made after (docs/privacy.md)."""
+    """A resident's wish to be invited to future rounds in a city. No surrogate key (a running
+    number follows the order people subscribed in, which follows the order their responses
+    were completed) and no time finer than the day: either would line the raw chat id up with
+    the pseudonymous response it was made after (docs/privacy.md). SQLite keeps the rows in key
+    order, not in the order made."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("chat_id", "city_id"),)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    city_id: Mapped[str] = mapped_column(ForeignKey("cities.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    city_id: Mapped[str] = mapped_column(ForeignKey("cities.id"), primary_key=True)
     locale: Mapped[str] = mapped_column(String(8))
     opted_in: Mapped[bool] = mapped_column(Boolean, default=True)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)

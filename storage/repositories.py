@@ -507,14 +507,16 @@ class SubscriptionRepository(_Repository):
                 Subscription.opted_in.is_(True),
                 Subscription.blocked.is_(False),
             )
-            .order_by(Subscription.id)
+            .order_by(Subscription.chat_id)
         )
         return [(chat, locale) for chat, locale in (await self.session.execute(query)).all()]
 
     async def blocked_in(self, city_id: str) -> int:
         """How many subscribers of a city have blocked the bot."""
-        query = select(func.count(Subscription.id)).where(
-            Subscription.city_id == city_id, Subscription.blocked.is_(True)
+        query = (
+            select(func.count())
+            .select_from(Subscription)
+            .where(Subscription.city_id == city_id, Subscription.blocked.is_(True))
         )
         return int(await self.session.scalar(query) or 0)
 
@@ -530,17 +532,23 @@ class SubscriptionRepository(_Repository):
     async def opted_out(self, chat_id: int, city_id: str) -> bool:
         """Whether a chat has stopped messages about a city (/stop); one that never
         subscribed (e.g. asked for a reminder only) has not."""
-        query = select(func.count(Subscription.id)).where(
-            Subscription.chat_id == chat_id,
-            Subscription.city_id == city_id,
-            Subscription.opted_in.is_(False),
+        query = (
+            select(func.count())
+            .select_from(Subscription)
+            .where(
+                Subscription.chat_id == chat_id,
+                Subscription.city_id == city_id,
+                Subscription.opted_in.is_(False),
+            )
         )
         return bool(await self.session.scalar(query))
 
     async def is_blocked(self, chat_id: int) -> bool:
         """Whether this chat has blocked the bot (as far as we know)."""
-        query = select(func.count(Subscription.id)).where(
-            Subscription.chat_id == chat_id, Subscription.blocked.is_(True)
+        query = (
+            select(func.count())
+            .select_from(Subscription)
+            .where(Subscription.chat_id == chat_id, Subscription.blocked.is_(True))
         )
         return bool(await self.session.scalar(query))
 

@@ -204,10 +204,12 @@ async def test_a_database_copy_ties_no_raw_id_to_a_response_finer_than_a_day(
         async with bot.services.db.unit_of_work() as uow:
             subscriptions = (await uow.session.scalars(select(Subscription))).all()
         assert [s.chat_id for s in subscriptions] == [CHAT]
-    # Every table holding a raw chat id keeps no time finer than a day.
+    # Every table holding a raw chat id for a respondent keeps no time finer than a day and no
+    # running number (whose order would follow the order of the responses).
     for model in (Subscription, ReminderRequest):
         for column in model.__table__.columns:
             assert column.type.python_type is not datetime, (model, column.name)
+        assert {c.name for c in model.__table__.primary_key} >= {"chat_id"}, model
     assert subscriptions[0].subscribed_on == completed_at.date() or (
         subscriptions[0].subscribed_on - completed_at.date() == timedelta(days=1)
     )

@@ -1,11 +1,13 @@
-"""erasure and no linkage: subscriptions keep the day, reports keep no file
+"""erasure and no linkage: subscriptions keep the day and no running id, reports keep no file
 
 Revision ID: 0010
 Revises: 0008
 Create Date: 2026-12-02
 
-- `subscriptions.created_at` (to the microsecond) becomes `subscribed_on` (the day): a finer
-  time lined a raw chat id up with the pseudonymous response it was made after.
+- `subscriptions.created_at` (to the microsecond) becomes `subscribed_on` (the day), and the
+  running `id` goes (the key is chat and city; SQLite keeps the rows in key order): a finer time,
+  or a number in the order people subscribed, lined a raw chat id up with the pseudonymous
+  response it was made after.
 - `reports.content` goes: a scheduled report's file is built when it is sent, so no stored file
   keeps a comment whose author later sent /delete.
 - `rounds.invitations_pruned` counts delivered invitations whose outbox rows retention pruned
@@ -27,6 +29,8 @@ down_revision: Union[str, Sequence[str], None] = '0008'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
+COLUMNS = "chat_id, city_id, locale, opted_in, blocked, subscribed_on"
+
 
 def upgrade() -> None:
     """Upgrade schema."""
@@ -35,9 +39,7 @@ def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     day = "date(created_at)" if sqlite else "CAST(created_at AT TIME ZONE 'UTC' AS DATE)"
     op.execute(f"UPDATE subscriptions SET subscribed_on = {day}")
-    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
-        batch_op.alter_column('subscribed_on', existing_type=sa.Date(), nullable=False)
-        batch_op.drop_column('created_at')
+    _rebuild_subscriptions(keyed=True)
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.drop_column('content')
     op.execute("UPDATE outbox SET payload = '{}' WHERE kind = 'reminder'")
@@ -55,6 +57,7 @@ def downgrade() -> None:
         batch_op.add_column(
             sa.Column('content', sa.LargeBinary(), nullable=False, server_default=sa.text("''"))
         )
+    _rebuild_subscriptions(keyed=False)
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('created_at', sa.DateTime(timezone=True), nullable=True))
     sqlite = op.get_bind().dialect.name == "sqlite"
@@ -69,3 +72,46 @@ def downgrade() -> None:
             'created_at', existing_type=sa.DateTime(timezone=True), nullable=False
         )
         batch_op.drop_column('subscribed_on')
+
+
+def _rebuild_subscriptions(keyed: bool) -> None:
+    """Recreate `subscriptions` (with `subscribed_on`) keyed by chat and city, without a running
+    id and, on SQLite, without a rowid (`keyed`); or as before, with its running id. Copied
+    through a plain table: on PostgreSQL the new table's constraint names are the old one's."""
+    op.execute(f"CREATE TABLE subscriptions_copy AS SELECT {COLUMNS} FROM subscriptions")
+    op.drop_table('subscriptions')
+    columns: list[sa.schema.SchemaItem] = [
+        sa.Column('chat_id', sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column('city_id', sa.String(length=24), nullable=False),
+        sa.Column('locale', sa.String(length=8), nullable=False),
+        sa.Column('opted_in', sa.Boolean(), nullable=False),
+        sa.Column('blocked', sa.Boolean(), nullable=False),
+        sa.Column('subscribed_on', sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['city_id'], ['cities.id'], name=op.f('fk_subscriptions_city_id_cities')
+        ),
+    ]
+    if keyed:
+        op.create_table(
+            'subscriptions',
+            *columns,
+            sa.PrimaryKeyConstraint('chat_id', 'city_id', name=op.f('pk_subscriptions')),
+            sqlite_with_rowid=False,
+        )
+    else:
+        op.create_table(
+            'subscriptions',
+            sa.Column('id', sa.Integer(), nullable=False),
+            *columns,
+            sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions')),
+            sa.UniqueConstraint('chat_id', 'city_id', name=op.f('uq_subscriptions_chat_id')),
+        )
+        with op.batch_alter_table('subscriptions', schema=None) as batch_op:
+            batch_op.create_index(
+                batch_op.f('ix_subscriptions_chat_id'), ['chat_id'], unique=False
+            )
+    op.execute(
+        f"INSERT INTO subscriptions ({COLUMNS}) SELECT {COLUMNS} FROM subscriptions_copy "
+        "ORDER BY chat_id, city_id"
+    )
+    op.drop_table('subscriptions_copy')
