@@ -22,7 +22,7 @@ from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
 from bot.reports import build, moderate_comment
-from bot.rounds import RoundError, close_round, create_round, open_round
+from bot.rounds import RoundError, apply_retention, close_round, create_round, open_round
 from bot.services import Services, start_services, survey_folders
 from bot.transport import without_token
 from conversations.notices import last_moment
@@ -366,6 +366,20 @@ def db_recount() -> None:
 
     _run(lambda: _migrated(settings, recount))
     typer.echo(f"audit tallies recounted in {settings.tz.key}")
+
+
+@db_app.command("retention")
+def db_retention() -> None:
+    """Apply the retention settings now (the scheduler does it every 6 hours); print counts."""
+    settings = _settings()
+
+    async def prune(services: Services) -> str:
+        done = await apply_retention(services)
+        return "\n".join(
+            f"{name.replace('_', ' ')}: {n}" for name, n in dataclasses.asdict(done).items()
+        )
+
+    typer.echo(_run(lambda: _with_services(settings, prune)))
 
 
 @survey_app.command("check")

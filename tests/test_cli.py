@@ -119,3 +119,8 @@ def test_a_poster_is_written_in_every_format(settings: Settings, tmp_path: Path)
     assert "Gdańsk" in text
     missing = auditbot(settings, "poster", "--city", "gdansk", "--out", str(tmp_path / "x.pdf"))
     assert missing.returncode == 2 and "BOT_USERNAME" in missing.stderr
+
+
+def test_retention_runs_by_hand_and_prints_counts(settings: Settings) -> None:
+    printed = ok(auditbot(settings, "db", "retention")).splitlines()
+    assert "unfinished deleted: 0" in printed and "audit log pruned: 0" in printed
