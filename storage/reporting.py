@@ -280,6 +280,20 @@ class AuditRepository(_Repository):
             for answer_id, practice, text, at in rows
         ]
 
+    async def comments_of(self, answer_ids: Sequence[int]) -> list[tuple[int, str, str, date]]:
+        """(answer id, practice, text with contacts masked, day answered (UTC)) of some
+        comments that still exist (an erased one is simply not found)."""
+        rows: list[tuple[int, str, str, date]] = []
+        for start in range(0, len(answer_ids), _BATCH):
+            query = select(
+                MaskedComment.answer_id,
+                MaskedComment.practice_id,
+                MaskedComment.text,
+                MaskedComment.answered_on,
+            ).where(MaskedComment.answer_id.in_(answer_ids[start : start + _BATCH]))
+            rows += [tuple(row) for row in await self._rows(query)]  # type: ignore[misc]
+        return rows
+
     async def hidden_comments(self) -> set[int]:
         """The answer ids of the comments a coordinator hid."""
         query = select(CommentModeration.answer_id).where(CommentModeration.hidden.is_(True))

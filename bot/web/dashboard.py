@@ -31,7 +31,14 @@ from audit.export import (
     reading_span,
 )
 from audit.model import CRITERIA, Comment, PracticeSummary, Report
-from audit.summary import Period, round_period, summarize, year_period
+from audit.summary import (
+    Period,
+    published_counts,
+    published_report,
+    round_period,
+    round_totals,
+    year_period,
+)
 from bot.config import LOCALES
 from bot.reports import moderate_comment, report_preferences
 from bot.services import Services
@@ -230,20 +237,21 @@ class Dashboard:
         a coordinator) the language and format of their scheduled reports."""
         rows: list[dict[str, Any]] = []
         zone = self.services.settings.tz
-        async with self.services.db.reading() as uow:
+        k = self.services.settings.min_group_size
+        async with self.services.db.unit_of_work() as uow:
             cities = {c.id: c.name for c in await uow.catalog.cities()}
             for round_ in await uow.rounds.listing():
                 if not viewer.role.covers(round_.city_id):
                     continue
-                counts = await uow.rounds.progress_counts(round_.id)
+                started, completed = round_totals(await published_counts(uow, round_.id, k, zone))
                 rows.append(
                     {
                         "round": round_,
                         "city": Local(cities.get(round_.city_id, {})),
                         "opens": round_.opens_at.astimezone(zone).date(),
                         "ends": last_moment(round_.closes_at).astimezone(zone).date(),
-                        "started": sum(c["started"] for c in counts.values()),
-                        "completed": sum(c["completed"] for c in counts.values()),
+                        "started": started,
+                        "completed": completed,
                     }
                 )
             staff_row = await uow.staff.get(viewer.role.user_id)
@@ -361,7 +369,8 @@ class Dashboard:
     # --- helpers ------------------------------------------------------------------------
 
     async def _report(self, request: web.Request, viewer: Viewer) -> Report | None:
-        """The report a URL names: a round in the viewer's cities, or a year of their cities."""
+        """The report a URL names: a round in the viewer's cities, or a year of their cities,
+        as published (audit/disclosure.py)."""
         zone = self.services.settings.tz
         async with self.services.db.reading() as uow:
             period: Period
@@ -376,7 +385,8 @@ class Dashboard:
                 if round_ is None or not viewer.role.covers(round_.city_id):
                     return None
                 period = await round_period(uow, round_id, zone)
-            return await summarize(uow, period, self.services.settings.min_group_size)
+        k = self.services.settings.min_group_size
+        return await published_report(self.services.db, period, k, zone)
 
     def _years(self, round_starts: Sequence[date]) -> list[int]:
         """The years with an annual summary to show: this one back to the first round (at
