@@ -118,6 +118,12 @@ async def publish_due(
         await uow.tallies.ensure(zone)
         counted = zone
     due = await uow.published.due(cell_scope(period), counted, k)
+    if period.kind in ("round", "city"):  # the trend reads the previous round's figures
+        rounds = await uow.audit.rounds_of(period.scope)
+        previous = await uow.audit.previous_round(rounds[-1]) if rounds else None
+        if previous is not None:
+            before = CellScope(round_ids=(previous.id,))
+            due.update(await uow.published.due(before, counted, k))
     return await publish_cells(uow, due, k, now or utcnow()) if due else 0
 
 

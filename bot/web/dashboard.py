@@ -54,7 +54,7 @@ from bot.web.auth import (
 )
 from bot.web.security import new_nonce, page_policy
 from conversations.engine import LANGUAGE_NAMES
-from conversations.messages import Local, Msg, _
+from conversations.messages import Local, Msg, Plain, _
 from conversations.notices import last_moment
 from storage.models import utcnow
 
@@ -87,7 +87,7 @@ class Dashboard:
             web.get("/dashboard/years/{year:\\d{4}}/download/{fmt}", self.signed_in(self.download)),
             web.post("/dashboard/report-settings", self.signed_in(self.report_settings, form=True)),
             web.post(
-                "/dashboard/comments/{answer_id:\\d+}/{action:hide|unhide}",
+                "/dashboard/comments/{comment_id:\\d+}/{action:hide|unhide}",
                 self.signed_in(self.moderate, form=True),
             ),
             web.post("/dashboard/language", self.signed_in(self.language, form=True)),
@@ -294,6 +294,9 @@ class Dashboard:
             charts=charts,
             comments=comments_by_practice(report),
             Local=Local,
+            left_out_names=lambda p: Plain(
+                ", ".join(self._criterion_label(c, viewer.locale) for c in p.left_out)
+            ),
             formats=list(EXPORTERS),
             path=path,
         )
@@ -337,11 +340,11 @@ class Dashboard:
 
     async def moderate(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """Hide or show a comment of the viewer's cities (logged)."""
-        answer_id = int(request.match_info["answer_id"])
+        comment_id = int(request.match_info["comment_id"])
         hidden = request.match_info["action"] == "hide"
         actor = f"tg:{viewer.role.user_id}"
         async with self.services.db.unit_of_work() as uow:
-            if not await moderate_comment(uow, actor, answer_id, hidden, viewer.role):
+            if not await moderate_comment(uow, actor, comment_id, hidden, viewer.role):
                 return self.not_found(viewer)
         back = str((await request.post()).get("back", "/dashboard"))
         return see_other(back if back.startswith("/dashboard") else "/dashboard")
