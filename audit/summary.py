@@ -199,6 +199,8 @@ def live_figures(cell: LiveCell, questions: Mapping[str, _Question]) -> dict[str
         if status == "completed":
             figures[COMPLETED]["n"] += n
             figures[LANGUAGES][locale] += n
+    for channel, n in cell.channels.items():
+        figures[CHANNELS][channel] += n
     for _survey, question_id, number, option, n in cell.values:
         question = questions.get(question_id)
         if question is None:
@@ -215,6 +217,7 @@ def live_figures(cell: LiveCell, questions: Mapping[str, _Question]) -> dict[str
     return {name: dict(measure) for name, measure in figures.items()}
 
 
+CHANNELS = "channels"
 SHARES = ("awareness", "usage")
 SHARE = "share:"
 
@@ -235,7 +238,10 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
     versions = await uow.published.latest(cell_scope(period), zone)
     rounds = await uow.audit.rounds_of(period.scope)
     shown_of: dict[str, list[tuple[Version, Shown]]] = defaultdict(list)
+    channel = period.scope.channel
     for version in versions:
+        if channel is not None and not _only(version.figures.get(CHANNELS, {}), channel):
+            continue  # a cell with answers of other channels too: its part is not published
         figures = shown(version.figures, k)
         if figures is not None:
             shown_of[version.cell.practice_id].append((version, figures))
@@ -266,6 +272,12 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
         published_on=max(dates).date() if dates else None,
     )
     return await with_names(uow, report)
+
+
+def _only(channels: Mapping[str, int], channel: str) -> bool:
+    """Whether a published cell holds answers of one channel only (then a report of that
+    channel shows the whole cell, and nothing is left to subtract from the report of all)."""
+    return channels.get(channel, 0) > 0 and all(n == 0 for c, n in channels.items() if c != channel)
 
 
 def _interim(period: Period, rounds: Sequence[Any], now: datetime) -> bool:

@@ -57,6 +57,7 @@ class LiveCell:
     values: list[tuple[int, str, int | None, str | None, int]] = field(default_factory=list)
     responses: list[tuple[str, str, int]] = field(default_factory=list)
     comment_ids: list[int] = field(default_factory=list)
+    channels: dict[str, int] = field(default_factory=dict)  # completed responses per channel
 
 
 def _version(row: PublishedCell) -> Version:
@@ -223,6 +224,16 @@ class PublishedRepository(_Repository):
             MaskedComment.answer_id, MaskedComment.practice_id, MaskedComment.started_at
         ).where(round_match, MaskedComment.practice_id.in_(practices))
         zone = await self._zone()
+        channels = select(Response.practice_id, Response.channel, Response.started_at).where(
+            Response.round_id.is_(None) if round_id == NO_ROUND else Response.round_id == round_id,
+            Response.practice_id.in_(practices),
+            Response.status == "completed",
+        )
+        for practice, channel, started_at in await self.session.execute(channels):
+            month = period_of(started_at, zone) if zone else ""
+            cell = into.get(Cell(practice, round_id, period(month)))
+            if cell is not None:
+                cell.channels[channel] = cell.channels.get(channel, 0) + 1
         for answer_id, practice, started_at in await self.session.execute(comments):
             month = period_of(started_at, zone) if zone else ""
             cell = into.get(Cell(practice, round_id, period(month)))

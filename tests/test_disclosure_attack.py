@@ -270,7 +270,7 @@ async def play(database_url: str, moves: list[tuple[Any, ...]]) -> None:
         await services.close()
 
 
-@pytest.mark.parametrize("examples", [8])
+@pytest.mark.parametrize("examples", [7])
 def test_no_difference_of_any_two_reports_isolates_fewer_than_k(
     database_url: str, examples: int
 ) -> None:
