@@ -185,7 +185,7 @@ def combine(
 
 # --- comments ---------------------------------------------------------------------------
 
-_ID_BITS = 48
+_ID_BITS = 36  # answer ids stay far below 2**36; public ids have at most 11 digits
 _HALF = _ID_BITS // 2
 _MASK = (1 << _HALF) - 1
 _ROUNDS = 4
@@ -199,6 +199,8 @@ def _round_value(key: bytes, step: int, half: int) -> int:
 def public_id(answer_id: int, key: bytes) -> int:
     """A comment's public id: a keyed permutation of its answer id (a Feistel network), so the
     ids tell neither the order nor the time in which comments were given."""
+    if not 0 <= answer_id < (1 << _ID_BITS):
+        raise ValueError(f"answer id {answer_id} is beyond the public ids' {_ID_BITS} bits")
     left, right = (answer_id >> _HALF) & _MASK, answer_id & _MASK
     for step in range(_ROUNDS):
         left, right = right, left ^ _round_value(key, step, right)
