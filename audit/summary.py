@@ -39,6 +39,7 @@ from storage.db import Database
 from storage.models import utcnow
 from storage.published import CellScope, LiveCell
 from storage.reporting import Scope
+from storage.tallies import NO_ROUND
 from storage.uow import UnitOfWork
 
 Shown = Mapping[str, Mapping[str, int | None]]
@@ -460,7 +461,10 @@ async def _comments(
     if key is None or not members:
         return []
     secret = bytes.fromhex(key)
-    rows = await uow.audit.comments_of(sorted(members))
+    cells = [v.cell for pairs in shown_of.values() for v, _f in pairs]
+    rounds = sorted({c.round_id for c in cells if c.round_id != NO_ROUND})
+    months = sorted({c.period for c in cells if c.round_id == NO_ROUND})
+    rows = await uow.audit.comments_of(rounds, months, members)
     hidden = await uow.audit.hidden_comments()
     cities = {p.id: p.city_id for p in await uow.catalog.practices()}
     comments = [

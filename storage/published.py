@@ -126,32 +126,23 @@ class PublishedRepository(_Repository):
             CellChange.practice_id, CellChange.round_id, CellChange.period, CellChange.changes
         ).where(self._where(CellChange, scope, zone), CellChange.changes >= k)
         due = {Cell(p, r, period): n for p, r, period, n in await self.session.execute(query)}
+        # A closed round whose cells were never frozen (closed before disclosure control, or
+        # without answers then): looked up per round, not per response.
         finals = select(PublishedCell.id).where(
-            PublishedCell.round_id == Response.round_id,
-            PublishedCell.practice_id == Response.practice_id,
-            PublishedCell.final.is_(True),
+            PublishedCell.round_id == Round.id, PublishedCell.final.is_(True)
         )
-        closed = (
-            select(Response.practice_id, Response.round_id)
-            .join(Round, Round.id == Response.round_id)
-            .where(
-                Round.status == "closed",
-                Response.status == "completed",
-                ~finals.exists(),
-            )
-            .distinct()
-        )
+        closed = select(Round.id).where(Round.status == "closed", ~finals.exists())
         if scope.round_ids is not None:
-            closed = closed.where(Response.round_id.in_(scope.round_ids))
+            closed = closed.where(Round.id.in_(scope.round_ids))
         if scope.city_ids is not None:
             closed = closed.where(Round.city_id.in_(scope.city_ids))
         if scope.since is not None:
             closed = closed.where(Round.opens_at >= scope.since)
         if scope.until is not None:
             closed = closed.where(Round.opens_at < scope.until)
-        for practice_id, round_id in await self.session.execute(closed):
-            cell = Cell(practice_id, round_id or NO_ROUND, ROUND_PERIOD)
-            due.setdefault(cell, 0)
+        for round_id in (await self.session.scalars(closed)).all():
+            for cell in await self.round_cells(round_id):
+                due.setdefault(cell, 0)
         return due
 
     async def round_cells(self, round_id: int) -> list[Cell]:
