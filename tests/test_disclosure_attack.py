@@ -1,8 +1,9 @@
 """A hypothesis-driven attacker (issue 12): random rounds (opened, closed), people, answers,
 comments and deletions; after every step the attacker downloads every report a coordinator can
 get — each round, each city, each year of each city and of all cities, as JSON through the
-exporter, which is what the CLI, /report, the scheduled reports and the dashboard hand out — and
-keeps them all. It then looks for a difference that isolates between 1 and k − 1 people.
+exporter, which is what the CLI, /report, the scheduled reports and the dashboard hand out, and
+each round's counts as /status, the dashboard's and the CLI's round lists show them — and keeps
+them all. It then looks for a difference that isolates between 1 and k − 1 people.
 
 "Isolates": two published vectors of the same practice and measure (a criterion's distribution
 with its "don't know", the languages with the hidden ones together — the completed count minus
@@ -31,7 +32,14 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from audit.export import to_json
-from audit.summary import Period, city_period, published_report, round_period, year_period
+from audit.summary import (
+    Period,
+    city_period,
+    published_counts,
+    published_report,
+    round_period,
+    year_period,
+)
 from bot.rounds import close_round, create_round
 from bot.services import Services, start_services
 from storage import models
@@ -213,6 +221,15 @@ async def outputs(world: World, moment: int) -> None:
             text = comment["text"]
             assert text in world.allowed, f"{text} of a group below k appeared in {name}"
             assert text not in world.deleted_comments, f"{text} was erased but is in {name}"
+    async with services.db.unit_of_work() as uow:  # /status, the dashboard's and CLI's lists
+        for round_id in world.rounds:
+            counts = await published_counts(uow, round_id, K, zone)
+            for practice_id, pair in counts.items():
+                if pair is not None:
+                    started, completed = pair
+                    scope = f"status:{round_id}"
+                    world.seen.append((moment, scope, practice_id, "started", {"n": started}))
+                    world.seen.append((moment, scope, practice_id, "completed", {"n": completed}))
     check(world, moment, {name: within for name, _p, within in periods})
 
 
