@@ -30,6 +30,8 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 Measure = Mapping[str, int]
 Figures = Mapping[str, Measure]
@@ -190,11 +192,17 @@ _MASK = (1 << _HALF) - 1
 _ROUNDS = 3  # three Feistel rounds make a pseudorandom permutation (Luby–Rackoff)
 
 
+@lru_cache(maxsize=4)
+def _keyed(key: bytes) -> Any:
+    """BLAKE2b with the key already absorbed (a keyed BLAKE2b is a MAC): copied per use."""
+    return hashlib.blake2b(key=key[:64], digest_size=4)
+
+
 def _round_value(key: bytes, step: int, half: int) -> int:
-    """The Feistel round function: a keyed hash (BLAKE2b with a key is a MAC) of the half."""
-    data = step.to_bytes(1, "big") + half.to_bytes(4, "big")
-    digest = hashlib.blake2b(data, key=key[:64], digest_size=4).digest()
-    return int.from_bytes(digest, "big") & _MASK
+    """The Feistel round function: the keyed hash of the round number and the half."""
+    mac = _keyed(key).copy()
+    mac.update(bytes((step,)) + half.to_bytes(4, "big"))
+    return int.from_bytes(mac.digest(), "big") & _MASK
 
 
 def public_id(answer_id: int, key: bytes) -> int:
@@ -202,7 +210,7 @@ def public_id(answer_id: int, key: bytes) -> int:
     ids tell neither the order nor the time in which comments were given."""
     if not 0 <= answer_id < (1 << _ID_BITS):
         raise ValueError(f"answer id {answer_id} is beyond the public ids' {_ID_BITS} bits")
-    left, right = (answer_id >> _HALF) & _MASK, answer_id & _MASK
+    left, right = answer_id >> _HALF, answer_id & _MASK
     for step in range(_ROUNDS):
         left, right = right, left ^ _round_value(key, step, right)
     return (left << _HALF) | right
