@@ -52,7 +52,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_published_cells_round_id'), ['round_id'], unique=False)
     # Start-up recounts the tallies when they are not counted in its zone: forgetting the zone
     # makes it count each cell's changes too, so every cell with answers is published afresh.
-    op.execute("DELETE FROM app_settings WHERE key = 'tally_timezone'")
+    op.execute("UPDATE app_settings SET value = '' WHERE key = 'tally_timezone'")
 
 
 def downgrade() -> None:
