@@ -17,7 +17,14 @@ import typer
 import uvloop
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
-from audit.summary import city_period, round_period, summarize, year_period
+from audit.summary import (
+    city_period,
+    published_counts,
+    published_report,
+    round_period,
+    round_totals,
+    year_period,
+)
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
@@ -686,7 +693,7 @@ def round_close(round_id: Annotated[int, typer.Argument(help="Round id.")]) -> N
             round_ = await uow.rounds.get(round_id)
             if round_ is None or round_.status == "closed":
                 raise RoundError(f"round {round_id} does not exist or is already closed")
-            await close_round(uow, round_, CLI_ACTOR, utcnow())
+            await close_round(uow, round_, CLI_ACTOR, utcnow(), services.settings.min_group_size)
 
     _run(lambda: _with_services(_settings(), close))
     typer.echo(f"round {round_id} is closed")
@@ -703,9 +710,8 @@ def round_list(city: Annotated[str | None, typer.Option(help="Only this city.")]
             rows = await uow.rounds.listing([city] if city else None)
             lines = []
             for r in rows:
-                counts = await uow.rounds.progress_counts(r.id)
-                done = sum(c["completed"] for c in counts.values())
-                started = sum(c["started"] for c in counts.values())
+                counts = await published_counts(uow, r.id, settings.min_group_size, settings.tz)
+                started, done = round_totals(counts)
                 lines.append(
                     f"{r.id}\t{r.city_id}\t{r.status}\t"
                     f"{r.opens_at.astimezone(settings.tz):%Y-%m-%d}\t"
@@ -891,7 +897,9 @@ def _moderate(answer_id: int, hidden: bool) -> None:
 
 
 @comments_app.command("hide")
-def comments_hide(answer_id: Annotated[int, typer.Argument(help="Comment id.")]) -> None:
+def comments_hide(
+    answer_id: Annotated[int, typer.Argument(help="Comment id (as reports show it).")],
+) -> None:
     """Keep a comment out of published reports."""
     _moderate(answer_id, True)
 
@@ -908,10 +916,9 @@ def comments_list(round_id: Annotated[int, typer.Option("--round", help="Round i
     settings = _settings()
 
     async def listing(services: Services) -> list[str]:
-        async with services.db.unit_of_work() as uow:
-            summary = await summarize(
-                uow, await round_period(uow, round_id, settings.tz), settings.min_group_size
-            )
+        async with services.db.reading() as uow:
+            period = await round_period(uow, round_id, settings.tz)
+        summary = await published_report(services.db, period, settings.min_group_size, settings.tz)
         return [
             f"{c.id}\t{c.practice_id}\t{'hidden' if c.hidden else 'shown'}\t{c.text}"
             for c in summary.comments

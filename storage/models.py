@@ -270,6 +270,37 @@ class AnswerTally(Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
+class CellChange(Base):
+    """How many completed responses a publishable cell (a round × practice, or a month ×
+    practice for answers outside a round) gained or lost since its latest published version:
+    the disclosure rule publishes a new version only after k of them (audit/disclosure.py)."""
+
+    __tablename__ = "cell_changes"
+
+    practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # "" for a round's cell
+    changes: Mapped[int] = mapped_column(Integer)
+
+
+class PublishedCell(Base):
+    """One published version of a cell's figures: counts only, never a comment's text (the
+    comments of a version are named by answer id and read live, so an erased one is gone)."""
+
+    __tablename__ = "published_cells"
+    __table_args__ = (UniqueConstraint("practice_id", "round_id", "period", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[str] = mapped_column(String(40))
+    round_id: Mapped[int] = mapped_column(Integer, index=True)  # 0: answers outside a round
+    period: Mapped[str] = mapped_column(String(7))  # the month of such answers; "" for a round
+    version: Mapped[int] = mapped_column(Integer)
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    figures: Mapped[dict[str, Any]]
+    comment_ids: Mapped[list[Any]]
+    published_at: Mapped[datetime]
+
+
 class MaskedComment(Base):
     """A free-text answer of a completed response with contacts masked, as reports show it;
     goes with its answer (cascade) and is erased with it (retention)."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
+from audit.summary import published_counts
 from bot import staff
 from bot.flow import Reply
 from bot.rounds import RoundError, create_round, open_round
@@ -134,12 +136,14 @@ async def on_status(update: Update, context: AuditContext) -> None:
         role = await require(uow, context, update, "status", lambda r: r.runs_rounds)
         if role is None:
             return
-        lines = await status_lines(uow, role)
+        lines = await status_lines(
+            uow, role, services.settings.min_group_size, services.settings.tz
+        )
     await show_staff(update, context, [Prompt(tuple(lines))])
 
 
-async def status_lines(uow: UnitOfWork, role: Role) -> list[Text]:
-    """The /status report for one role."""
+async def status_lines(uow: UnitOfWork, role: Role, k: int, zone: ZoneInfo) -> list[Text]:
+    """The /status report for one role: the published counts only (audit/disclosure.py)."""
     rounds = [
         r
         for r in await uow.rounds.listing()
@@ -151,7 +155,7 @@ async def status_lines(uow: UnitOfWork, role: Role) -> list[Text]:
     for round_ in rounds:
         city = await uow.catalog.city(round_.city_id)
         invites = await uow.outbox.round_counts(round_.id, "invitation")
-        counts = await uow.rounds.progress_counts(round_.id)
+        counts = await published_counts(uow, round_.id, k, zone)
         name = Local(city.name if city else {})
         if round_.status == "open":
             heading = _(
@@ -178,14 +182,25 @@ async def status_lines(uow: UnitOfWork, role: Role) -> list[Text]:
         )
         for practice_id in await uow.rounds.practice_ids(round_.id):
             practice = await uow.catalog.practice(practice_id)
-            entry = counts.get(practice_id, {"started": 0, "completed": 0})
-            rate = round(100 * entry["completed"] / entry["started"]) if entry["started"] else 0
+            name = Local(practice.name if practice else {})
+            entry = counts.get(practice_id)
+            if entry is None:  # nothing published: fewer than k, or not yet k more
+                lines.append(
+                    _(
+                        "• {practice}: fewer than {k} completed responses published so far",
+                        practice=name,
+                        k=k,
+                    )
+                )
+                continue
+            started, completed = entry
+            rate = round(100 * completed / started) if started else 0
             lines.append(
                 _(
                     "• {practice}: started {started}, completed {completed} ({rate}%)",
-                    practice=Local(practice.name if practice else {}),
-                    started=entry["started"],
-                    completed=entry["completed"],
+                    practice=name,
+                    started=started,
+                    completed=completed,
                     rate=rate,
                 )
             )
