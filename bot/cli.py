@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import date, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -17,6 +17,8 @@ import typer
 import uvloop
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
+from app import editions as edition_cases
+from app.editions import EditionError, Schedule, Weights
 from audit.summary import city_period, round_period, summarize, year_period
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
@@ -51,7 +53,7 @@ from storage.catalog import (
     read_catalog,
 )
 from storage.db import Database, DatabaseUnavailable, describe_outage, is_outage
-from storage.models import CHANNELS, utcnow
+from storage.models import CHANNELS, Edition, utcnow
 from storage.uow import UnitOfWork
 
 app = typer.Typer(
@@ -69,6 +71,14 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(round_app, name="round")
 responses_app = typer.Typer(help="Responses collected outside the bot.", no_args_is_help=True)
 app.add_typer(responses_app, name="responses")
+edition_app = typer.Typer(
+    help="Editions of the annual evaluation: nominations, analysis and jury phases, weights. "
+    "Example: auditbot edition open --year 2027 --nominations-from 2027-01-10 "
+    "--analysis-from 2027-03-01 --jury-from 2027-04-01 --jury-until 2027-04-30 "
+    "--jury-weight 60 --residents-weight 40",
+    no_args_is_help=True,
+)
+app.add_typer(edition_app, name="edition")
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"
@@ -119,6 +129,7 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
         CatalogError,
         SurveyError,
         SubmissionError,
+        EditionError,
         ValueError,
     ) as error:
         typer.echo(str(error), err=True)
@@ -922,3 +933,133 @@ def comments_list(round_id: Annotated[int, typer.Option("--round", help="Round i
 
 
 __all__ = ["LOCALES", "app"]
+
+
+def _edition_line(edition: Edition, zone: tzinfo) -> str:
+    """One edition in a line: year, phase, the days each phase begins, the last day, weights."""
+    days = (
+        edition.nominations_open_at,
+        edition.analysis_open_at,
+        edition.jury_open_at,
+        last_moment(edition.closes_at),
+    )
+    frozen = " (frozen)" if edition_cases.weights_frozen(edition) else ""
+    return (
+        f"{edition.year}\t{edition.status}\t"
+        + "\t".join(f"{d.astimezone(zone):%Y-%m-%d}" for d in days)
+        + f"\tjury {edition.jury_weight} / residents {edition.residents_weight}{frozen}"
+    )
+
+
+@edition_app.command("open")
+def edition_open(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    analysis_from: Annotated[str, typer.Option(help="First day of the analysis (YYYY-MM-DD).")],
+    jury_from: Annotated[str, typer.Option(help="First day of the jury phase.")],
+    jury_until: Annotated[str, typer.Option(help="Last day of the jury phase.")],
+    jury_weight: Annotated[int, typer.Option(help="The jury's share of the score (percent).")],
+    residents_weight: Annotated[int, typer.Option(help="The residents' share (percent).")],
+    nominations_from: Annotated[
+        str | None, typer.Option(help="First day of nominations (default: now).")
+    ] = None,
+) -> None:
+    """Plan a year's edition; phases then open and close by themselves.
+
+    Example: auditbot edition open --year 2027 --analysis-from 2027-03-01 --jury-from 2027-04-01 --jury-until 2027-04-30 --jury-weight 60 --residents-weight 40
+    """
+    settings = _settings()
+    zone = settings.tz
+    now = utcnow()
+    nominations_day = (
+        _date_option("--nominations-from", nominations_from)
+        if nominations_from
+        else now.astimezone(zone).date()
+    )
+    schedule = Schedule(
+        nominations_open_at=staff.day_start(nominations_day, zone),
+        analysis_open_at=staff.day_start(_date_option("--analysis-from", analysis_from), zone),
+        jury_open_at=staff.day_start(_date_option("--jury-from", jury_from), zone),
+        closes_at=staff.day_start(
+            _date_option("--jury-until", jury_until) + timedelta(days=1), zone
+        ),
+    )
+
+    async def create(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            edition = await edition_cases.open_edition(
+                uow, CLI_ACTOR, year, schedule, Weights(jury_weight, residents_weight), utcnow()
+            )
+            return f"edition {year} is {edition.status}\n" + _edition_line(edition, zone)
+
+    typer.echo(_run(lambda: _with_services(settings, create)))
+
+
+@edition_app.command("weights")
+def edition_weights(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    jury_weight: Annotated[int, typer.Option(help="The jury's share (percent).")],
+    residents_weight: Annotated[int, typer.Option(help="The residents' share (percent).")],
+) -> None:
+    """Change the weights, until the jury phase opens (then they are frozen).
+
+    Example: auditbot edition weights --year 2027 --jury-weight 50 --residents-weight 50
+    """
+    settings = _settings()
+
+    async def change(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            edition = await edition_cases.set_weights(
+                uow, CLI_ACTOR, year, Weights(jury_weight, residents_weight), utcnow()
+            )
+            return _edition_line(edition, settings.tz)
+
+    typer.echo(_run(lambda: _with_services(settings, change)))
+
+
+@edition_app.command("show")
+def edition_show(year: Annotated[int, typer.Option(help="The edition's year.")]) -> None:
+    """One edition: its phase, the days each phase begins, the last day, the weights.
+
+    Example: auditbot edition show --year 2027
+    """
+    settings = _settings()
+
+    async def show(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            edition = await edition_cases.existing(uow, year)
+            return "year\tphase\tnominations\tanalysis\tjury\tlast day\tweights\n" + _edition_line(
+                edition, settings.tz
+            )
+
+    typer.echo(_run(lambda: _with_services(settings, show)))
+
+
+@edition_app.command("close")
+def edition_close(year: Annotated[int, typer.Option(help="The edition's year.")]) -> None:
+    """Close an edition now, whatever phase it is in.
+
+    Example: auditbot edition close --year 2027
+    """
+
+    async def close(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            await edition_cases.close_edition(uow, CLI_ACTOR, year, utcnow())
+
+    _run(lambda: _with_services(_settings(), close))
+    typer.echo(f"edition {year} is closed")
+
+
+@edition_app.command("list")
+def edition_list() -> None:
+    """Every edition, newest first.
+
+    Example: auditbot edition list
+    """
+    settings = _settings()
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            return [_edition_line(e, settings.tz) for e in await edition_cases.editions(uow)]
+
+    for line in _run(lambda: _with_services(settings, listing)) or ["no editions yet"]:
+        typer.echo(line)

@@ -445,3 +445,24 @@ class WebSession(Base):
     locale: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class Edition(Base):
+    """A year's evaluation: nominations, then analysis, then the jury, each phase between two
+    moments; the weights of jury and residents are declared up front and frozen when the jury
+    phase opens."""
+
+    __tablename__ = "editions"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    nominations_open_at: Mapped[datetime]
+    analysis_open_at: Mapped[datetime]
+    jury_open_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    jury_weight: Mapped[int] = mapped_column(Integer)  # percent; the two add up to 100
+    residents_weight: Mapped[int] = mapped_column(Integer)
+    weights_frozen_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.evaluation import EditionRepository
 from storage.reporting import AuditRepository, ReportRepository
 from storage.repositories import (
     AuditLogRepository,
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.reports = ReportRepository(self.session)
         self.web = WebAuthRepository(self.session)
         self.tallies = Tallies(self.session)
+        self.editions = EditionRepository(self.session)
         return self
 
     async def __aexit__(
