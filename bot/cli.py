@@ -18,7 +18,9 @@ import uvloop
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
 from app import editions as edition_cases
+from app import nominations as nomination_cases
 from app.editions import EditionError, Schedule, Weights
+from app.nominations import NominationError
 from audit.summary import city_period, round_period, summarize, year_period
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
@@ -53,7 +55,7 @@ from storage.catalog import (
     read_catalog,
 )
 from storage.db import Database, DatabaseUnavailable, describe_outage, is_outage
-from storage.models import CHANNELS, Edition, utcnow
+from storage.models import CHANNELS, Edition, Nomination, utcnow
 from storage.uow import UnitOfWork
 
 app = typer.Typer(
@@ -72,13 +74,19 @@ app.add_typer(round_app, name="round")
 responses_app = typer.Typer(help="Responses collected outside the bot.", no_args_is_help=True)
 app.add_typer(responses_app, name="responses")
 edition_app = typer.Typer(
-    help="Editions of the annual evaluation: nominations, analysis and jury phases, weights. "
-    "Example: auditbot edition open --year 2027 --nominations-from 2027-01-10 "
+    help="Editions of the annual evaluation: nominations, analysis and jury phases, weights."
+    "\n\nExample: auditbot edition open --year 2027 --nominations-from 2027-01-10 "
     "--analysis-from 2027-03-01 --jury-from 2027-04-01 --jury-until 2027-04-30 "
     "--jury-weight 60 --residents-weight 40",
     no_args_is_help=True,
 )
 app.add_typer(edition_app, name="edition")
+nominations_app = typer.Typer(
+    help="Practices proposed for an edition: list, accept, reject, merge.\n\n"
+    "Example: auditbot nominations list --year 2027 --status pending",
+    no_args_is_help=True,
+)
+app.add_typer(nominations_app, name="nominations")
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"
@@ -130,6 +138,7 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
         SurveyError,
         SubmissionError,
         EditionError,
+        NominationError,
         ValueError,
     ) as error:
         typer.echo(str(error), err=True)
@@ -1063,3 +1072,84 @@ def edition_list() -> None:
 
     for line in _run(lambda: _with_services(settings, listing)) or ["no editions yet"]:
         typer.echo(line)
+
+
+def _nomination_line(n: Nomination) -> str:
+    """One proposal in a line: id, status, city, category, name, runner, since, link."""
+    outcome = (
+        f"-> {n.practice_id}"
+        if n.practice_id
+        else f"into {n.merged_into}"
+        if n.merged_into
+        else n.reason or ""
+    )
+    return (
+        f"{n.id}\t{n.status}\t{n.city_id}\t{n.category_id}\t{n.name}\t{n.runner}\t"
+        f"{n.since}\t{n.link}\t{outcome}"
+    )
+
+
+@nominations_app.command("list")
+def nominations_list(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    status: Annotated[
+        str | None, typer.Option(help="Only pending, accepted, rejected or merged.")
+    ] = None,
+) -> None:
+    """The proposals of an edition, oldest first.
+
+    Example: auditbot nominations list --year 2027 --status pending
+    """
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            rows = await nomination_cases.listing(uow, year, status)
+            return [_nomination_line(n) for n in rows]
+
+    for line in _run(lambda: _with_services(_settings(), listing)) or ["no nominations"]:
+        typer.echo(line)
+
+
+def _decide(work: Callable[[UnitOfWork], Awaitable[Nomination]]) -> None:
+    """Run one decision on a nomination and print the proposal as it now is."""
+
+    async def decide(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            return _nomination_line(await work(uow))
+
+    typer.echo(_run(lambda: _with_services(_settings(), decide)))
+
+
+@nominations_app.command("accept")
+def nominations_accept(
+    nomination_id: Annotated[int, typer.Argument(help="Nomination id.")],
+) -> None:
+    """Add the proposed practice to the catalog, nominated for its edition; the proposer is told.
+
+    Example: auditbot nominations accept 5
+    """
+    _decide(lambda uow: nomination_cases.accept(uow, CLI_ACTOR, nomination_id, utcnow()))
+
+
+@nominations_app.command("reject")
+def nominations_reject(
+    nomination_id: Annotated[int, typer.Argument(help="Nomination id.")],
+    reason: Annotated[str, typer.Option(help="Why, in a sentence the proposer will read.")],
+) -> None:
+    """Turn a proposal down with a reason; the proposer is told.
+
+    Example: auditbot nominations reject 7 --reason "It is a one-off event, not a practice."
+    """
+    _decide(lambda uow: nomination_cases.reject(uow, CLI_ACTOR, nomination_id, reason, utcnow()))
+
+
+@nominations_app.command("merge")
+def nominations_merge(
+    nomination_id: Annotated[int, typer.Argument(help="The duplicate's id.")],
+    into: Annotated[int, typer.Option(help="The nomination it duplicates.")],
+) -> None:
+    """Fold a duplicate proposal into another; the proposer is told.
+
+    Example: auditbot nominations merge 8 --into 5
+    """
+    _decide(lambda uow: nomination_cases.merge(uow, CLI_ACTOR, nomination_id, into, utcnow()))

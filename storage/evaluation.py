@@ -1,14 +1,15 @@
-"""The annual evaluation's tables by intent: editions and their phases."""
+"""The annual evaluation's tables by intent: editions, their practices, nominations."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Edition
+from storage.models import Edition, EditionPractice, Nomination
+from storage.repositories import MAX_SERIAL
 
 
 class EditionRepository:
@@ -41,3 +42,49 @@ class EditionRepository:
             .with_for_update()
         )
         return (await self.session.scalars(query)).all()
+
+
+class NominationRepository:
+    """Proposed practices and the practices of each edition."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, nomination: Nomination) -> Nomination:
+        """Store a new proposal."""
+        self.session.add(nomination)
+        await self.session.flush()
+        return nomination
+
+    async def get(self, nomination_id: int, *, lock: bool = False) -> Nomination | None:
+        """One proposal (locked for this transaction when asked)."""
+        if not 0 < nomination_id <= MAX_SERIAL:
+            return None
+        return await self.session.get(Nomination, nomination_id, with_for_update=lock)
+
+    async def of_edition(self, year: int, status: str | None = None) -> Sequence[Nomination]:
+        """An edition's proposals, oldest first, optionally only those with one status."""
+        query = select(Nomination).where(Nomination.edition_year == year)
+        if status is not None:
+            query = query.where(Nomination.status == status)
+        return (await self.session.scalars(query.order_by(Nomination.id))).all()
+
+    async def count_since(self, proposer: str, since: datetime) -> int:
+        """How many proposals one person made since a moment."""
+        query = select(func.count(Nomination.id)).where(
+            Nomination.proposer == proposer, Nomination.created_at >= since
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def add_practice(self, year: int, practice_id: str, origin: str) -> None:
+        """Put a practice on an edition's list (once)."""
+        if await self.session.get(EditionPractice, (year, practice_id)) is None:
+            self.session.add(
+                EditionPractice(edition_year=year, practice_id=practice_id, origin=origin)
+            )
+            await self.session.flush()
+
+    async def practices(self, year: int) -> Sequence[EditionPractice]:
+        """The practices of an edition, in the order they were added."""
+        query = select(EditionPractice).where(EditionPractice.edition_year == year)
+        return (await self.session.scalars(query.order_by(EditionPractice.practice_id))).all()

@@ -1,4 +1,5 @@
-"""Tables. Raw Telegram ids live only in `subscriptions` and `staff`; answers use pseudonyms."""
+"""Tables. Raw Telegram ids live only in `subscriptions`, `staff` and undecided `nominations`;
+answers use pseudonyms."""
 
 from __future__ import annotations
 
@@ -465,4 +466,47 @@ class Edition(Base):
     weights_frozen_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EditionPractice(Base):
+    """A practice evaluated in an edition: nominated (accepted) or on the re-analysis list."""
+
+    __tablename__ = "edition_practices"
+
+    edition_year: Mapped[int] = mapped_column(
+        ForeignKey("editions.year", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(16))  # "nominated" or "reanalysis"
+
+
+class Nomination(Base):
+    """A practice someone proposed for an edition, waiting for staff or decided.
+
+    Who proposed is kept only as far as needed: a keyed pseudonym (its own kind, not the survey
+    one) to limit how many a person proposes, and the chat to tell them the outcome, emptied as
+    soon as that message is queued."""
+
+    __tablename__ = "nominations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_year: Mapped[int] = mapped_column(ForeignKey("editions.year"), index=True)
+    city_id: Mapped[str] = mapped_column(ForeignKey("cities.id"))
+    category_id: Mapped[str] = mapped_column(ForeignKey("categories.id"))
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    runner: Mapped[str] = mapped_column(String(16))  # city, ngo, community or other
+    since: Mapped[int] = mapped_column(Integer)
+    link: Mapped[str] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(16))  # telegram, dashboard or cli
+    proposer: Mapped[str | None] = mapped_column(String(64), index=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("nominations.id"))
+    practice_id: Mapped[str | None] = mapped_column(ForeignKey("practices.id"))
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

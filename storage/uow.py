@@ -6,7 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.evaluation import EditionRepository
+from storage.evaluation import EditionRepository, NominationRepository
 from storage.reporting import AuditRepository, ReportRepository
 from storage.repositories import (
     AuditLogRepository,
@@ -52,6 +52,7 @@ class UnitOfWork:
         self.web = WebAuthRepository(self.session)
         self.tallies = Tallies(self.session)
         self.editions = EditionRepository(self.session)
+        self.nominations = NominationRepository(self.session)
         return self
 
     async def __aexit__(

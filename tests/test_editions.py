@@ -161,6 +161,16 @@ async def test_the_scheduler_job_of_the_running_bot_moves_an_edition(database_ur
         assert (await status(bot.services, 2098)).status == "closed"
 
 
+def open_by_cli(settings: Settings, *more: str) -> CompletedProcess[str]:
+    """`auditbot edition open` for 2099, with phases from March to April (and `more`)."""
+    return auditbot(
+        settings,
+        *("edition", "open", "--year", "2099", "--analysis-from", "2099-03-01"),
+        *("--jury-from", "2099-04-01", "--jury-until", "2099-04-30"),
+        *("--jury-weight", "60", "--residents-weight", "40", *more),
+    )
+
+
 def set_weights(settings: Settings, jury: int, residents: int) -> CompletedProcess[str]:
     return auditbot(
         settings,
@@ -176,27 +186,7 @@ def set_weights(settings: Settings, jury: int, residents: int) -> CompletedProce
 
 
 def test_the_command_line_opens_shows_lists_and_closes_editions(settings: Settings) -> None:
-    opened = ok(
-        auditbot(
-            settings,
-            "edition",
-            "open",
-            "--year",
-            "2099",
-            "--nominations-from",
-            "2099-01-10",
-            "--analysis-from",
-            "2099-03-01",
-            "--jury-from",
-            "2099-04-01",
-            "--jury-until",
-            "2099-04-30",
-            "--jury-weight",
-            "60",
-            "--residents-weight",
-            "40",
-        )
-    )
+    opened = ok(open_by_cli(settings, "--nominations-from", "2099-01-10"))
     assert opened.splitlines() == [
         "edition 2099 is planned",
         "2099\tplanned\t2099-01-10\t2099-03-01\t2099-04-01\t2099-04-30\tjury 60 / residents 40",

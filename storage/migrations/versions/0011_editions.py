@@ -1,4 +1,4 @@
-"""editions of the annual evaluation
+"""editions of the annual evaluation, their practices and nominations
 
 Revision ID: 0011
 Revises: 0008
@@ -6,7 +6,9 @@ Create Date: 2026-12-02
 
 A year's edition of the evaluation: the moments its nominations, analysis and jury phases begin
 and when it closes, its status (the phase it is in), and the jury and residents weights,
-frozen when the jury phase opens.
+frozen when the jury phase opens. The practices of each edition (nominated or up for
+re-analysis) and the nominations proposed for it, with what is needed to tell the proposer
+the outcome.
 """
 from typing import Sequence, Union
 
@@ -39,8 +41,52 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('year', name=op.f('pk_editions')),
     )
+    op.create_table('edition_practices',
+    sa.Column('edition_year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('practice_id', sa.String(length=40), nullable=False),
+    sa.Column('origin', sa.String(length=16), nullable=False),
+    sa.ForeignKeyConstraint(['edition_year'], ['editions.year'], name=op.f('fk_edition_practices_edition_year_editions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_edition_practices_practice_id_practices')),
+    sa.PrimaryKeyConstraint('edition_year', 'practice_id', name=op.f('pk_edition_practices')),
+    )
+    op.create_table('nominations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('edition_year', sa.Integer(), nullable=False),
+    sa.Column('city_id', sa.String(length=24), nullable=False),
+    sa.Column('category_id', sa.String(length=40), nullable=False),
+    sa.Column('name', sa.Text(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('runner', sa.String(length=16), nullable=False),
+    sa.Column('since', sa.Integer(), nullable=False),
+    sa.Column('link', sa.Text(), nullable=False),
+    sa.Column('locale', sa.String(length=8), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('proposer', sa.String(length=64), nullable=True),
+    sa.Column('chat_id', sa.BigInteger(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('merged_into', sa.Integer(), nullable=True),
+    sa.Column('practice_id', sa.String(length=40), nullable=True),
+    sa.Column('decided_by', sa.String(length=40), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_nominations_category_id_categories')),
+    sa.ForeignKeyConstraint(['city_id'], ['cities.id'], name=op.f('fk_nominations_city_id_cities')),
+    sa.ForeignKeyConstraint(['edition_year'], ['editions.year'], name=op.f('fk_nominations_edition_year_editions')),
+    sa.ForeignKeyConstraint(['merged_into'], ['nominations.id'], name=op.f('fk_nominations_merged_into_nominations')),
+    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_nominations_practice_id_practices')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_nominations')),
+    )
+    with op.batch_alter_table('nominations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_nominations_edition_year'), ['edition_year'], unique=False)
+        batch_op.create_index(batch_op.f('ix_nominations_proposer'), ['proposer'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table('nominations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_nominations_proposer'))
+        batch_op.drop_index(batch_op.f('ix_nominations_edition_year'))
+    op.drop_table('nominations')
+    op.drop_table('edition_practices')
     op.drop_table('editions')
