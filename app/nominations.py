@@ -50,6 +50,11 @@ def english(message: Msg) -> str:
     return message.msgid.format(**{name: plain(v) for name, v in message.params.items()})
 
 
+async def taking_nominations(uow: UnitOfWork, now: datetime) -> bool:
+    """Whether an edition takes proposals now."""
+    return any(phase_at(e, now) == NOMINATIONS for e in await uow.editions.listing())
+
+
 async def edition_taking_nominations(uow: UnitOfWork, now: datetime) -> Edition:
     """The edition whose nominations are open now, or NominationError."""
     for edition in await uow.editions.listing():

@@ -18,6 +18,7 @@ import uvloop
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
 from app import editions as edition_cases
+from app import jury as jury_cases
 from app import nominations as nomination_cases
 from app.editions import EditionError, Schedule, Weights
 from app.nominations import NominationError
@@ -87,6 +88,12 @@ nominations_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(nominations_app, name="nominations")
+jury_app = typer.Typer(
+    help="The jury of an edition: up to five jurors (Juror A–E) and their progress.\n\n"
+    "Example: auditbot jury add 123456789 --edition 2027",
+    no_args_is_help=True,
+)
+app.add_typer(jury_app, name="jury")
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"
@@ -1153,3 +1160,41 @@ def nominations_merge(
     Example: auditbot nominations merge 8 --into 5
     """
     _decide(lambda uow: nomination_cases.merge(uow, CLI_ACTOR, nomination_id, into, utcnow()))
+
+
+@jury_app.command("add")
+def jury_add(
+    user_id: Annotated[int, typer.Argument(help="The juror's Telegram user id.")],
+    edition: Annotated[int, typer.Option(help="The edition's year.")],
+) -> None:
+    """Make someone a juror of an edition; they are named Juror A, B, … in reports.
+
+    Example: auditbot jury add 123456789 --edition 2027
+    """
+
+    async def add(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            juror = await jury_cases.add_juror(uow, CLI_ACTOR, edition, user_id, utcnow())
+            return f"{user_id} is Juror {juror.label} of {edition}"
+
+    typer.echo(_run(lambda: _with_services(_settings(), add)))
+
+
+@jury_app.command("progress")
+def jury_progress(edition: Annotated[int, typer.Option(help="The edition's year.")]) -> None:
+    """Each juror's progress in counts (never the scores themselves).
+
+    Example: auditbot jury progress --edition 2027
+    """
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            rows = await jury_cases.progress(uow, edition)
+        return [
+            f"Juror {p.label}\tscored {p.scored}\trecused {p.recused}\t"
+            + ("submitted" if p.submitted else "not submitted")
+            for p in rows
+        ]
+
+    for line in _run(lambda: _with_services(_settings(), listing)) or ["no jurors yet"]:
+        typer.echo(line)

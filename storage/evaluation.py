@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Edition, EditionPractice, Nomination
+from storage.models import Edition, EditionPractice, Juror, JuryScore, Nomination
 from storage.repositories import MAX_SERIAL
 
 
@@ -88,3 +88,54 @@ class NominationRepository:
         """The practices of an edition, in the order they were added."""
         query = select(EditionPractice).where(EditionPractice.edition_year == year)
         return (await self.session.scalars(query.order_by(EditionPractice.practice_id))).all()
+
+
+class JuryRepository:
+    """Jurors of each edition and their scores."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def jurors(self, year: int) -> Sequence[Juror]:
+        """An edition's jurors, by letter."""
+        query = select(Juror).where(Juror.edition_year == year).order_by(Juror.label)
+        return (await self.session.scalars(query)).all()
+
+    async def juror(self, year: int, user_id: int, *, lock: bool = False) -> Juror | None:
+        """One juror of an edition (locked for this transaction when asked)."""
+        return await self.session.get(Juror, (year, user_id), with_for_update=lock)
+
+    async def add_juror(self, juror: Juror) -> Juror:
+        """Store a new juror."""
+        self.session.add(juror)
+        await self.session.flush()
+        return juror
+
+    async def scores(self, year: int, user_id: int | None = None) -> Sequence[JuryScore]:
+        """An edition's scores (and recusals), of one juror when named."""
+        query = select(JuryScore).where(JuryScore.edition_year == year)
+        if user_id is not None:
+            query = query.where(JuryScore.telegram_user_id == user_id)
+        order = (JuryScore.telegram_user_id, JuryScore.practice_id, JuryScore.criterion)
+        return (await self.session.scalars(query.order_by(*order))).all()
+
+    async def put_score(self, row: JuryScore) -> None:
+        """Store a score, replacing the juror's earlier one for the practice and criterion."""
+        key = (row.edition_year, row.telegram_user_id, row.practice_id, row.criterion)
+        existing = await self.session.get(JuryScore, key)
+        if existing is None:
+            self.session.add(row)
+        else:
+            existing.score, existing.justification = row.score, row.justification
+            existing.updated_at = row.updated_at
+        await self.session.flush()
+
+    async def clear_practice(self, year: int, user_id: int, practice_id: str) -> None:
+        """Forget a juror's scores (and recusal) of one practice."""
+        await self.session.execute(
+            delete(JuryScore).where(
+                JuryScore.edition_year == year,
+                JuryScore.telegram_user_id == user_id,
+                JuryScore.practice_id == practice_id,
+            )
+        )

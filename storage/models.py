@@ -1,5 +1,5 @@
-"""Tables. Raw Telegram ids live only in `subscriptions`, `staff` and undecided `nominations`;
-answers use pseudonyms."""
+"""Tables. Raw Telegram ids live only in `subscriptions`, `staff`, `jurors` (and their scores) and
+undecided `nominations`; answers use pseudonyms."""
 
 from __future__ import annotations
 
@@ -510,3 +510,33 @@ class Nomination(Base):
     decided_by: Mapped[str | None] = mapped_column(String(40))
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Juror(Base):
+    """A member of an edition's jury, known to the report only by a letter (Juror A–E)."""
+
+    __tablename__ = "jurors"
+
+    edition_year: Mapped[int] = mapped_column(
+        ForeignKey("editions.year", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    label: Mapped[str] = mapped_column(String(1))
+    submitted_at: Mapped[datetime | None]
+    added_by: Mapped[str] = mapped_column(String(40))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JuryScore(Base):
+    """One juror's 1–5 score of one practice on one criterion, with a one-sentence reason;
+    a recusal from a practice is a row with criterion RECUSED and no score."""
+
+    __tablename__ = "jury_scores"
+
+    edition_year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(16), primary_key=True)
+    score: Mapped[int | None]
+    justification: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.evaluation import EditionRepository, NominationRepository
+from storage.evaluation import EditionRepository, JuryRepository, NominationRepository
 from storage.reporting import AuditRepository, ReportRepository
 from storage.repositories import (
     AuditLogRepository,
@@ -53,6 +53,7 @@ class UnitOfWork:
         self.tallies = Tallies(self.session)
         self.editions = EditionRepository(self.session)
         self.nominations = NominationRepository(self.session)
+        self.jury = JuryRepository(self.session)
         return self
 
     async def __aexit__(

@@ -4,6 +4,7 @@ language through the outbox."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -18,9 +19,11 @@ from conversations import nomination
 from conversations.messages import _
 from conversations.notices import nomination_outcome
 from storage.models import AuditLog, EditionPractice, Nomination, OutboxMessage, utcnow
+from tests.respondent_driver import Driver, Plan
 from tests.telegram_harness import Person, RunningBot, running_bot
 from tests.test_cli import auditbot, ok
 from tests.test_editions import open_by_cli
+from tests.test_faults import complete
 from tests.test_telegram import said
 
 ADMIN = 9001
@@ -276,3 +279,27 @@ def test_the_command_line_lists_and_decides_nominations(settings: Settings) -> N
             auditbot(settings, "nominations", command, "--help")
         )
     assert "Example: auditbot nominations" in ok(auditbot(settings, "nominations", "--help"))
+
+
+async def test_the_end_of_a_survey_offers_propose_while_nominations_are_open(
+    database_url: str,
+) -> None:
+    async with running_bot(database_url) as bot:
+        await survey_then_offer(bot)
+
+
+async def survey_then_offer(bot: RunningBot) -> None:
+    """A survey finished before an edition takes proposals, and one finished after."""
+    offer = _("Do you know a practice worth evaluating? Send /propose to tell us.")
+    plan = Plan.random(random.Random(16))
+    before = Driver(bot.services, bot.server, bot.server.user(language_code="uk"), plan)
+    await complete(bot, before)
+    texts = [m.get("text", "") for m in bot.server.messages(before.user.id)]
+    assert not any(said(bot, offer, plan.locale) in t for t in texts)
+
+    await open_nominations(bot.services)
+    bot.services.cache.pop("catalog", None)  # as if CATALOG_TTL had passed
+    after = Driver(bot.services, bot.server, bot.server.user(language_code="ru"), plan)
+    await complete(bot, after)
+    texts = [m.get("text", "") for m in bot.server.messages(after.user.id)]
+    assert any(said(bot, offer, plan.locale) in t for t in texts)

@@ -39,6 +39,7 @@ COMMANDS: list[tuple[str, Msg]] = [
     ("start", _("Start a survey")),
     ("resume", _("Continue where you stopped")),
     ("language", _("Change the language")),
+    ("propose", _("Propose a practice")),
     ("help", _("What this bot does")),
     ("mydata", _("What is stored about you")),
     ("delete", _("Delete your data")),

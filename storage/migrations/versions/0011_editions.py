@@ -7,8 +7,8 @@ Create Date: 2026-12-02
 A year's edition of the evaluation: the moments its nominations, analysis and jury phases begin
 and when it closes, its status (the phase it is in), and the jury and residents weights,
 frozen when the jury phase opens. The practices of each edition (nominated or up for
-re-analysis) and the nominations proposed for it, with what is needed to tell the proposer
-the outcome.
+re-analysis), the nominations proposed for it (with what is needed to tell the proposer the
+outcome), its jurors and their scores.
 """
 from typing import Sequence, Union
 
@@ -77,6 +77,27 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_nominations_practice_id_practices')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_nominations')),
     )
+    op.create_table('jurors',
+    sa.Column('edition_year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('telegram_user_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('label', sa.String(length=1), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('added_by', sa.String(length=40), nullable=False),
+    sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['edition_year'], ['editions.year'], name=op.f('fk_jurors_edition_year_editions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('edition_year', 'telegram_user_id', name=op.f('pk_jurors')),
+    )
+    op.create_table('jury_scores',
+    sa.Column('edition_year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('telegram_user_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('practice_id', sa.String(length=40), nullable=False),
+    sa.Column('criterion', sa.String(length=16), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=True),
+    sa.Column('justification', sa.Text(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_jury_scores_practice_id_practices')),
+    sa.PrimaryKeyConstraint('edition_year', 'telegram_user_id', 'practice_id', 'criterion', name=op.f('pk_jury_scores')),
+    )
     with op.batch_alter_table('nominations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_nominations_edition_year'), ['edition_year'], unique=False)
         batch_op.create_index(batch_op.f('ix_nominations_proposer'), ['proposer'], unique=False)
@@ -88,5 +109,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_nominations_proposer'))
         batch_op.drop_index(batch_op.f('ix_nominations_edition_year'))
     op.drop_table('nominations')
+    op.drop_table('jury_scores')
+    op.drop_table('jurors')
     op.drop_table('edition_practices')
     op.drop_table('editions')

@@ -1,0 +1,183 @@
+"""The jury of an edition: five jurors, scores with reasons, recusal, submission that locks,
+scores hidden from other jurors until the close, counts only for staff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app import editions, jury
+from app.editions import Schedule, Weights
+from app.jury import JuryError
+from bot.config import Settings
+from bot.services import Services
+from storage.models import AuditLog, utcnow
+from tests.test_cli import auditbot, ok
+from tests.test_editions import open_by_cli
+
+YEAR = 2098
+NOW = utcnow()
+PRACTICES = ("krakow-otwarty-krakow", "lublin-info-integracja")
+JURORS = (5101, 5102, 5103, 5104, 5105)
+
+
+async def jury_phase(services: Services) -> None:
+    """An edition in its jury phase (since yesterday), with two practices and five jurors."""
+    schedule = Schedule(
+        NOW - timedelta(days=60),
+        NOW - timedelta(days=30),
+        NOW - timedelta(days=1),
+        NOW + timedelta(days=10),
+    )
+    async with services.db.unit_of_work() as uow:
+        await editions.open_edition(uow, "test", YEAR, schedule, Weights(60, 40), NOW)
+        for practice in PRACTICES:
+            await uow.nominations.add_practice(YEAR, practice, "nominated")
+        for user in JURORS:
+            await jury.add_juror(uow, "cli", YEAR, user, NOW)
+
+
+async def score_all(services: Services, user: int, practice: str, value: int) -> None:
+    async with services.db.unit_of_work() as uow:
+        for criterion in jury.CRITERIA:
+            await jury.score(
+                uow, YEAR, user, practice, criterion, value, "Works well for newcomers.", NOW
+            )
+
+
+async def refused(services: Services, work, problem: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(JuryError, match=problem):
+        async with services.db.unit_of_work() as uow:
+            await work(uow)
+
+
+async def test_five_jurors_named_by_letter_and_no_sixth(services: Services) -> None:
+    await jury_phase(services)
+    async with services.db.unit_of_work() as uow:
+        jurors = await uow.jury.jurors(YEAR)
+        assert [(j.label, j.telegram_user_id) for j in jurors] == list(
+            zip("ABCDE", JURORS, strict=True)
+        )
+    await refused(services, lambda uow: jury.add_juror(uow, "cli", YEAR, 5106, NOW), "5 members")
+    await refused(services, lambda uow: jury.add_juror(uow, "cli", YEAR, 5101, NOW), "already")
+    async with services.db.unit_of_work() as uow:
+        log = (
+            await uow.session.scalars(select(AuditLog).where(AuditLog.action == "jury.add"))
+        ).all()
+        assert [(r.target, r.details["label"]) for r in log] == [
+            (f"user:{u}", label) for u, label in zip(JURORS, "ABCDE", strict=True)
+        ]
+
+
+async def test_scores_are_revised_until_submit_which_locks_them(services: Services) -> None:
+    await jury_phase(services)
+    first, second = PRACTICES
+    juror = JURORS[0]
+    await score_all(services, juror, first, 2)
+    await score_all(services, juror, first, 4)  # revised
+    await refused(services, lambda uow: jury.submit(uow, YEAR, juror, NOW), second)
+    async with services.db.unit_of_work() as uow:
+        await jury.recuse(uow, YEAR, juror, second, NOW)
+        await jury.submit(uow, YEAR, juror, NOW)
+    async with services.db.unit_of_work() as uow:
+        mine = await jury.own_scores(uow, YEAR, juror)
+        assert sorted((s.practice_id, s.criterion, s.score) for s in mine) == [
+            (first, "comprehensive", 4),
+            (first, "involvement", 4),
+            (first, "long_term", 4),
+            (second, "recused", None),
+        ]
+    await refused(
+        services,
+        lambda uow: jury.score(uow, YEAR, juror, first, "involvement", 1, "Changed my mind.", NOW),
+        "submitted and are locked",
+    )
+    async with services.db.unit_of_work() as uow:
+        actions = [
+            (r.actor, r.action, r.target)
+            for r in (await uow.session.scalars(select(AuditLog).order_by(AuditLog.id))).all()
+            if r.action in ("jury.recuse", "jury.submit")
+        ]
+    assert actions == [
+        (f"tg:{juror}", "jury.recuse", f"practice:{second}"),
+        (f"tg:{juror}", "jury.submit", f"edition:{YEAR}"),
+    ]
+
+
+async def test_jurors_do_not_see_each_others_scores_before_the_close(services: Services) -> None:
+    await jury_phase(services)
+    await score_all(services, JURORS[1], PRACTICES[0], 5)
+    await refused(
+        services,
+        lambda uow: jury.scores_of(uow, YEAR, JURORS[0], JURORS[1], NOW),
+        "only after the jury phase closes",
+    )
+    async with services.db.unit_of_work() as uow:  # their own: always
+        assert len(await jury.scores_of(uow, YEAR, JURORS[1], JURORS[1], NOW)) == 3
+        progress = await jury.progress(uow, YEAR)  # staff: counts only
+    assert progress[:2] == [
+        jury.Progress("A", scored=0, recused=0, submitted=False),
+        jury.Progress("B", scored=1, recused=0, submitted=False),
+    ]
+    after_close = NOW + timedelta(days=11)
+    async with services.db.unit_of_work() as uow:
+        seen = await jury.scores_of(uow, YEAR, JURORS[0], JURORS[1], after_close)
+    assert {s.score for s in seen} == {5}
+
+
+@pytest.mark.parametrize(
+    ("user", "practice", "criterion", "value", "reason", "problem"),
+    [
+        (5999, PRACTICES[0], "involvement", 3, "Fine.", "is not a juror"),
+        (JURORS[0], "gdansk-nowhere", "involvement", 3, "Fine.", "not a practice of the 2098"),
+        (JURORS[0], PRACTICES[0], "beauty", 3, "Fine.", "unknown criterion"),
+        (JURORS[0], PRACTICES[0], "involvement", 6, "Fine.", "from 1 to 5"),
+        (JURORS[0], PRACTICES[0], "involvement", 3, " ", "one sentence"),
+    ],
+)
+async def test_a_wrong_score_is_refused_with_the_reason(
+    services: Services,
+    user: int,
+    practice: str,
+    criterion: str,
+    value: int,
+    reason: str,
+    problem: str,
+) -> None:
+    await jury_phase(services)
+    await refused(
+        services,
+        lambda uow: jury.score(uow, YEAR, user, practice, criterion, value, reason, NOW),
+        problem,
+    )
+
+
+async def test_scoring_is_only_in_the_jury_phase(services: Services) -> None:
+    await jury_phase(services)
+    later = NOW + timedelta(days=12)
+    await refused(
+        services,
+        lambda uow: jury.score(
+            uow, YEAR, JURORS[0], PRACTICES[0], "involvement", 3, "Fine.", later
+        ),
+        "not in its jury phase",
+    )
+
+
+def test_the_command_line_adds_jurors_and_shows_counts(settings: Settings) -> None:
+    ok(open_by_cli(settings))
+    assert ok(auditbot(settings, "jury", "add", "5101", "--edition", "2099")).strip() == (
+        "5101 is Juror A of 2099"
+    )
+    bad = auditbot(settings, "jury", "add", "5101", "--edition", "2099")
+    assert bad.returncode == 2 and "is a juror of 2099 already" in bad.stderr
+    assert ok(auditbot(settings, "jury", "progress", "--edition", "2099")).strip() == (
+        "Juror A\tscored 0\trecused 0\tnot submitted"
+    )
+    assert "Example: auditbot jury add" in ok(auditbot(settings, "jury", "--help"))
+    for command in ("add", "progress"):
+        assert "Example: auditbot jury " + command in ok(
+            auditbot(settings, "jury", command, "--help")
+        )
