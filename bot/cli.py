@@ -18,6 +18,7 @@ import uvloop
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
 from app import editions as edition_cases
+from app import evaluation as evaluation_cases
 from app import jury as jury_cases
 from app import nominations as nomination_cases
 from app.editions import EditionError, Schedule, Weights
@@ -1198,3 +1199,64 @@ def jury_progress(edition: Annotated[int, typer.Option(help="The edition's year.
 
     for line in _run(lambda: _with_services(_settings(), listing)) or ["no jurors yet"]:
         typer.echo(line)
+
+
+def _ranking_lines(ranking: evaluation_cases.Ranking) -> list[str]:
+    """The ranking as lines: per category, rank, practice, combined score and interval, the
+    jury's and residents' parts with their n, and flags."""
+    alpha = "n/a" if ranking.alpha is None else f"{ranking.alpha:.2f}"
+    lines = [f"edition {ranking.year}; jurors' agreement (Krippendorff's alpha, ordinal): {alpha}"]
+    for category, rows in ranking.by_category.items():
+        lines.append(f"[{category}]")
+        for r in rows:
+            jury = r.entry.jury
+            residents = r.entry.residents
+            lines.append(
+                f"{r.rank}{'=' if r.tied else ''}\t{r.entry.practice_id}\t"
+                f"{r.combined.score:.1f} ({r.combined.ci_low:.1f}–{r.combined.ci_high:.1f})\t"
+                + (f"jury {jury.score:.1f} n={jury.n}" if jury else "jury n=0")
+                + "\t"
+                + (
+                    f"residents {residents.score:.1f} n={r.entry.residents_n}"
+                    if residents and not r.jury_only
+                    else f"residents below k={ranking.k}: jury alone"
+                )
+            )
+    return lines
+
+
+@edition_app.command("ranking")
+def edition_ranking(year: Annotated[int, typer.Option(help="The edition's year.")]) -> None:
+    """The combined ranking per category (ties marked '=').
+
+    Example: auditbot edition ranking --year 2027
+    """
+    settings = _settings()
+
+    async def ranking(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            result = await evaluation_cases.combined_ranking(
+                uow, year, settings.tz, settings.min_group_size
+            )
+        return _ranking_lines(result)
+
+    for line in _run(lambda: _with_services(settings, ranking)):
+        typer.echo(line)
+
+
+@edition_app.command("distinguish")
+def edition_distinguish(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    practice: Annotated[str, typer.Option(help="The practice's id.")],
+) -> None:
+    """Confirm a practice as distinguished in the edition (stored, logged).
+
+    Example: auditbot edition distinguish --year 2027 --practice krakow-otwarty-krakow
+    """
+
+    async def confirm(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            await evaluation_cases.confirm_distinction(uow, CLI_ACTOR, year, practice)
+
+    _run(lambda: _with_services(_settings(), confirm))
+    typer.echo(f"{practice} is distinguished in {year}")

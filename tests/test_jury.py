@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app import editions, jury
+from app import editions, evaluation, jury
 from app.editions import Schedule, Weights
 from app.jury import JuryError
 from bot.config import Settings
@@ -181,3 +181,48 @@ def test_the_command_line_adds_jurors_and_shows_counts(settings: Settings) -> No
         assert "Example: auditbot jury " + command in ok(
             auditbot(settings, "jury", command, "--help")
         )
+
+
+async def test_the_ranking_of_the_edition_uses_non_recused_jurors_and_flags_few_residents(
+    services: Services,
+) -> None:
+    await jury_phase(services)
+    first, second = PRACTICES
+    for user, value in zip(JURORS, (5, 4, 4, 5, 3), strict=True):  # 100, 75, 75, 100, 50
+        await score_all(services, user, first, value)
+    for user in JURORS[:4]:
+        await score_all(services, user, second, 2)  # 25 each
+    async with services.db.unit_of_work() as uow:
+        await jury.recuse(uow, YEAR, JURORS[4], second, NOW)
+        ranking = await evaluation.combined_ranking(uow, YEAR, services.settings.tz, k=5)
+    # both practices are in the catalog's "info_integration" category; no survey answers, so
+    # the residents' part is below k and each is ranked on the jury alone
+    [(category, rows)] = ranking.by_category.items()
+    assert category == "info_integration"
+    assert [(r.entry.practice_id, r.rank, r.jury_only) for r in rows] == [
+        (first, 1, True),
+        (second, 2, True),
+    ]
+    assert rows[0].combined.score == pytest.approx((100 + 75 + 75 + 100 + 50) / 5)  # 80
+    assert (rows[1].combined.score, rows[1].entry.jury.n) == (pytest.approx(25.0), 4)  # type: ignore[union-attr]
+    assert ranking.alpha is not None
+    async with services.db.unit_of_work() as uow:
+        await evaluation.confirm_distinction(uow, "cli", YEAR, first)
+        practice = await uow.catalog.practice(first)
+        assert practice is not None and practice.distinguished_in == YEAR
+        [logged] = (
+            await uow.session.scalars(
+                select(AuditLog).where(AuditLog.action == "edition.distinguish")
+            )
+        ).all()
+        assert (logged.target, logged.details) == (f"practice:{first}", {"edition": YEAR})
+
+
+def test_the_command_line_shows_the_ranking(settings: Settings) -> None:
+    ok(open_by_cli(settings))
+    shown = ok(auditbot(settings, "edition", "ranking", "--year", "2099"))
+    assert shown.splitlines() == [
+        "edition 2099; jurors' agreement (Krippendorff's alpha, ordinal): n/a"
+    ]
+    bad = auditbot(settings, "edition", "distinguish", "--year", "2099", "--practice", "nope")
+    assert bad.returncode == 2 and "nope is not a practice of the 2099 edition" in bad.stderr
