@@ -16,7 +16,7 @@ from storage.models import Juror, JuryScore
 from storage.repositories import telegram_id
 from storage.uow import UnitOfWork
 
-CRITERIA = ("involvement", "long_term", "comprehensive")  # the action's three criteria
+CRITERIA = ("engagement", "sustainability", "comprehensiveness")  # as the survey tags them
 RECUSED = "recused"
 LABELS = "ABCDE"  # the action's jury has five members, named by letter in reports
 JUSTIFICATION_LIMITS = (5, 300)
@@ -165,6 +165,19 @@ def _done_practices(rows: Sequence[JuryScore]) -> dict[str, str]:
         elif given >= set(CRITERIA):
             done[practice] = "scored"
     return done
+
+
+async def finished_practices(uow: UnitOfWork, year: int, user_id: int) -> dict[str, str]:
+    """The practices a juror has finished: 'scored' or 'recused'."""
+    return _done_practices(await uow.jury.scores(year, user_id))
+
+
+async def juror_now(uow: UnitOfWork, user_id: int, now: datetime) -> Juror | None:
+    """The person's jury seat in the edition whose jury phase is open now, if any."""
+    for edition in await uow.editions.listing():
+        if phase_at(edition, now) == JURY:
+            return await uow.jury.juror(edition.year, user_id)
+    return None
 
 
 async def own_scores(uow: UnitOfWork, year: int, user_id: int) -> Sequence[JuryScore]:

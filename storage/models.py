@@ -536,7 +536,7 @@ class JuryScore(Base):
     edition_year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), primary_key=True)
-    criterion: Mapped[str] = mapped_column(String(16), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(24), primary_key=True)
     score: Mapped[int | None]
     justification: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,7 +9,7 @@ import pytest
 from audit.evaluation import Entry, Part, agreement, jury_part, rank
 from audit.stats import Composite
 
-CRITERIA = ("involvement", "long_term", "comprehensive")
+CRITERIA = ("engagement", "sustainability", "comprehensiveness")
 
 
 def juror(*scores: int) -> dict[str, int]:
@@ -87,14 +87,14 @@ def test_the_combined_ranking_equals_the_hand_computation() -> None:
 
 def test_jurors_agreement_is_krippendorffs_ordinal_alpha() -> None:
     same = {
-        "A": {("p1", "involvement"): 4, ("p1", "long_term"): 2, ("p2", "involvement"): 5},
-        "B": {("p1", "involvement"): 4, ("p1", "long_term"): 2, ("p2", "involvement"): 5},
+        "A": {("p1", "engagement"): 4, ("p1", "sustainability"): 2, ("p2", "engagement"): 5},
+        "B": {("p1", "engagement"): 4, ("p1", "sustainability"): 2, ("p2", "engagement"): 5},
     }
     assert agreement(same) == pytest.approx(1.0)
     opposite = {
-        "A": {("p1", "involvement"): 1, ("p1", "long_term"): 5, ("p2", "involvement"): 1},
-        "B": {("p1", "involvement"): 5, ("p1", "long_term"): 1, ("p2", "involvement"): 5},
-        "C": {("p1", "involvement"): 3},  # recused from p2, skipped the rest
+        "A": {("p1", "engagement"): 1, ("p1", "sustainability"): 5, ("p2", "engagement"): 1},
+        "B": {("p1", "engagement"): 5, ("p1", "sustainability"): 1, ("p2", "engagement"): 5},
+        "C": {("p1", "engagement"): 3},  # recused from p2, skipped the rest
     }
     alpha = agreement(opposite)
     assert alpha is not None and alpha < 0

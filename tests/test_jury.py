@@ -13,9 +13,12 @@ from app.editions import Schedule, Weights
 from app.jury import JuryError
 from bot.config import Settings
 from bot.services import Services
+from conversations.messages import _
 from storage.models import AuditLog, utcnow
+from tests.telegram_harness import Person, RunningBot, running_bot
 from tests.test_cli import auditbot, ok
 from tests.test_editions import open_by_cli
+from tests.test_telegram import said
 
 YEAR = 2098
 NOW = utcnow()
@@ -84,14 +87,14 @@ async def test_scores_are_revised_until_submit_which_locks_them(services: Servic
     async with services.db.unit_of_work() as uow:
         mine = await jury.own_scores(uow, YEAR, juror)
         assert sorted((s.practice_id, s.criterion, s.score) for s in mine) == [
-            (first, "comprehensive", 4),
-            (first, "involvement", 4),
-            (first, "long_term", 4),
+            (first, "comprehensiveness", 4),
+            (first, "engagement", 4),
+            (first, "sustainability", 4),
             (second, "recused", None),
         ]
     await refused(
         services,
-        lambda uow: jury.score(uow, YEAR, juror, first, "involvement", 1, "Changed my mind.", NOW),
+        lambda uow: jury.score(uow, YEAR, juror, first, "engagement", 1, "Changed my mind.", NOW),
         "submitted and are locked",
     )
     async with services.db.unit_of_work() as uow:
@@ -130,11 +133,11 @@ async def test_jurors_do_not_see_each_others_scores_before_the_close(services: S
 @pytest.mark.parametrize(
     ("user", "practice", "criterion", "value", "reason", "problem"),
     [
-        (5999, PRACTICES[0], "involvement", 3, "Fine.", "is not a juror"),
-        (JURORS[0], "gdansk-nowhere", "involvement", 3, "Fine.", "not a practice of the 2098"),
+        (5999, PRACTICES[0], "engagement", 3, "Fine.", "is not a juror"),
+        (JURORS[0], "gdansk-nowhere", "engagement", 3, "Fine.", "not a practice of the 2098"),
         (JURORS[0], PRACTICES[0], "beauty", 3, "Fine.", "unknown criterion"),
-        (JURORS[0], PRACTICES[0], "involvement", 6, "Fine.", "from 1 to 5"),
-        (JURORS[0], PRACTICES[0], "involvement", 3, " ", "one sentence"),
+        (JURORS[0], PRACTICES[0], "engagement", 6, "Fine.", "from 1 to 5"),
+        (JURORS[0], PRACTICES[0], "engagement", 3, " ", "one sentence"),
     ],
 )
 async def test_a_wrong_score_is_refused_with_the_reason(
@@ -159,9 +162,7 @@ async def test_scoring_is_only_in_the_jury_phase(services: Services) -> None:
     later = NOW + timedelta(days=12)
     await refused(
         services,
-        lambda uow: jury.score(
-            uow, YEAR, JURORS[0], PRACTICES[0], "involvement", 3, "Fine.", later
-        ),
+        lambda uow: jury.score(uow, YEAR, JURORS[0], PRACTICES[0], "engagement", 3, "Fine.", later),
         "not in its jury phase",
     )
 
@@ -226,3 +227,80 @@ def test_the_command_line_shows_the_ranking(settings: Settings) -> None:
     ]
     bad = auditbot(settings, "edition", "distinguish", "--year", "2099", "--practice", "nope")
     assert bad.returncode == 2 and "nope is not a practice of the 2099 edition" in bad.stderr
+
+
+async def score_in_bot(bot: RunningBot, person: Person, locale: str, recuse_second: bool) -> None:
+    """A juror's whole /jury session: scores the first practice (one short reason on the way),
+    scores or steps aside from the second, and submits."""
+    await person.send("/jury")
+    for index in (0, 1):
+        practice = next(b for b in person.buttons() if name_of(index, locale) in b)
+        await person.tap(practice)
+        if index == 1 and recuse_second:
+            await person.tap(said(bot, _("I am involved with this practice"), locale))
+            continue
+        await person.tap(said(bot, _("Score this practice"), locale))
+        for value in ("4", "3", "5"):
+            await person.tap(value)
+            if value == "4" and index == 0:
+                await person.send("ok")  # too short: asked again
+                assert said(bot, _("Please write one sentence (5 to 300 characters)."), locale) in (
+                    "\n".join(person.texts()[-2:])
+                )
+            await person.send("It reaches many newcomers every week.")
+    await person.tap(said(bot, _("Submit my scores"), locale))
+    assert person.last_text == said(
+        bot, _("Thank you! Your scores are submitted and locked."), locale
+    )
+
+
+def name_of(index: int, locale: str) -> str:
+    """The practice's name in the juror's language, as the catalog has it."""
+    names = {
+        0: {
+            "uk": "Відкритий Краків",
+            "ru": "Открытый Краков",
+            "en": "Open Kraków",
+            "pl": "Otwarty Kraków",
+        },
+        1: {
+            "uk": "Інформаційно-інтеграційні",
+            "ru": "Информационная и интеграционная",
+            "en": "Information and integration",
+            "pl": "informacyjno-integracyjne",
+        },
+    }
+    return names[index][locale]
+
+
+async def test_jurors_score_in_the_bot_in_their_languages(database_url: str) -> None:
+    async with running_bot(database_url) as bot:
+        await jury_phase(bot.services)
+        languages = dict(zip(JURORS[:4], ("uk", "ru", "pl", "en"), strict=True))
+        for user, locale in languages.items():
+            person = bot.person(locale, user_id=user)
+            await score_in_bot(bot, person, locale, recuse_second=user == JURORS[1])
+            await person.send("/jury")  # submitted: locked
+            assert person.last_text == said(
+                bot, _("Thank you! Your scores are submitted and locked."), locale
+            )
+        stranger = bot.person("pl", user_id=5999)
+        await stranger.send("/jury")
+        assert stranger.last_text == said(
+            bot, _("You are not a juror of an edition whose jury is open now."), "pl"
+        )
+        async with bot.services.db.unit_of_work() as uow:
+            progress = await jury.progress(uow, YEAR)
+            scores = await uow.jury.scores(YEAR, JURORS[0])
+        assert progress == [
+            jury.Progress("A", 2, 0, True),
+            jury.Progress("B", 1, 1, True),
+            jury.Progress("C", 2, 0, True),
+            jury.Progress("D", 2, 0, True),
+            jury.Progress("E", 0, 0, False),
+        ]
+        assert sorted((s.practice_id, s.criterion, s.score) for s in scores)[:3] == [
+            (PRACTICES[0], "comprehensiveness", 5),
+            (PRACTICES[0], "engagement", 4),
+            (PRACTICES[0], "sustainability", 3),
+        ]

@@ -102,6 +102,7 @@ def register_handlers(application: AuditApplication) -> None:
         ("poster", staff_handlers.on_poster),
         ("nominations", staff_handlers.on_nominations),
         ("propose", evaluation_handlers.on_propose),
+        ("jury", evaluation_handlers.on_jury),
         ("report", report_handlers.on_report),
         ("report_settings", report_handlers.on_report_settings),
         ("dashboard", report_handlers.on_dashboard),

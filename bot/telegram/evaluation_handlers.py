@@ -1,4 +1,5 @@
-"""The annual evaluation in the bot: /propose (anyone), and what /nominations shows staff."""
+"""The annual evaluation in the bot: /propose (anyone), /jury (jurors), and what /nominations
+shows staff."""
 
 from __future__ import annotations
 
@@ -7,20 +8,22 @@ from typing import Any
 
 from telegram import Update
 
+from app import jury as jury_cases
 from app import nominations as nomination_cases
+from app.jury import JuryError
 from app.nominations import NominationError
 from bot.flow import Reply
 from bot.telegram.context import AuditContext
 from bot.telegram.handlers import language_code, show
 from conversations import events as ev
-from conversations import nomination
+from conversations import jury_scoring, nomination
 from conversations.engine import Prompt
 from conversations.messages import Local, Text, _
 from conversations.round_setup import Choice
 from storage.models import utcnow
 from storage.uow import UnitOfWork
 
-PROPOSE = "propose"  # the kind of guided dialogue (stored with the staff ones)
+PROPOSE, JURY = "propose", "jury"  # kinds of guided dialogue (stored with the staff ones)
 PREFIX = "s"  # its buttons come back through the staff dialogue's handler
 
 
@@ -161,3 +164,70 @@ def _proposer(context: AuditContext, user_id: int) -> str:
 def _user_id(update: Update) -> int:
     assert update.effective_user is not None
     return update.effective_user.id
+
+
+async def on_jury(update: Update, context: AuditContext) -> None:
+    """/jury: a juror scores the practices of the edition whose jury is open."""
+    user_id = _user_id(update)
+    now = utcnow()
+    async with context.services.db.unit_of_work() as uow:
+        locale = await locale_of(uow, context, update)
+        juror = await jury_cases.juror_now(uow, user_id, now)
+        if juror is None:
+            prompts = [Prompt((_("You are not a juror of an edition whose jury is open now."),))]
+        elif juror.submitted_at is not None:
+            prompts = [Prompt((_("Thank you! Your scores are submitted and locked."),))]
+        else:
+            outcome = jury_scoring.begin(await _jury_facts(uow, juror.edition_year, user_id), 1)
+            assert outcome.data is not None
+            await uow.staff.save_dialog(user_id, JURY, outcome.data)
+            prompts = outcome.prompts
+    await show(update, context, Reply(locale, prompts, callback_prefix=PREFIX))
+
+
+async def continue_jury(
+    uow: UnitOfWork, context: AuditContext, update: Update, data: Mapping[str, Any], event: ev.Event
+) -> Reply:
+    """Give an event to an open /jury dialogue, record what it asks; the reply to show."""
+    user_id, year, now = _user_id(update), int(data["year"]), utcnow()
+    locale = await locale_of(uow, context, update)
+    outcome = jury_scoring.handle(data, event, await _jury_facts(uow, year, user_id))
+    try:
+        await _record(uow, year, user_id, outcome.action, now)
+    except JuryError as error:
+        await uow.staff.end_dialog(user_id)
+        return Reply(locale, [Prompt((_("Not done: {reason}", reason=str(error)),))])
+    if outcome.data is None:
+        await uow.staff.end_dialog(user_id)
+    else:
+        await uow.staff.save_dialog(user_id, JURY, outcome.data)
+        if outcome.action is not None:
+            outcome = jury_scoring.redraw(outcome, await _jury_facts(uow, year, user_id))
+    return Reply(locale, outcome.prompts, callback_prefix=PREFIX)
+
+
+async def _record(
+    uow: UnitOfWork, year: int, user_id: int, action: tuple[Any, ...] | None, now: Any
+) -> None:
+    """Carry out what the /jury dialogue asks through the jury's use cases."""
+    if action is None:
+        return
+    if action[0] == "score":
+        _kind, practice, criterion, value, reason = action
+        await jury_cases.score(uow, year, user_id, practice, criterion, value, reason, now)
+    elif action[0] == "recuse":
+        await jury_cases.recuse(uow, year, user_id, action[1], now)
+    else:
+        await jury_cases.submit(uow, year, user_id, now)
+
+
+async def _jury_facts(uow: UnitOfWork, year: int, user_id: int) -> jury_scoring.JuryFacts:
+    """The edition's practices and how far this juror is."""
+    choices, descriptions = [], {}
+    for listed in await uow.nominations.practices(year):
+        practice = await uow.catalog.practice(listed.practice_id)
+        if practice is not None:
+            choices.append(Choice(practice.id, practice.name))
+            descriptions[practice.id] = practice.description
+    done = await jury_cases.finished_practices(uow, year, user_id)
+    return jury_scoring.JuryFacts(year, tuple(choices), descriptions, done)

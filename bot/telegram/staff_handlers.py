@@ -14,7 +14,13 @@ from bot.rounds import RoundError, create_round, open_round
 from bot.services import Services
 from bot.staff import Role, role_of
 from bot.telegram.context import AuditContext
-from bot.telegram.evaluation_handlers import PROPOSE, continue_proposal, nomination_lines
+from bot.telegram.evaluation_handlers import (
+    JURY,
+    PROPOSE,
+    continue_jury,
+    continue_proposal,
+    nomination_lines,
+)
 from bot.telegram.handlers import language_code, show
 from conversations import events as ev
 from conversations import round_setup
@@ -112,6 +118,8 @@ async def feed_dialog(update: Update, context: AuditContext, event: ev.Event) ->
         dialog = await uow.staff.dialog(_user_id(update))
         if dialog is not None and dialog.kind == PROPOSE:
             reply: Reply | None = await continue_proposal(uow, context, update, dialog.data, event)
+        elif dialog is not None and dialog.kind == JURY:
+            reply = await continue_jury(uow, context, update, dialog.data, event)
         else:
             reply = await _continue_staff_dialog(uow, context, update, dialog, event)
     if reply is None:

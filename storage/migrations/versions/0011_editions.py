@@ -91,7 +91,7 @@ def upgrade() -> None:
     sa.Column('edition_year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('telegram_user_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('practice_id', sa.String(length=40), nullable=False),
-    sa.Column('criterion', sa.String(length=16), nullable=False),
+    sa.Column('criterion', sa.String(length=24), nullable=False),
     sa.Column('score', sa.Integer(), nullable=True),
     sa.Column('justification', sa.Text(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
