@@ -150,7 +150,9 @@ class Database:
     @asynccontextmanager
     async def exclusively(self) -> AsyncIterator[None]:
         """Hold the start-up lock (PostgreSQL: an advisory lock; SQLite: a lock file): migrations
-        and first loads of processes that start at the same time run one after the other."""
+        and first loads of processes that start at the same time run one after the other. A
+        database that cannot be opened is said in one line before the lock is asked for."""
+        await self.reachable()
         async with startup_lock(self.engine):
             yield
 

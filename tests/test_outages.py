@@ -120,14 +120,15 @@ async def test_serve_with_two_workers_rides_out_an_outage_and_leadership_moves(
     tmp_path: Path,
 ) -> None:
     services = cluster_services
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     async with FakeBotApi() as server, aiohttp.ClientSession() as http:
         env = bot_env(
             server,
             pg_cluster.url,
-            WEBHOOK_URL=f"{base}/telegram/webhook",
+            WEBHOOK_URL="https://bot.example.org/telegram/webhook",  # served on 127.0.0.1:port
             WEBHOOK_SECRET=WEBHOOK_SECRET,
+            METRICS_PORT=str(metrics_port),
         )
         serve = Proc(env, tmp_path / "serve.log", "serve", "--host", "127.0.0.1")
         serve.args += ("--port", str(port), "--workers", "2")
@@ -136,10 +137,11 @@ async def test_serve_with_two_workers_rides_out_an_outage_and_leadership_moves(
             assert await eventually(lambda: health(http, base, 200), timeout=60)
             chats = await invite(services, 700_000)
             await server.wait_for(lambda: len(sent_to(server)) >= 20, timeout=30)
-            down = asyncio.create_task(outage(pg_cluster, 5.0))
+            down = asyncio.create_task(outage(pg_cluster, 8.0))
             await asyncio.sleep(0.5)
             assert await health(http, base, 503)
-            async with http.get(f"{base}/metrics") as response:  # still scraped meanwhile
+            metrics = f"http://127.0.0.1:{metrics_port}/metrics"  # the first worker's
+            async with http.get(metrics) as response:  # still scraped meanwhile
                 assert response.status == 200
                 assert "auditbot_task_failures_total" in await response.text()
             telegram = Telegram(http, f"{base}/telegram/webhook")
@@ -188,7 +190,7 @@ async def test_schedulers_ride_out_an_outage_and_the_survivor_takes_over(
         try:
             chats = await invite(services, 720_000)
             await server.wait_for(lambda: len(sent_to(server)) >= 20, timeout=60)
-            await outage(pg_cluster, 5.0)
+            await outage(pg_cluster, 8.0)
             await all_sent(server, chats, timeout=90)
             assert exactly_once(server, chats), sent_to(server)
             assert await recorded(services) == Counter({"sent": INVITED})

@@ -174,7 +174,7 @@ async def test_three_processes_start_at_once_on_a_fresh_database(
         env = bot_env(
             server,
             url,
-            WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
+            WEBHOOK_URL="https://bot.example.org/telegram/webhook",  # served on 127.0.0.1:port
             WEBHOOK_SECRET=WEBHOOK_SECRET,
         )
         if backend == "sqlite":  # one serving process on SQLite
@@ -389,16 +389,24 @@ async def test_queued_messages_no_longer_wanted_are_not_sent(database_url: str) 
 async def test_healthz_reports_a_task_that_makes_no_progress(
     database_url: str, tmp_path: Path
 ) -> None:
+    from bot.web.metrics_server import metrics_server
     from tests.fakebotapi import FakeBotApi
 
-    async with FakeBotApi() as api, Worker(worker_settings(database_url, api)) as worker:
+    port = free_port()
+    async with (
+        FakeBotApi() as api,
+        Worker(worker_settings(database_url, api)) as worker,
+        metrics_server(worker.services, port),
+        aiohttp.ClientSession() as http,
+    ):
         worker.services.health.watch("sender", 0.05)
         await asyncio.sleep(0.2)
         response = await worker.client.get("/healthz")
         assert response.status == 503
         body = await response.json()
         assert body["tasks"]["sender"].startswith("no progress for")
-        metrics = await (await worker.client.get("/metrics")).text()
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as scraped:
+            metrics = await scraped.text()
         assert 'auditbot_task_stalled{task="sender"} 1.0' in metrics
         worker.services.health.progress("sender")
         body = await (await worker.client.get("/healthz")).json()
