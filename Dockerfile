@@ -14,6 +14,7 @@ COPY pyproject.toml setup.py README.md LICENSE ./
 COPY bot ./bot
 COPY conversations ./conversations
 COPY storage ./storage
+COPY app ./app
 COPY audit ./audit
 COPY inputfiles ./inputfiles
 COPY locales ./locales

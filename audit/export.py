@@ -138,6 +138,19 @@ METHOD = (
         "Phone numbers, e-mail addresses and Telegram usernames in comments are masked. Hidden "
         "comments and comments about practices with too few responses are not shown."
     ),
+    _(
+        "Disclosure control: figures are published per round and practice (answers outside a "
+        "round: per calendar month and practice). A group with fewer than {k} completed "
+        "responses, and a criterion, share or language with fewer than {k} answers in a group, "
+        "is shown as “< {k}” and counted in no total, mean, ranking or trend; such a criterion "
+        "is also left out of the composite score. A year or a city adds up published groups "
+        "only. When the hidden languages of a group add up to fewer than {k} people, the "
+        "smallest shown language is hidden too, so that no total minus its parts gives fewer "
+        "than {k} people. Figures change only in steps: after at least {k} responses were added "
+        "or removed, and never by fewer than {k} answers against any earlier version; the "
+        "figures of a closed round are final. Comments come only from published groups, in an "
+        "order that says nothing about when they were written."
+    ),
 )
 EQUAL_WEIGHTS = _("all criteria weigh the same")
 CHANNEL_NAMES: Mapping[str, Msg] = {
@@ -146,6 +159,11 @@ CHANNEL_NAMES: Mapping[str, Msg] = {
 }
 INTERIM = _("Interim report: the period is not over yet, so the figures may still change.")
 INTERIM_MARK = _("interim")
+INTERIM_AS_OF = _(
+    "Interim figures, as published on {date}. They change only after at least {k} responses "
+    "were added or removed."
+)
+LEFT_OUT = _("{practice}: the composite score leaves out {criteria} (fewer than {k} ratings).")
 ONE_CITY, CITIES = _("City: {cities}"), _("Cities: {cities}")  # labels: no plural forms
 OVERLAP = _("The 95 % CIs of the two rounds overlap: the change may be chance.")
 
@@ -244,7 +262,8 @@ class _View:
         """The period, marked when it is interim: "Round 12 · interim"."""
         if not self.report.interim:
             return self.period()
-        return f"{self.period()} · {self.t(INTERIM_MARK)}"
+        dated = f" {self.day(self.report.published_on)}" if self.report.published_on else ""
+        return f"{self.period()} · {self.t(INTERIM_MARK)}{dated}"
 
     def dates(self) -> str:
         """The period's first and last day, if known."""
@@ -283,10 +302,34 @@ class _View:
             for name, weight in weights.items()
         )
 
+    def left_out(self) -> list[str]:
+        """What each practice's composite score leaves out, in words."""
+        return [
+            self.t(
+                Msg(
+                    LEFT_OUT.msgid,
+                    {
+                        "practice": Plain(self.name(p.practice)),
+                        "criteria": Plain(", ".join(self.criterion(c) for c in p.left_out)),
+                        "k": self.report.k,
+                    },
+                )
+            )
+            for p in self.report.practices
+            if p.left_out and not p.suppressed
+        ]
+
+    def interim(self) -> str:
+        """The interim notice with the date of the published figures."""
+        report = self.report
+        if report.published_on is None:
+            return self.t(INTERIM)
+        return self.t(Msg(INTERIM_AS_OF.msgid, {"date": report.published_on, "k": report.k}))
+
     def method(self) -> list[str]:
         """The method page's paragraphs."""
         params = {"weights": Plain(self.weights()), "k": self.report.k, "score": HELD_UP_SCORE}
-        return [self.t(Msg(text.msgid, params)) for text in METHOD]
+        return [self.t(Msg(text.msgid, params)) for text in METHOD] + self.left_out()
 
 
 def _visible_comments(report: Report) -> list[Comment]:
@@ -366,7 +409,7 @@ def _criterion_row(view: _View, practice: PracticeSummary, name: str) -> list[Ce
     if practice.suppressed:
         return [*head, *[view.hidden] * 13, view.t(YES)]
     stats = practice.criteria.get(name)
-    figures: list[Cell] = [None] * 11
+    figures: list[Cell] = [view.hidden] * 11  # fewer than k ratings: never a blank cell
     if stats is not None:
         figures = [
             stats.n,
@@ -378,7 +421,7 @@ def _criterion_row(view: _View, practice: PracticeSummary, name: str) -> list[Ce
             *(_share(stats, value) for value in range(1, 6)),
         ]
     score = practice.composite.score if practice.composite else None
-    return [*head, *figures, score, practice.completed, view.t(NO)]
+    return [*head, *figures, score, practice.completed, view.t(YES if stats is None else NO)]
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -658,6 +701,8 @@ def to_json(report: Report, translator: Renderer, locale: str) -> bytes:
         "generated_at": report.generated_at.isoformat(),
         "locale": locale,
         "k": report.k,
+        "interim": report.interim,
+        "published_on": report.published_on.isoformat() if report.published_on else None,
         "weights": dict(report.weights),
         "labels": _json_labels(view),
         "practices": [_json_practice(view, practice) for practice in report.practices],
@@ -705,6 +750,7 @@ def _json_practice(view: _View, practice: PracticeSummary) -> dict[str, Any]:
             name: None if hide else _json_stats(practice.criteria.get(name)) for name in CRITERIA
         },
         "composite": composite,
+        "composite_leaves_out": [] if hide else list(practice.left_out),
         "languages": {code: None if hide else count for code, count in practice.languages.items()},
         "trend": _json_trend(practice),
         "distinguished_in": practice.distinguished_in,
@@ -910,7 +956,7 @@ def _pdf_title_page(pdf: FPDF, view: _View) -> None:
         _pdf_paragraph(pdf, view.dates(), 12)
     if view.report.interim:
         pdf.ln(3)
-        _pdf_paragraph(pdf, view.t(INTERIM), 12, bold=True)
+        _pdf_paragraph(pdf, view.interim(), 12, bold=True)
     pdf.ln(8)
     _pdf_paragraph(pdf, view.t(INTRO), 11)
     _pdf_paragraph(pdf, view.t(Msg(K_NOTE.msgid, {"k": view.report.k})), 11)
@@ -990,7 +1036,7 @@ def _pdf_criteria_rows(view: _View, practice: PracticeSummary) -> list[list[str]
     rows = []
     for index, criterion in enumerate(CRITERIA):
         stats = practice.criteria.get(criterion)
-        figures = ["", "", "", ""]
+        figures = [view.hidden] * 4  # fewer than k ratings
         if stats is not None:
             ci = f"{view.number(stats.ci_low, 2)}–{view.number(stats.ci_high, 2)}"
             figures = [

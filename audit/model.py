@@ -56,13 +56,15 @@ class PracticeSummary:
     composite: Composite | None = None
     languages: dict[str, int | None] = field(default_factory=dict)  # None: fewer than k
     trend: Trend | None = None
+    left_out: tuple[str, ...] = ()  # criteria with fewer than k ratings: not in the composite
     distinguished_in: int | None = None
     active: bool = True
 
 
 class Comment(NamedTuple):
-    """A free-text answer, contacts masked; `id` is what a coordinator hides it by (a tuple:
-    a year has tens of thousands)."""
+    """A free-text answer, contacts masked; `id` is its public id (not the answer's id, see
+    audit/disclosure.py), what a coordinator hides it by (a tuple: a year has tens of
+    thousands)."""
 
     id: int
     city_id: str
@@ -87,6 +89,7 @@ class Report:
     comments: list[Comment]
     channel: str | None = None  # only the answers of one channel (None: all)
     interim: bool = False  # the period is not over (an open round, this year): figures change
+    published_on: date | None = None  # the newest published version the figures come from
 
     def ranked(self) -> list[PracticeSummary]:
         """Practices with a composite score, best first."""

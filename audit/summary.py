@@ -1,26 +1,48 @@
 """From the database's per-group counts to the report model (round, year, or one city).
 
-The database does the counting (storage/reporting.py, from running tallies); here the per-value counts of each group
-become statistics, shares, the composite score and the trend, and groups too small to publish
-are suppressed.
+The database does the counting (storage/tallies.py, storage/published.py); here a cell's live
+counts become the measures the disclosure rule (audit/disclosure.py) publishes in versions, and
+the published versions of a period's cells become statistics, shares, the composite score and
+the trend. Nothing here reads live counts for a report: only publish_due does, to decide.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any, TypeVar
+from itertools import chain
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from audit.disclosure import (
+    COMPLETED,
+    CRITERION,
+    LANGUAGES,
+    STARTED,
+    Cell,
+    Version,
+    answer_id_of,
+    combine,
+    decide,
+    public_id,
+    shown,
+)
+from audit.disclosure import DONT_KNOW as DISCLOSED_DONT_KNOW
 from audit.model import CRITERIA, Comment, PracticeSummary, Report, Trend
 from audit.stats import Composite, ScaleStats, composite, overlaps, scale_stats
 from conversations.notices import last_moment
 from conversations.survey import DONT_KNOW, YES, Survey, survey_from_dict
+from storage.db import Database
 from storage.models import utcnow
-from storage.reporting import Scope, ValueCount
+from storage.published import CellScope, LiveCell
+from storage.reporting import Scope
+from storage.tallies import NO_ROUND
 from storage.uow import UnitOfWork
+
+Shown = Mapping[str, Mapping[str, int | None]]
 
 
 class ScopeError(ValueError):
@@ -78,38 +100,164 @@ class _Question:
     positive: tuple[str, ...]
 
 
-async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | None = None) -> Report:
-    """The report of a period; groups with fewer than `k` completed responses are suppressed."""
+COMMENT_KEY = "comment_id_key"
+
+
+def cell_scope(period: Period) -> CellScope:
+    """The publishable cells a period covers."""
     scope = period.scope
-    counts = await uow.audit.value_counts(scope)
-    responses = await uow.audit.response_counts(scope)
-    locales = await uow.audit.locale_counts(scope)
-    rounds = await uow.audit.rounds_of(scope)
-    surveys = await _surveys(uow, {c.survey_id for c in counts} | {r.survey_id for r in rounds})
-    questions = _question_index(surveys.values())
-    practices = await _practices_in(uow, period, rounds, responses)
-    invited = await _invited(uow, rounds)
-    weights = _weights(surveys.values())
-    counts_of = _by_practice(counts, lambda c: c.practice_id)
-    responses_of = _by_practice(responses, lambda r: r[1])
-    locales_of = _by_practice(locales, lambda r: r[0])
-    summaries = [
-        _practice_summary(
-            p,
-            counts_of.get(p.id, []),
-            responses_of.get(p.id, []),
-            locales_of.get(p.id, []),
-            questions,
-            invited,
-            weights,
-            k,
+    return CellScope(scope.round_ids, scope.since, scope.until, scope.city_ids)
+
+
+async def publish_due(
+    uow: UnitOfWork, period: Period, k: int, zone: ZoneInfo, now: datetime | None = None
+) -> int:
+    """Publish a new version of every cell of a period that is due one (in a writing unit of
+    work, before the period is summarised); returns how many were published."""
+    counted = await uow.tallies.zone()
+    if counted is None:  # a database whose tallies were never counted (only in tests)
+        await uow.tallies.ensure(zone)
+        counted = zone
+    due = await uow.published.due(cell_scope(period), counted, k)
+    if period.kind in ("round", "city"):  # the trend reads the previous round's figures
+        rounds = await uow.audit.rounds_of(period.scope)
+        previous = await uow.audit.previous_round(rounds[-1]) if rounds else None
+        if previous is not None:
+            before = CellScope(round_ids=(previous.id,))
+            due.update(await uow.published.due(before, counted, k))
+    return await publish_cells(uow, due, k, now or utcnow()) if due else 0
+
+
+async def published_report(
+    db: Database, period: Period, k: int, zone: ZoneInfo, now: datetime | None = None
+) -> Report:
+    """Publish what is due in a period, then summarise it from the published versions: the one
+    way every output (CLI, /report, scheduled reports, the dashboard) gets its figures."""
+    async with db.unit_of_work() as uow:
+        await publish_due(uow, period, k, zone, now)
+    async with db.reading() as uow:
+        return await summarize(uow, period, k, now)
+
+
+async def published_counts(
+    uow: UnitOfWork, round_id: int, k: int, zone: ZoneInfo
+) -> dict[str, tuple[int, int] | None]:
+    """Per practice of a round: (started, completed) as published, None for "< k" (call in a
+    writing unit of work: it publishes what is due first)."""
+    period = Period("round", str(round_id), Scope(round_ids=(round_id,)), None, None)
+    await publish_due(uow, period, k, zone)
+    counted = await uow.tallies.zone() or zone
+    counts: dict[str, tuple[int, int] | None] = {}
+    for version in await uow.published.latest(cell_scope(period), counted):
+        figures = shown(version.figures, k)
+        counts[version.cell.practice_id] = (
+            (figures[STARTED]["n"] or 0, figures[COMPLETED]["n"] or 0) if figures else None
         )
+    return counts
+
+
+def round_totals(counts: Mapping[str, tuple[int, int] | None]) -> tuple[int, int]:
+    """A round's started and completed responses: the sum of its published cells only."""
+    shown = [pair for pair in counts.values() if pair is not None]
+    return sum(s for s, _c in shown), sum(c for _s, c in shown)
+
+
+async def freeze_round(uow: UnitOfWork, round_id: int, k: int, now: datetime) -> int:
+    """A closed round's final figures: the version every later request for it returns."""
+    if await uow.tallies.zone() is None:
+        return 0
+    cells = await uow.published.round_cells(round_id)
+    return await publish_cells(uow, dict.fromkeys(cells, 0), k, now)
+
+
+async def publish_cells(uow: UnitOfWork, due: Mapping[Cell, int], k: int, now: datetime) -> int:
+    """Apply the disclosure rule to some cells: a new version where it allows one."""
+    cells = sorted(due, key=lambda c: (c.practice_id, c.round_id, c.period))
+    history = await uow.published.history(cells)
+    live = await uow.published.live(cells)
+    survey_ids = {value[0] for cell in live.values() for value in cell.values}
+    questions = _question_index((await _surveys(uow, survey_ids)).values())
+    closed = {r.id for r in await uow.rounds.listing() if r.status == "closed"}
+    await uow.settings.set_once(COMMENT_KEY, secrets.token_hex(32))
+    published = 0
+    for cell in cells:
+        figures = live_figures(live[cell], questions)
+        decision = decide(
+            figures, live[cell].comment_ids, history[cell], k, closing=cell.round_id in closed
+        )
+        if decision is not None:
+            number = history[cell][-1].version + 1 if history[cell] else 1
+            published += await uow.published.add(cell, number, decision, now)
+        await uow.published.seen(cell, due[cell])
+    return published
+
+
+def live_figures(cell: LiveCell, questions: Mapping[str, _Question]) -> dict[str, dict[str, int]]:
+    """A cell's live counts as the disclosure rule's measures."""
+    figures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for status, locale, n in cell.responses:
+        figures[STARTED]["n"] += n
+        if status == "completed":
+            figures[COMPLETED]["n"] += n
+            figures[LANGUAGES][locale] += n
+    for channel, n in cell.channels.items():
+        figures[CHANNELS][channel] += n
+    for _survey, question_id, number, option, n in cell.values:
+        question = questions.get(question_id)
+        if question is None:
+            continue
+        if question.type == "scale" and question.tag in CRITERIA:
+            if number is not None:
+                figures[CRITERION + question.tag][str(number)] += n
+            elif option == DONT_KNOW:
+                figures[CRITERION + question.tag][DISCLOSED_DONT_KNOW] += n
+        elif question.tag in SHARES and option is not None:
+            positive = _positive(question, option)
+            if positive is not None:
+                figures[SHARE + question.tag]["yes" if positive else "no"] += n
+    return {name: dict(measure) for name, measure in figures.items()}
+
+
+CHANNELS = "channels"
+SHARES = ("awareness", "usage")
+SHARE = "share:"
+
+
+def _positive(question: _Question, option: str) -> bool | None:
+    """Whether an answer counts as "yes" for a share (None: the question is not a share)."""
+    if question.type == "yes_no":
+        return option == YES
+    if question.type == "single_choice" and question.positive:
+        return option in question.positive
+    return None
+
+
+async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | None = None) -> Report:
+    """The report of a period from the published versions of its cells only (publish_due
+    first): cells and figures below `k` are suppressed."""
+    zone = await uow.tallies.zone() or ZoneInfo("UTC")
+    versions = await uow.published.latest(cell_scope(period), zone)
+    rounds = await uow.audit.rounds_of(period.scope)
+    shown_of: dict[str, list[tuple[Version, Shown]]] = defaultdict(list)
+    channel = period.scope.channel
+    for version in versions:
+        if channel is not None and not _only(version.figures.get(CHANNELS, {}), channel):
+            continue  # a cell with answers of other channels too: its part is not published
+        figures = shown(version.figures, k)
+        if figures is not None:
+            shown_of[version.cell.practice_id].append((version, figures))
+    weights = await _newest_weights(uow)
+    practices = await _practices_in(uow, period, rounds, {v.cell.practice_id for v in versions})
+    invited = await _invited(uow, rounds)
+    summaries = [
+        _practice_summary(p, [f for _v, f in shown_of.get(p.id, [])], invited, weights, k)
         for p in practices
     ]
     if period.kind in ("round", "city"):
-        await _add_trends(uow, period, rounds, summaries, questions, weights, k)
-    comments = await _comments(uow, scope, surveys, summaries)
+        await _add_trends(uow, period, rounds, summaries, weights, k, zone)
+    comments = await _comments(uow, shown_of)
     generated_at = now or utcnow()
+    dates = [v.published_at for v, _f in chain.from_iterable(shown_of.values())]
     report = Report(
         period.kind,
         period.label,
@@ -120,10 +268,17 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
         weights,
         summaries,
         comments,
-        scope.channel,
+        period.scope.channel,
         interim=_interim(period, rounds, generated_at),
+        published_on=max(dates).date() if dates else None,
     )
     return await with_names(uow, report)
+
+
+def _only(channels: Mapping[str, int], channel: str) -> bool:
+    """Whether a published cell holds answers of one channel only (then a report of that
+    channel shows the whole cell, and nothing is left to subtract from the report of all)."""
+    return channels.get(channel, 0) > 0 and all(n == 0 for c, n in channels.items() if c != channel)
 
 
 def _interim(period: Period, rounds: Sequence[Any], now: datetime) -> bool:
@@ -147,8 +302,14 @@ def _question_index(surveys: Iterable[Survey]) -> dict[str, _Question]:
     return index
 
 
+async def _newest_weights(uow: UnitOfWork) -> dict[str, float]:
+    """The weights of the newest survey version that sets them; equal weights otherwise."""
+    rows = sorted(await uow.surveys.all_versions(), key=lambda row: row.id, reverse=True)
+    return _weights(survey_from_dict(row.definition) for row in rows)
+
+
 def _weights(surveys: Iterable[Survey]) -> dict[str, float]:
-    """The survey's weights (the newest that sets them); equal weights otherwise."""
+    """The survey's weights (the first that sets them); equal weights otherwise."""
     for survey in surveys:
         if survey.weights:
             return {c: float(survey.weights.get(c, 0.0)) for c in CRITERIA}
@@ -156,20 +317,19 @@ def _weights(surveys: Iterable[Survey]) -> dict[str, float]:
 
 
 async def _practices_in(
-    uow: UnitOfWork, period: Period, rounds: Sequence[Any], responses: Sequence[tuple[Any, ...]]
+    uow: UnitOfWork, period: Period, rounds: Sequence[Any], published: set[str]
 ) -> list[Any]:
     """The practices a report lists: a round's own, or every practice of the cities in scope
-    that is active or has responses (so "not enough responses" is visible too)."""
+    that is active or has published figures (so "not enough responses" is visible too)."""
     catalog = await uow.catalog.practices()
-    answered = {practice_id for _r, practice_id, _s, _n in responses}
     if period.kind == "round":
         ids = set(await uow.rounds.practice_ids(rounds[0].id)) if rounds else set()
-        return [p for p in catalog if p.id in ids or p.id in answered]
+        return [p for p in catalog if p.id in ids or p.id in published]
     cities = period.scope.city_ids
     return [
         p
         for p in catalog
-        if (cities is None or p.city_id in cities) and (p.active or p.id in answered)
+        if (cities is None or p.city_id in cities) and (p.active or p.id in published)
     ]
 
 
@@ -183,30 +343,14 @@ async def _invited(uow: UnitOfWork, rounds: Sequence[Any]) -> dict[str, int]:
     return invited
 
 
-_Row = TypeVar("_Row")
-
-
-def _by_practice(rows: Iterable[_Row], key: Callable[[_Row], str]) -> dict[str, list[_Row]]:
-    """Rows grouped by practice, once, so each practice's summary reads only its own rows."""
-    grouped: dict[str, list[_Row]] = defaultdict(list)
-    for row in rows:
-        grouped[key(row)].append(row)
-    return grouped
-
-
 def _practice_summary(
     practice: Any,
-    own: Sequence[ValueCount],
-    responses: Sequence[tuple[Any, ...]],
-    locales: Sequence[tuple[Any, ...]],
-    questions: Mapping[str, _Question],
+    cells: Sequence[Shown],
     invited: Mapping[str, int],
     weights: Mapping[str, float],
     k: int,
 ) -> PracticeSummary:
-    """One practice's figures from its own rows (value counts, response counts, languages)."""
-    started = sum(n for _r, _p, _s, n in responses)
-    completed = sum(n for _r, _p, s, n in responses if s == "completed")
+    """One practice's figures: the sum of its published cells' shown figures."""
     base = PracticeSummary(
         city_id=practice.city_id,
         city={},
@@ -216,61 +360,46 @@ def _practice_summary(
         invited=invited.get(practice.id),
         started=None,
         completed=None,
-        suppressed=completed < k,
+        suppressed=not cells,
         distinguished_in=practice.distinguished_in,
         active=practice.active,
     )
     if base.suppressed:
         return base
-    base.started, base.completed = started, completed
-    base.completion_rate = completed / started if started else None
-    base.awareness = _share(own, questions, "awareness", k)
-    base.usage = _share(own, questions, "usage", k)
-    base.criteria = _criteria(own, questions, k)
+    total = combine(cells)
+    base.started = total.get(STARTED, {}).get("n") or 0
+    base.completed = total.get(COMPLETED, {}).get("n") or 0
+    base.completion_rate = base.completed / base.started if base.started else None
+    base.awareness = _share_of(total.get(SHARE + "awareness"))
+    base.usage = _share_of(total.get(SHARE + "usage"))
+    base.criteria = _criteria(total)
     base.composite = composite(base.criteria, weights)
-    base.languages = {locale: (n if n >= k else None) for _p, locale, n in locales}
+    base.left_out = tuple(
+        c for c in CRITERIA if base.criteria.get(c) is None and weights.get(c, 0) > 0
+    )
+    base.languages = dict(total.get(LANGUAGES, {}))
     return base
 
 
-def _criteria(
-    counts: Iterable[ValueCount], questions: Mapping[str, _Question], k: int
-) -> dict[str, ScaleStats | None]:
-    """Per criterion: statistics of the ratings, or None when fewer than k people rated it."""
-    ratings: dict[str, dict[int, int]] = {c: defaultdict(int) for c in CRITERIA}
-    dont_know: dict[str, int] = dict.fromkeys(CRITERIA, 0)
-    for count in counts:
-        question = questions.get(count.question_id)
-        if question is None or question.type != "scale" or question.tag not in ratings:
-            continue
-        if count.number is not None:
-            ratings[question.tag][count.number] += count.n
-        elif count.option == DONT_KNOW:
-            dont_know[question.tag] += count.n
+def _criteria(total: Mapping[str, Mapping[str, int | None]]) -> dict[str, ScaleStats | None]:
+    """Per criterion: statistics of the published ratings, or None ("< k")."""
     result: dict[str, ScaleStats | None] = {}
     for criterion in CRITERIA:
-        stats = scale_stats(ratings[criterion], dont_know[criterion])
-        result[criterion] = stats if stats is not None and stats.n >= k else None
+        measure = total.get(CRITERION + criterion)
+        if not measure:
+            result[criterion] = None
+            continue
+        ratings = {int(key): n or 0 for key, n in measure.items() if key != DISCLOSED_DONT_KNOW}
+        result[criterion] = scale_stats(ratings, measure.get(DISCLOSED_DONT_KNOW) or 0)
     return result
 
 
-def _share(
-    counts: Iterable[ValueCount], questions: Mapping[str, _Question], tag: str, k: int
-) -> float | None:
-    """Share of "yes" (or of a single-choice question's positive options) among answers."""
-    yes = total = 0
-    for count in counts:
-        question = questions.get(count.question_id)
-        if question is None or question.tag != tag or count.option is None:
-            continue
-        if question.type == "yes_no":
-            positive = count.option == YES
-        elif question.type == "single_choice" and question.positive:
-            positive = count.option in question.positive
-        else:
-            continue
-        total += count.n
-        yes += count.n if positive else 0
-    return yes / total if total >= k else None
+def _share_of(measure: Mapping[str, int | None] | None) -> float | None:
+    """Share of "yes" in a published share measure."""
+    if not measure:
+        return None
+    yes, no = measure.get("yes") or 0, measure.get("no") or 0
+    return yes / (yes + no) if yes + no else None
 
 
 async def _add_trends(
@@ -278,25 +407,26 @@ async def _add_trends(
     period: Period,
     rounds: Sequence[Any],
     summaries: list[PracticeSummary],
-    questions: Mapping[str, _Question],
     weights: Mapping[str, float],
     k: int,
+    zone: ZoneInfo,
 ) -> None:
-    """Compare each practice with the previous round of the same city that evaluated it."""
+    """Compare each practice with the previous round of the same city that evaluated it (the
+    published figures of both)."""
     current = rounds[-1] if rounds else None
     if current is None:
         return
     previous = await uow.audit.previous_round(current)
     if previous is None:
         return
-    before = await uow.audit.value_counts(Scope(round_ids=(previous.id,)))
+    before = await _round_composites(uow, previous.id, weights, k, zone)
     if period.kind == "city":  # the latest round against the one before it
-        latest = await uow.audit.value_counts(Scope(round_ids=(current.id,)))
+        latest = await _round_composites(uow, current.id, weights, k, zone)
     for summary in summaries:
         now_score = summary.composite
         if period.kind == "city":
-            now_score = _composite_of(latest, summary.practice_id, questions, weights, k)
-        then_score = _composite_of(before, summary.practice_id, questions, weights, k)
+            now_score = latest.get(summary.practice_id)
+        then_score = before.get(summary.practice_id)
         if now_score is None or then_score is None:
             continue
         summary.trend = Trend(
@@ -308,33 +438,52 @@ async def _add_trends(
         )
 
 
-def _composite_of(
-    counts: Sequence[ValueCount],
-    practice_id: str,
-    questions: Mapping[str, _Question],
-    weights: Mapping[str, float],
-    k: int,
-) -> Composite | None:
-    own = [c for c in counts if c.practice_id == practice_id]
-    return composite(_criteria(own, questions, k), weights)
+async def _round_composites(
+    uow: UnitOfWork, round_id: int, weights: Mapping[str, float], k: int, zone: ZoneInfo
+) -> dict[str, Composite]:
+    """The composite score of each practice in a round's published figures."""
+    scores: dict[str, Composite] = {}
+    for version in await uow.published.latest(CellScope(round_ids=(round_id,)), zone):
+        figures = shown(version.figures, k)
+        score = composite(_criteria(figures), weights) if figures else None
+        if score is not None:
+            scores[version.cell.practice_id] = score
+    return scores
 
 
 async def _comments(
-    uow: UnitOfWork,
-    scope: Scope,
-    surveys: Mapping[int, Survey],
-    summaries: Sequence[PracticeSummary],
+    uow: UnitOfWork, shown_of: Mapping[str, Sequence[tuple[Version, Shown]]]
 ) -> list[Comment]:
-    """Free-text answers of groups large enough to publish (storage masks their contacts)."""
-    comment_ids = {q.id for s in surveys.values() for q in s.questions if q.tag == "comment"}
-    published = {s.practice_id: s.city_id for s in summaries if not s.suppressed}
-    rows = await uow.audit.comments(scope, sorted(comment_ids))
+    """The comments of the published cells that their shown versions count (an erased one is
+    gone: they are read live), under public ids, in the order of those ids."""
+    key = await uow.settings.get(COMMENT_KEY)
+    members = {i for pairs in shown_of.values() for v, _f in pairs for i in v.comment_ids}
+    if key is None or not members:
+        return []
+    secret = bytes.fromhex(key)
+    cells = [v.cell for pairs in shown_of.values() for v, _f in pairs]
+    rounds = sorted({c.round_id for c in cells if c.round_id != NO_ROUND})
+    months = sorted({c.period for c in cells if c.round_id == NO_ROUND})
+    rows = await uow.audit.comments_of(rounds, months, members)
     hidden = await uow.audit.hidden_comments()
-    return [
-        Comment(answer_id, published[practice_id], practice_id, text, answer_id in hidden, day)
+    cities = {p.id: p.city_id for p in await uow.catalog.practices()}
+    comments = [
+        Comment(
+            public_id(answer_id, secret),
+            cities.get(practice_id, ""),
+            practice_id,
+            text,
+            answer_id in hidden,
+            day,
+        )
         for answer_id, practice_id, text, day in rows
-        if practice_id in published
     ]
+    return sorted(comments, key=lambda c: c.id)
+
+
+def comment_answer_id(key: str | None, public: int) -> int | None:
+    """The answer behind a comment's public id."""
+    return answer_id_of(public, bytes.fromhex(key)) if key else None
 
 
 async def with_names(uow: UnitOfWork, report: Report) -> Report:

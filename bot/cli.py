@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import date, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -17,7 +17,20 @@ import typer
 import uvloop
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
-from audit.summary import city_period, round_period, summarize, year_period
+from app import editions as edition_cases
+from app import evaluation as evaluation_cases
+from app import jury as jury_cases
+from app import nominations as nomination_cases
+from app.editions import EditionError, Schedule, Weights
+from app.nominations import NominationError
+from audit.summary import (
+    city_period,
+    published_counts,
+    published_report,
+    round_period,
+    round_totals,
+    year_period,
+)
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
@@ -51,7 +64,7 @@ from storage.catalog import (
     read_catalog,
 )
 from storage.db import Database, DatabaseUnavailable, describe_outage, is_outage
-from storage.models import CHANNELS, utcnow
+from storage.models import CHANNELS, Edition, Nomination, utcnow
 from storage.uow import UnitOfWork
 
 app = typer.Typer(
@@ -69,6 +82,26 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(round_app, name="round")
 responses_app = typer.Typer(help="Responses collected outside the bot.", no_args_is_help=True)
 app.add_typer(responses_app, name="responses")
+edition_app = typer.Typer(
+    help="Editions of the annual evaluation: nominations, analysis and jury phases, weights."
+    "\n\nExample: auditbot edition open --year 2027 --nominations-from 2027-01-10 "
+    "--analysis-from 2027-03-01 --jury-from 2027-04-01 --jury-until 2027-04-30 "
+    "--jury-weight 60 --residents-weight 40",
+    no_args_is_help=True,
+)
+app.add_typer(edition_app, name="edition")
+nominations_app = typer.Typer(
+    help="Practices proposed for an edition: list, accept, reject, merge.\n\n"
+    "Example: auditbot nominations list --year 2027 --status pending",
+    no_args_is_help=True,
+)
+app.add_typer(nominations_app, name="nominations")
+jury_app = typer.Typer(
+    help="The jury of an edition: up to five jurors (Juror A–E) and their progress.\n\n"
+    "Example: auditbot jury add 123456789 --edition 2027",
+    no_args_is_help=True,
+)
+app.add_typer(jury_app, name="jury")
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"
@@ -119,6 +152,8 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
         CatalogError,
         SurveyError,
         SubmissionError,
+        EditionError,
+        NominationError,
         ValueError,
     ) as error:
         typer.echo(str(error), err=True)
@@ -700,7 +735,7 @@ def round_close(round_id: Annotated[int, typer.Argument(help="Round id.")]) -> N
             round_ = await uow.rounds.get(round_id)
             if round_ is None or round_.status == "closed":
                 raise RoundError(f"round {round_id} does not exist or is already closed")
-            await close_round(uow, round_, CLI_ACTOR, utcnow())
+            await close_round(uow, round_, CLI_ACTOR, utcnow(), services.settings.min_group_size)
 
     _run(lambda: _with_services(_settings(), close))
     typer.echo(f"round {round_id} is closed")
@@ -717,9 +752,8 @@ def round_list(city: Annotated[str | None, typer.Option(help="Only this city.")]
             rows = await uow.rounds.listing([city] if city else None)
             lines = []
             for r in rows:
-                counts = await uow.rounds.progress_counts(r.id)
-                done = sum(c["completed"] for c in counts.values())
-                started = sum(c["started"] for c in counts.values())
+                counts = await published_counts(uow, r.id, settings.min_group_size, settings.tz)
+                started, done = round_totals(counts)
                 lines.append(
                     f"{r.id}\t{r.city_id}\t{r.status}\t"
                     f"{r.opens_at.astimezone(settings.tz):%Y-%m-%d}\t"
@@ -905,7 +939,9 @@ def _moderate(answer_id: int, hidden: bool) -> None:
 
 
 @comments_app.command("hide")
-def comments_hide(answer_id: Annotated[int, typer.Argument(help="Comment id.")]) -> None:
+def comments_hide(
+    answer_id: Annotated[int, typer.Argument(help="Comment id (as reports show it).")],
+) -> None:
     """Keep a comment out of published reports."""
     _moderate(answer_id, True)
 
@@ -922,10 +958,9 @@ def comments_list(round_id: Annotated[int, typer.Option("--round", help="Round i
     settings = _settings()
 
     async def listing(services: Services) -> list[str]:
-        async with services.db.unit_of_work() as uow:
-            summary = await summarize(
-                uow, await round_period(uow, round_id, settings.tz), settings.min_group_size
-            )
+        async with services.db.reading() as uow:
+            period = await round_period(uow, round_id, settings.tz)
+        summary = await published_report(services.db, period, settings.min_group_size, settings.tz)
         return [
             f"{c.id}\t{c.practice_id}\t{'hidden' if c.hidden else 'shown'}\t{c.text}"
             for c in summary.comments
@@ -936,3 +971,313 @@ def comments_list(round_id: Annotated[int, typer.Option("--round", help="Round i
 
 
 __all__ = ["LOCALES", "app"]
+
+
+def _edition_line(edition: Edition, zone: tzinfo) -> str:
+    """One edition in a line: year, phase, the days each phase begins, the last day, weights."""
+    days = (
+        edition.nominations_open_at,
+        edition.analysis_open_at,
+        edition.jury_open_at,
+        last_moment(edition.closes_at),
+    )
+    frozen = " (frozen)" if edition_cases.weights_frozen(edition) else ""
+    return (
+        f"{edition.year}\t{edition.status}\t"
+        + "\t".join(f"{d.astimezone(zone):%Y-%m-%d}" for d in days)
+        + f"\tjury {edition.jury_weight} / residents {edition.residents_weight}{frozen}"
+    )
+
+
+@edition_app.command("open")
+def edition_open(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    analysis_from: Annotated[str, typer.Option(help="First day of the analysis (YYYY-MM-DD).")],
+    jury_from: Annotated[str, typer.Option(help="First day of the jury phase.")],
+    jury_until: Annotated[str, typer.Option(help="Last day of the jury phase.")],
+    jury_weight: Annotated[int, typer.Option(help="The jury's share of the score (percent).")],
+    residents_weight: Annotated[int, typer.Option(help="The residents' share (percent).")],
+    nominations_from: Annotated[
+        str | None, typer.Option(help="First day of nominations (default: now).")
+    ] = None,
+) -> None:
+    """Plan a year's edition; phases then open and close by themselves.
+
+    Example: auditbot edition open --year 2027 --analysis-from 2027-03-01 --jury-from 2027-04-01 --jury-until 2027-04-30 --jury-weight 60 --residents-weight 40
+    """
+    settings = _settings()
+    zone = settings.tz
+    now = utcnow()
+    nominations_day = (
+        _date_option("--nominations-from", nominations_from)
+        if nominations_from
+        else now.astimezone(zone).date()
+    )
+    schedule = Schedule(
+        nominations_open_at=staff.day_start(nominations_day, zone),
+        analysis_open_at=staff.day_start(_date_option("--analysis-from", analysis_from), zone),
+        jury_open_at=staff.day_start(_date_option("--jury-from", jury_from), zone),
+        closes_at=staff.day_start(
+            _date_option("--jury-until", jury_until) + timedelta(days=1), zone
+        ),
+    )
+
+    async def create(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            edition = await edition_cases.open_edition(
+                uow, CLI_ACTOR, year, schedule, Weights(jury_weight, residents_weight), utcnow()
+            )
+            return f"edition {year} is {edition.status}\n" + _edition_line(edition, zone)
+
+    typer.echo(_run(lambda: _with_services(settings, create)))
+
+
+@edition_app.command("weights")
+def edition_weights(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    jury_weight: Annotated[int, typer.Option(help="The jury's share (percent).")],
+    residents_weight: Annotated[int, typer.Option(help="The residents' share (percent).")],
+) -> None:
+    """Change the weights, until the jury phase opens (then they are frozen).
+
+    Example: auditbot edition weights --year 2027 --jury-weight 50 --residents-weight 50
+    """
+    settings = _settings()
+
+    async def change(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            edition = await edition_cases.set_weights(
+                uow, CLI_ACTOR, year, Weights(jury_weight, residents_weight), utcnow()
+            )
+            return _edition_line(edition, settings.tz)
+
+    typer.echo(_run(lambda: _with_services(settings, change)))
+
+
+@edition_app.command("show")
+def edition_show(year: Annotated[int, typer.Option(help="The edition's year.")]) -> None:
+    """One edition: its phase, the days each phase begins, the last day, the weights.
+
+    Example: auditbot edition show --year 2027
+    """
+    settings = _settings()
+
+    async def show(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            edition = await edition_cases.existing(uow, year)
+            return "year\tphase\tnominations\tanalysis\tjury\tlast day\tweights\n" + _edition_line(
+                edition, settings.tz
+            )
+
+    typer.echo(_run(lambda: _with_services(settings, show)))
+
+
+@edition_app.command("close")
+def edition_close(year: Annotated[int, typer.Option(help="The edition's year.")]) -> None:
+    """Close an edition now, whatever phase it is in.
+
+    Example: auditbot edition close --year 2027
+    """
+
+    async def close(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            await edition_cases.close_edition(uow, CLI_ACTOR, year, utcnow())
+
+    _run(lambda: _with_services(_settings(), close))
+    typer.echo(f"edition {year} is closed")
+
+
+@edition_app.command("list")
+def edition_list() -> None:
+    """Every edition, newest first.
+
+    Example: auditbot edition list
+    """
+    settings = _settings()
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            return [_edition_line(e, settings.tz) for e in await edition_cases.editions(uow)]
+
+    for line in _run(lambda: _with_services(settings, listing)) or ["no editions yet"]:
+        typer.echo(line)
+
+
+def _nomination_line(n: Nomination) -> str:
+    """One proposal in a line: id, status, city, category, name, runner, since, link."""
+    outcome = (
+        f"-> {n.practice_id}"
+        if n.practice_id
+        else f"into {n.merged_into}"
+        if n.merged_into
+        else n.reason or ""
+    )
+    return (
+        f"{n.id}\t{n.status}\t{n.city_id}\t{n.category_id}\t{n.name}\t{n.runner}\t"
+        f"{n.since}\t{n.link}\t{outcome}"
+    )
+
+
+@nominations_app.command("list")
+def nominations_list(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    status: Annotated[
+        str | None, typer.Option(help="Only pending, accepted, rejected or merged.")
+    ] = None,
+) -> None:
+    """The proposals of an edition, oldest first.
+
+    Example: auditbot nominations list --year 2027 --status pending
+    """
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            rows = await nomination_cases.listing(uow, year, status)
+            return [_nomination_line(n) for n in rows]
+
+    for line in _run(lambda: _with_services(_settings(), listing)) or ["no nominations"]:
+        typer.echo(line)
+
+
+def _decide(work: Callable[[UnitOfWork], Awaitable[Nomination]]) -> None:
+    """Run one decision on a nomination and print the proposal as it now is."""
+
+    async def decide(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            return _nomination_line(await work(uow))
+
+    typer.echo(_run(lambda: _with_services(_settings(), decide)))
+
+
+@nominations_app.command("accept")
+def nominations_accept(
+    nomination_id: Annotated[int, typer.Argument(help="Nomination id.")],
+) -> None:
+    """Add the proposed practice to the catalog, nominated for its edition; the proposer is told.
+
+    Example: auditbot nominations accept 5
+    """
+    _decide(lambda uow: nomination_cases.accept(uow, CLI_ACTOR, nomination_id, utcnow()))
+
+
+@nominations_app.command("reject")
+def nominations_reject(
+    nomination_id: Annotated[int, typer.Argument(help="Nomination id.")],
+    reason: Annotated[str, typer.Option(help="Why, in a sentence the proposer will read.")],
+) -> None:
+    """Turn a proposal down with a reason; the proposer is told.
+
+    Example: auditbot nominations reject 7 --reason "It is a one-off event, not a practice."
+    """
+    _decide(lambda uow: nomination_cases.reject(uow, CLI_ACTOR, nomination_id, reason, utcnow()))
+
+
+@nominations_app.command("merge")
+def nominations_merge(
+    nomination_id: Annotated[int, typer.Argument(help="The duplicate's id.")],
+    into: Annotated[int, typer.Option(help="The nomination it duplicates.")],
+) -> None:
+    """Fold a duplicate proposal into another; the proposer is told.
+
+    Example: auditbot nominations merge 8 --into 5
+    """
+    _decide(lambda uow: nomination_cases.merge(uow, CLI_ACTOR, nomination_id, into, utcnow()))
+
+
+@jury_app.command("add")
+def jury_add(
+    user_id: Annotated[int, typer.Argument(help="The juror's Telegram user id.")],
+    edition: Annotated[int, typer.Option(help="The edition's year.")],
+) -> None:
+    """Make someone a juror of an edition; they are named Juror A, B, … in reports.
+
+    Example: auditbot jury add 123456789 --edition 2027
+    """
+
+    async def add(services: Services) -> str:
+        async with services.db.unit_of_work() as uow:
+            juror = await jury_cases.add_juror(uow, CLI_ACTOR, edition, user_id, utcnow())
+            return f"{user_id} is Juror {juror.label} of {edition}"
+
+    typer.echo(_run(lambda: _with_services(_settings(), add)))
+
+
+@jury_app.command("progress")
+def jury_progress(edition: Annotated[int, typer.Option(help="The edition's year.")]) -> None:
+    """Each juror's progress in counts (never the scores themselves).
+
+    Example: auditbot jury progress --edition 2027
+    """
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            rows = await jury_cases.progress(uow, edition)
+        return [
+            f"Juror {p.label}\tscored {p.scored}\trecused {p.recused}\t"
+            + ("submitted" if p.submitted else "not submitted")
+            for p in rows
+        ]
+
+    for line in _run(lambda: _with_services(_settings(), listing)) or ["no jurors yet"]:
+        typer.echo(line)
+
+
+def _ranking_lines(ranking: evaluation_cases.Ranking) -> list[str]:
+    """The ranking as lines: per category, rank, practice, combined score and interval, the
+    jury's and residents' parts with their n, and flags."""
+    alpha = "n/a" if ranking.alpha is None else f"{ranking.alpha:.2f}"
+    lines = [f"edition {ranking.year}; jurors' agreement (Krippendorff's alpha, ordinal): {alpha}"]
+    for category, rows in ranking.by_category.items():
+        lines.append(f"[{category}]")
+        for r in rows:
+            jury = r.entry.jury
+            residents = r.entry.residents
+            lines.append(
+                f"{r.rank}{'=' if r.tied else ''}\t{r.entry.practice_id}\t"
+                f"{r.combined.score:.1f} ({r.combined.ci_low:.1f}–{r.combined.ci_high:.1f})\t"
+                + (f"jury {jury.score:.1f} n={jury.n}" if jury else "jury n=0")
+                + "\t"
+                + (
+                    f"residents {residents.score:.1f} n={r.entry.residents_n}"
+                    if residents and not r.jury_only
+                    else f"residents below k={ranking.k}: jury alone"
+                )
+            )
+    return lines
+
+
+@edition_app.command("ranking")
+def edition_ranking(year: Annotated[int, typer.Option(help="The edition's year.")]) -> None:
+    """The combined ranking per category (ties marked '=').
+
+    Example: auditbot edition ranking --year 2027
+    """
+    settings = _settings()
+
+    async def ranking(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            result = await evaluation_cases.combined_ranking(
+                uow, year, settings.tz, settings.min_group_size
+            )
+        return _ranking_lines(result)
+
+    for line in _run(lambda: _with_services(settings, ranking)):
+        typer.echo(line)
+
+
+@edition_app.command("distinguish")
+def edition_distinguish(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    practice: Annotated[str, typer.Option(help="The practice's id.")],
+) -> None:
+    """Confirm a practice as distinguished in the edition (stored, logged).
+
+    Example: auditbot edition distinguish --year 2027 --practice krakow-otwarty-krakow
+    """
+
+    async def confirm(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            await evaluation_cases.confirm_distinction(uow, CLI_ACTOR, year, practice)
+
+    _run(lambda: _with_services(_settings(), confirm))
+    typer.echo(f"{practice} is distinguished in {year}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from app.nominations import taking_nominations
 from bot.rounds import reminder_possible
 from bot.services import DEFAULT_SURVEY_KEY, Services
 from bot.staff import pseudonym_actor
@@ -209,10 +210,17 @@ def survey_world(
         min_group_size=services.settings.min_group_size,
         can_subscribe=identity.chat_id is not None,
         subscribed=subscribed,
+        nominations_open=_nominations_open(services, identity),
     )
 
 
 Catalog = tuple[tuple[CityInfo, ...], tuple[PracticeInfo, ...]]
+
+
+def _nominations_open(services: Services, identity: Identity) -> bool:
+    """Whether the end of a survey offers /propose: an edition takes proposals (as of the last
+    catalog read) and the person is in Telegram."""
+    return identity.chat_id is not None and bool(services.cache.get("nominations_open"))
 
 
 def _fresh_catalog(services: Services) -> Catalog | None:
@@ -243,6 +251,8 @@ async def _catalog(uow: UnitOfWork, services: Services) -> Catalog:
     )
     infos = tuple(PracticeInfo(p.id, p.city_id, p.name, p.description) for p in practices)
     services.cache["catalog"] = (time_module.monotonic() + CATALOG_TTL, cities, infos)
+    # refreshed with the catalog: whether a survey's end offers /propose
+    services.cache["nominations_open"] = await taking_nominations(uow, utcnow())
     return cities, infos
 
 
@@ -296,6 +306,7 @@ async def load_world(uow: UnitOfWork, services: Services, identity: Identity) ->
         reminders=frozenset(
             await uow.reminders.rounds_of(identity.chat_id) if identity.chat_id else ()
         ),
+        nominations_open=_nominations_open(services, identity),
     )
 
 

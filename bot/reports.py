@@ -16,7 +16,14 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from audit.export import EXPORTERS, file_name, period_file_name
-from audit.summary import Period, round_period, summarize, year_period
+from audit.summary import (
+    COMMENT_KEY,
+    Period,
+    comment_answer_id,
+    published_report,
+    round_period,
+    year_period,
+)
 from bot.config import LOCALES
 from bot.services import Services
 from bot.staff import COORDINATOR, Role
@@ -39,8 +46,8 @@ async def build(
         raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     step = progress or (lambda _stage: None)
     step("counting")
-    async with services.db.reading() as uow:
-        report = await summarize(uow, period, services.settings.min_group_size)
+    settings = services.settings
+    report = await published_report(services.db, period, settings.min_group_size, settings.tz)
     step("writing")
     content = EXPORTERS[fmt](report, services.translator, locale)
     step("done")
@@ -200,10 +207,13 @@ def _covers(coordinator_cities: Sequence[str], report_cities: Sequence[str] | No
 
 
 async def moderate_comment(
-    uow: UnitOfWork, actor: str, answer_id: int, hidden: bool, role: Role | None = None
+    uow: UnitOfWork, actor: str, comment_id: int, hidden: bool, role: Role | None = None
 ) -> bool:
-    """Hide or show a comment (within the role's cities, when a role is given); logged.
-    False when there is no such comment for this person."""
+    """Hide or show a comment by its public id (within the role's cities, when a role is
+    given); logged. False when there is no such comment for this person."""
+    answer_id = comment_answer_id(await uow.settings.get(COMMENT_KEY), comment_id)
+    if answer_id is None:
+        return False
     city = await uow.audit.comment_city(answer_id)
     if city is None or (role is not None and not role.covers(city)):
         return False

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
+from audit.summary import freeze_round
 from bot.services import Services
 from bot.staff import day_start
 from conversations.messages import Local, Msg, Plain, _
@@ -143,12 +144,14 @@ async def open_round(
     return invited
 
 
-async def close_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime) -> None:
-    """Close a round; responses after this count for no round, and the reminders asked for it
-    are forgotten."""
+async def close_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime, k: int) -> None:
+    """Close a round; responses after this count for no round, the reminders asked for it
+    are forgotten, and its figures are frozen (every later report of it shows them)."""
     round_.status, round_.closed_at = "closed", now
     if round_.closes_at > now:
         round_.closes_at = now
+    await uow.session.flush()
+    await freeze_round(uow, round_.id, k, now)
     await uow.reminders.forget_round(round_.id)
     await uow.audit_log.add(actor, "round.close", f"round:{round_.id}")
     log.info("round %s closed", round_.id)
@@ -234,7 +237,7 @@ async def reconcile(services: Services, now: datetime | None = None) -> Reconcil
                 await open_round(uow, services, round_, "scheduler", now)
         for round_ in due["open"]:
             if round_.closes_at <= now:  # planned, but its whole window passed while we were down
-                await close_round(uow, round_, "scheduler", now)
+                await close_round(uow, round_, "scheduler", now, services.settings.min_group_size)
         reminded = []
         for round_ in due["remind"]:
             await remind(uow, services, round_, now)
@@ -242,7 +245,7 @@ async def reconcile(services: Services, now: datetime | None = None) -> Reconcil
         asked = await send_asked_reminders(uow, services, now)
         closing = [r for r in due["close"]]
         for round_ in closing:
-            await close_round(uow, round_, "scheduler", now)
+            await close_round(uow, round_, "scheduler", now, services.settings.min_group_size)
     return Reconciled(tuple(opened), tuple(reminded), tuple(r.id for r in closing), asked)
 
 

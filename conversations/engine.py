@@ -119,6 +119,7 @@ class World:
     can_subscribe: bool = False  # the channel can deliver invitations (Telegram, not the console)
     subscribed: frozenset[str] = frozenset()  # cities this chat already gets invitations for
     reminders: frozenset[int] = frozenset()  # rounds this chat asked to be reminded of
+    nominations_open: bool = False  # an edition takes proposals (and the channel has /propose)
 
     def city(self, city_id: str | None) -> CityInfo | None:
         """The city with this id, if it has practices."""
@@ -970,7 +971,10 @@ class _Conversation:
             "Do you know someone who uses this service too? Send them this link: {link}",
             link=DeepLink(f"p_{response.practice_id}"),
         )
-        self._prompt([thanks, share], self._finished_buttons())
+        lines: list[Text] = [thanks, share]
+        if self.world.nominations_open:
+            lines.append(_("Do you know a practice worth evaluating? Send /propose to tell us."))
+        self._prompt(lines, self._finished_buttons())
 
     def _finished_buttons(self) -> tuple[tuple[Button, ...], ...]:
         rows: list[tuple[Button, ...]] = []

@@ -60,3 +60,29 @@ def reminder(
             date=last_moment(closes_at),
         )
     return Prompt((text,), _round_buttons(round_id, "continue" if started else "start"))
+
+
+def nomination_outcome(outcome: str, name: str, year: int, reason: str) -> Prompt:
+    """What became of a practice someone proposed."""
+    if outcome == "accepted":
+        text = _(
+            "Good news: the practice you proposed, “{name}”, is nominated for the Open Cities "
+            "evaluation {year}. Thank you!",
+            name=name,
+            year=str(year),
+        )
+    elif outcome == "merged":
+        text = _(
+            "The practice you proposed, “{name}”, had also been proposed by someone else, so "
+            "we joined the two proposals. Thank you!",
+            name=name,
+        )
+    else:
+        text = _(
+            "Thank you for proposing “{name}”. This time it was not nominated for the Open "
+            "Cities evaluation {year}. Reason: {reason}",
+            name=name,
+            year=str(year),
+            reason=reason,
+        )
+    return Prompt((text,))

@@ -14,6 +14,7 @@ from typing import Any
 
 from conversations import events as ev
 from conversations.engine import Button, Prompt
+from conversations.guided import Guided
 from conversations.messages import Joined, Local, Text, _, _n
 
 CITY, PRACTICES, SURVEY, OPENS, CLOSES, CONFIRM = (
@@ -24,6 +25,7 @@ CITY, PRACTICES, SURVEY, OPENS, CLOSES, CONFIRM = (
     "closes",
     "confirm",
 )
+ORDER = (CITY, PRACTICES, SURVEY, OPENS, CLOSES, CONFIRM)
 ALL, TODAY, CREATE = "all", "today", "create"
 _DATE = re.compile(r"^\s*(?:(\d{4})-(\d{1,2})-(\d{1,2})|(\d{1,2})\.(\d{1,2})\.(\d{4}))\s*$")
 
@@ -78,22 +80,18 @@ def handle(data: Mapping[str, Any], event: ev.Event, facts: SetupFacts) -> Setup
     return _Setup(dict(data), facts).on(event)
 
 
-class _Setup:
+class _Setup(Guided):
     def __init__(self, data: dict[str, Any], facts: SetupFacts) -> None:
-        self.data = data
+        super().__init__(data)
         self.facts = facts
-        self.notices: list[Prompt] = []
 
     def on(self, event: ev.Event) -> SetupOutcome:
-        token = getattr(event, "token", None)
-        if token is not None and token != self.data["rev"]:
-            self._notice(_("This button is out of date. Here is where you are now."))
+        if self.stale(event):
             return self.ask()
-        self.data["rev"] += 1
         if isinstance(event, ev.Cancel):
             return SetupOutcome(None, [Prompt((_("Cancelled. No round was created."),))])
         if isinstance(event, ev.Back):
-            self._step_back()
+            self.step_back(ORDER)
             return self.ask()
         step = self.data["step"]
         handler = {
@@ -172,11 +170,6 @@ class _Setup:
             return SetupOutcome(None, [], plan)
         self._notice(_("Please choose with the buttons."))
         return self.ask()
-
-    def _step_back(self) -> None:
-        order = [CITY, PRACTICES, SURVEY, OPENS, CLOSES, CONFIRM]
-        position = order.index(self.data["step"])
-        self.data["step"] = order[max(0, position - 1)]
 
     # --- prompts --------------------------------------------------------------------------
 
@@ -259,9 +252,6 @@ class _Setup:
         if isinstance(event, ev.Text):
             return parse_date(event.text)
         return None
-
-    def _notice(self, message: Text) -> None:
-        self.notices.append(Prompt((message,), kind="notice"))
 
 
 def parse_date(text: str) -> date | None:

@@ -1,4 +1,5 @@
-"""Tables. Raw Telegram ids live only in `subscriptions` and `staff`; answers use pseudonyms."""
+"""Tables. Raw Telegram ids live only in `subscriptions`, `staff`, `jurors` (and their scores) and
+undecided `nominations`; answers use pseudonyms."""
 
 from __future__ import annotations
 
@@ -274,6 +275,37 @@ class AnswerTally(Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
+class CellChange(Base):
+    """How many completed responses a publishable cell (a round × practice, or a month ×
+    practice for answers outside a round) gained or lost since its latest published version:
+    the disclosure rule publishes a new version only after k of them (audit/disclosure.py)."""
+
+    __tablename__ = "cell_changes"
+
+    practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    round_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # "" for a round's cell
+    changes: Mapped[int] = mapped_column(Integer)
+
+
+class PublishedCell(Base):
+    """One published version of a cell's figures: counts only, never a comment's text (the
+    comments of a version are named by answer id and read live, so an erased one is gone)."""
+
+    __tablename__ = "published_cells"
+    __table_args__ = (UniqueConstraint("practice_id", "round_id", "period", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[str] = mapped_column(String(40))
+    round_id: Mapped[int] = mapped_column(Integer, index=True)  # 0: answers outside a round
+    period: Mapped[str] = mapped_column(String(7))  # the month of such answers; "" for a round
+    version: Mapped[int] = mapped_column(Integer)
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    figures: Mapped[dict[str, Any]]
+    comment_ids: Mapped[list[Any]]
+    published_at: Mapped[datetime]
+
+
 class MaskedComment(Base):
     """A free-text answer of a completed response with contacts masked, as reports show it;
     goes with its answer (cascade) and is erased with it (retention)."""
@@ -455,3 +487,97 @@ class WebSession(Base):
     locale: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class Edition(Base):
+    """A year's evaluation: nominations, then analysis, then the jury, each phase between two
+    moments; the weights of jury and residents are declared up front and frozen when the jury
+    phase opens."""
+
+    __tablename__ = "editions"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    nominations_open_at: Mapped[datetime]
+    analysis_open_at: Mapped[datetime]
+    jury_open_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    jury_weight: Mapped[int] = mapped_column(Integer)  # percent; the two add up to 100
+    residents_weight: Mapped[int] = mapped_column(Integer)
+    weights_frozen_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EditionPractice(Base):
+    """A practice evaluated in an edition: nominated (accepted) or on the re-analysis list."""
+
+    __tablename__ = "edition_practices"
+
+    edition_year: Mapped[int] = mapped_column(
+        ForeignKey("editions.year", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(16))  # "nominated" or "reanalysis"
+
+
+class Nomination(Base):
+    """A practice someone proposed for an edition, waiting for staff or decided.
+
+    Who proposed is kept only as far as needed: a keyed pseudonym (its own kind, not the survey
+    one) to limit how many a person proposes, and the chat to tell them the outcome, emptied as
+    soon as that message is queued."""
+
+    __tablename__ = "nominations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_year: Mapped[int] = mapped_column(ForeignKey("editions.year"), index=True)
+    city_id: Mapped[str] = mapped_column(ForeignKey("cities.id"))
+    category_id: Mapped[str] = mapped_column(ForeignKey("categories.id"))
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    runner: Mapped[str] = mapped_column(String(16))  # city, ngo, community or other
+    since: Mapped[int] = mapped_column(Integer)
+    link: Mapped[str] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(16))  # telegram, dashboard or cli
+    proposer: Mapped[str | None] = mapped_column(String(64), index=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("nominations.id"))
+    practice_id: Mapped[str | None] = mapped_column(ForeignKey("practices.id"))
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Juror(Base):
+    """A member of an edition's jury, known to the report only by a letter (Juror A–E)."""
+
+    __tablename__ = "jurors"
+
+    edition_year: Mapped[int] = mapped_column(
+        ForeignKey("editions.year", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    label: Mapped[str] = mapped_column(String(1))
+    submitted_at: Mapped[datetime | None]
+    added_by: Mapped[str] = mapped_column(String(40))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JuryScore(Base):
+    """One juror's 1–5 score of one practice on one criterion, with a one-sentence reason;
+    a recusal from a practice is a row with criterion RECUSED and no score."""
+
+    __tablename__ = "jury_scores"
+
+    edition_year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(24), primary_key=True)
+    score: Mapped[int | None]
+    justification: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

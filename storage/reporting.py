@@ -9,13 +9,14 @@ Comments come with contacts already masked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import chain
 from typing import Any, NamedTuple, TypeVar, TypeVarTuple
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Result, Select, delete, func, select
+from sqlalchemy import ColumnElement, Result, Select, and_, delete, func, or_, select
 
 from audit.privacy import mask_contacts
 from storage.models import (
@@ -103,6 +104,14 @@ _TALLIED_LOCALES = (
     .group_by(ResponseTally.locale, ResponseTally.practice_id)
     .having(_RESPONSES > 0)
 )
+
+
+def _month_start(period: str, zone: ZoneInfo, after: int = 0) -> datetime:
+    """The first moment of a month 'YYYY-MM' (or of the month `after` months later)."""
+    year, month = (int(part) for part in period.split("-"))
+    month += after
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return datetime(year, month, 1, tzinfo=zone)
 
 
 def _in_cities(query: _Query, practice_id: Any, scope: Scope) -> _Query:
@@ -287,6 +296,40 @@ class AuditRepository(_Repository):
         return [
             (answer_id, practice, mask_contacts(text or ""), at.date())
             for answer_id, practice, text, at in rows
+        ]
+
+    async def comments_of(
+        self, round_ids: Sequence[int], months: Sequence[str], members: Container[int]
+    ) -> list[tuple[int, str, str, date]]:
+        """(answer id, practice, text with contacts masked, day answered (UTC)) of the comments
+        of some rounds and months outside rounds that are `members` (of published versions);
+        an erased comment is simply not found. One pass over the masked comments."""
+        zone = await Tallies(self.session).zone()
+        if zone is None or (not round_ids and not months):
+            return []
+        in_cells: list[ColumnElement[bool]] = []
+        if round_ids:
+            in_cells.append(MaskedComment.round_id.in_(round_ids))
+        if months:
+            first, last = _month_start(min(months), zone), _month_start(max(months), zone, 1)
+            in_cells.append(
+                and_(
+                    MaskedComment.round_id.is_(None),
+                    MaskedComment.started_at >= first,
+                    MaskedComment.started_at < last,
+                )
+            )
+        query = select(
+            MaskedComment.answer_id,
+            MaskedComment.practice_id,
+            MaskedComment.text,
+            MaskedComment.answered_on,
+        ).where(or_(*in_cells))
+        rows = await self._rows(query)
+        return [
+            (answer_id, practice, text, day)
+            for answer_id, practice, text, day in chain.from_iterable(rows.partitions(_BATCH))
+            if answer_id in members
         ]
 
     async def hidden_comments(self) -> set[int]:

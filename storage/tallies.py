@@ -28,17 +28,30 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, literal, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.disclosure import Cell
 from audit.privacy import mask_contacts
 from storage.models import (
     PREVIEW,
     Answer,
     AnswerTally,
     AppSetting,
+    CellChange,
     MaskedComment,
     Response,
     ResponseTally,
@@ -49,6 +62,7 @@ COMPLETED = "completed"
 NO_ROUND = 0  # the always-on survey (round ids start at 1)
 NO_NUMBER = -(2**31)  # an answer without a number (scales are 1-5)
 NO_OPTION = ""  # an answer without an option
+ROUND_PERIOD = ""  # the period of a round's publishable cell: it spans the round's months
 _RESPONSE_KEY = ("practice_id", "round_id", "period", "locale", "status")
 _ANSWER_KEY = (
     "practice_id",
@@ -155,6 +169,7 @@ class Tallies:
         if (before == COMPLETED) != (response.status == COMPLETED):
             sign = 1 if response.status == COMPLETED else -1
             period = period_of(response.started_at, zone)
+            await self._count_changes([cell_of(response, zone)])
             await self._count_answers(Answer.response_id == response.id, period, sign)
             if sign > 0:
                 await self._copy_comments(Answer.response_id == response.id)
@@ -174,6 +189,7 @@ class Tallies:
         if zone is None or not responses:
             return
         await self._count_responses(Counter(_response_key(r, zone) for r in responses), -1)
+        await self._count_changes([cell_of(r, zone) for r in responses if r.status == COMPLETED])
         for response in sorted(responses, key=lambda r: r.id):
             if response.status == COMPLETED:
                 period = period_of(response.started_at, zone)
@@ -201,7 +217,7 @@ class Tallies:
         if self.session.get_bind().dialect.name == "postgresql":
             # Writers finish first and wait for us: no response changes between count and commit.
             await self.session.execute(text("LOCK TABLE responses IN SHARE MODE"))
-        for model in (ResponseTally, AnswerTally, MaskedComment):
+        for model in (ResponseTally, AnswerTally, MaskedComment, CellChange):
             await self.session.execute(delete(model))
         first, last = (
             await self.session.execute(
@@ -216,12 +232,47 @@ class Tallies:
             done = and_(in_month, Response.status == COMPLETED)
             await self._count_answers(done, period, 1, upsert=False)
             await self._copy_comments(done)
+        await self._all_cells_changed()
         setting = await self.session.get(AppSetting, ZONE_KEY)
         if setting is None:
             self.session.add(AppSetting(key=ZONE_KEY, value=zone.key))
         else:
             setting.value = zone.key
         await self.session.flush()
+
+    async def _count_changes(self, cells: Sequence[Cell]) -> None:
+        """One completed response added to or removed from each cell: the disclosure rule
+        publishes a cell's figures again after k of them (storage/published.py)."""
+        counts = Counter((c.practice_id, c.round_id, c.period) for c in cells)
+        rows = [
+            {"practice_id": p, "round_id": r, "period": period, "changes": n}
+            for (p, r, period), n in sorted(counts.items())
+        ]
+        if not rows:
+            return
+        statement = dialect_insert(self.session, CellChange).values(rows)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["practice_id", "round_id", "period"],
+                set_={"changes": CellChange.changes + statement.excluded.changes},
+            )
+        )
+
+    async def _all_cells_changed(self) -> None:
+        """After a recount every cell is checked again: its changes are its completed responses."""
+        is_round = ResponseTally.round_id != NO_ROUND
+        period = case((is_round, literal(ROUND_PERIOD)), else_=ResponseTally.period)
+        query = (
+            select(
+                ResponseTally.practice_id, ResponseTally.round_id, period, func.sum(ResponseTally.n)
+            )
+            .where(ResponseTally.status == COMPLETED)
+            .group_by(ResponseTally.practice_id, ResponseTally.round_id, period)
+            .having(func.sum(ResponseTally.n) > 0)
+        )
+        await self.session.execute(
+            insert(CellChange).from_select(["practice_id", "round_id", "period", "changes"], query)
+        )
 
     async def _recount_responses(self, where: ColumnElement[bool], period: str) -> None:
         query = (
@@ -291,6 +342,13 @@ class Tallies:
         rows = [_masked(row) for row in await self.session.execute(query)]
         if rows:
             await self.session.execute(insert(MaskedComment), rows)
+
+
+def cell_of(response: Response, zone: ZoneInfo) -> Cell:
+    """The publishable cell of a response: its round's, else its month's."""
+    if response.round_id:
+        return Cell(response.practice_id, response.round_id, ROUND_PERIOD)
+    return Cell(response.practice_id, NO_ROUND, period_of(response.started_at, zone))
 
 
 def _response_key(response: Response, zone: ZoneInfo, status: str | None = None) -> tuple[Any, ...]:

@@ -6,6 +6,8 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.evaluation import EditionRepository, JuryRepository, NominationRepository
+from storage.published import PublishedRepository
 from storage.reporting import AuditRepository, ReportRepository
 from storage.repositories import (
     AuditLogRepository,
@@ -50,6 +52,10 @@ class UnitOfWork:
         self.reports = ReportRepository(self.session)
         self.web = WebAuthRepository(self.session)
         self.tallies = Tallies(self.session)
+        self.published = PublishedRepository(self.session)
+        self.editions = EditionRepository(self.session)
+        self.nominations = NominationRepository(self.session)
+        self.jury = JuryRepository(self.session)
         return self
 
     async def __aexit__(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from audit.summary import round_period, summarize
+from audit.summary import published_report, round_period
 from bot.face_to_face import import_submissions, read_table
 from bot.rounds import create_round
 from bot.services import Services
@@ -211,7 +211,8 @@ async def test_twenty_kobo_submissions_land_in_their_rounds_and_in_the_report(
     assert (again.imported, again.already) == (0, 20)
 
     async with services.db.reading() as uow:
-        summary = await summarize(uow, await round_period(uow, first, services.settings.tz), 5)
+        period = await round_period(uow, first, services.settings.tz)
+    summary = await published_report(services.db, period, 5, services.settings.tz)
     practice_a = next(p for p in summary.practices if p.practice_id == A)
     assert practice_a.completed == 12 and practice_a.awareness is not None
     assert await assert_tallies_match(services, first) > 0

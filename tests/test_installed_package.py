@@ -61,6 +61,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     for needed in (
+        "app/editions.py",  # the use cases' package
         "bot/web/templates/base.html",
         "bot/web/templates/sign_in.html",
         "conversations/surveys/open-cities.yaml",

@@ -28,8 +28,13 @@ def imported_modules(folder: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize(
     ("folder", "forbidden"),
     [
-        ("conversations", {"telegram", "sqlalchemy", "aiosqlite", "asyncpg", "storage", "bot"}),
-        ("storage", {"telegram", "bot", "conversations"}),
+        (
+            "conversations",
+            {"telegram", "sqlalchemy", "aiosqlite", "asyncpg", "storage", "bot", "app"},
+        ),
+        ("storage", {"telegram", "bot", "conversations", "app"}),
+        ("app", {"telegram", "aiohttp", "bot", "sqlalchemy"}),
+        ("audit", {"telegram", "aiohttp", "bot", "app"}),
         ("inputfiles", {"telegram", "bot", "conversations", "storage", "sqlalchemy", "audit"}),
     ],
 )
@@ -43,7 +48,7 @@ def test_layers_do_not_reach_outside_their_room(folder: str, forbidden: set[str]
 def test_sql_statements_are_written_only_in_storage() -> None:
     sql_builders = {"select", "insert", "update", "delete", "text"}
     offenders = []
-    for folder in ("bot", "conversations"):
+    for folder in ("app", "bot", "conversations"):
         for path in (ROOT / folder).rglob("*.py"):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):

@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from audit.summary import published_report, round_period
 from bot.config import Settings
 from bot.reports import compile_due_reports
 from bot.rounds import close_round, reconcile
@@ -55,7 +56,7 @@ async def test_a_closed_round_gets_its_final_report_once_and_coordinators_receiv
     async with bot.services.db.unit_of_work() as uow:
         round_ = await uow.rounds.get(round_id)
         assert round_ is not None
-        await close_round(uow, round_, "test", utcnow())
+        await close_round(uow, round_, "test", utcnow(), 5)
     first = await compile_due_reports(bot.services)
     second = await compile_due_reports(bot.services)
     assert f"final:round:{round_id}" in first and second == []
@@ -128,12 +129,16 @@ async def test_comments_can_be_hidden_by_their_citys_coordinator_only(bot: Runni
             bot.services, f"c{n}", A, round_id, person("yes", "once", (4, 4, 4, 4), f"comment {n}")
         )
     async with bot.services.db.unit_of_work() as uow:
-        comment_id = int(
+        answer_id = int(
             await uow.session.scalar(
                 select(func.min(Answer.id)).where(Answer.value_text.is_not(None))
             )
             or 0
         )
+        period = await round_period(uow, round_id, bot.services.settings.tz)
+    report = await published_report(bot.services.db, period, 5, bot.services.settings.tz)
+    comment_id = report.comments[0].id  # the public id reports show, not the answer's
+    assert comment_id != answer_id
     other = bot.person("en", user_id=5252)
     await other.send(f"/hide_comment {comment_id}")
     assert "There is no comment" in other.last_text

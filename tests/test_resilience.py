@@ -369,7 +369,7 @@ async def test_queued_messages_no_longer_wanted_are_not_sent(database_url: str) 
         async with services.db.unit_of_work() as uow:  # while the bot was down …
             round_ = await uow.rounds.get(closing.id)
             assert round_ is not None
-            await close_round(uow, round_, "test", utcnow())  # … krakow's round closed,
+            await close_round(uow, round_, "test", utcnow(), 5)  # … krakow's round closed,
             await uow.staff.remove(former)  # … a coordinator lost the role,
             await uow.subscriptions.opt_out(850_104)  # … someone sent /stop,
         bot.server.block(coordinator)

@@ -360,7 +360,7 @@ async def test_stop_delete_and_closing_the_round_forget_the_request(bot: Running
     async with bot.services.db.unit_of_work() as uow:
         round_ = await uow.rounds.get(round_id)
         assert round_ is not None
-        await close_round(uow, round_, "test", utcnow())
+        await close_round(uow, round_, "test", utcnow(), 5)
     assert await requests(bot.services) == []
 
 
@@ -376,7 +376,7 @@ async def test_a_reminder_is_offered_only_when_it_can_come_and_it_is_one_message
     async with bot.services.db.unit_of_work() as uow:
         round_ = await uow.rounds.get(last_day)
         assert round_ is not None
-        await close_round(uow, round_, "test", utcnow())
+        await close_round(uow, round_, "test", utcnow(), 5)
 
     round_id = await open_round_now(bot.services)
     subscriber = await paused_with_reminder(bot, round_id, "en")

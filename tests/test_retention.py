@@ -24,7 +24,7 @@ async def test_unfinished_responses_go_90_days_after_their_round_closed(
     async with services.db.unit_of_work() as uow:
         round_ = await uow.rounds.get(round_id)
         assert round_ is not None
-        await close_round(uow, round_, "test", utcnow() - timedelta(days=1))
+        await close_round(uow, round_, "test", utcnow() - timedelta(days=1), 5)
 
     soon = await apply_retention(services, utcnow() + timedelta(days=70))  # closed 10 days ago
     assert soon.unfinished_deleted == 0

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from audit.export import to_json, to_pdf
-from audit.summary import round_period, summarize
+from audit.summary import published_report, round_period
 from bot import staff
 from bot.config import Settings
 from bot.rounds import RoundError, create_round
@@ -168,7 +168,7 @@ async def test_a_round_closing_on_31_december_ends_on_31_december(services: Serv
     round_ = await plan(services, "krakow", date(2098, 12, 1), date(2098, 12, 31))
     async with services.db.unit_of_work() as uow:
         period = await round_period(uow, round_.id, services.settings.tz)
-        report = await summarize(uow, period, 5)
+    report = await published_report(services.db, period, 5, services.settings.tz)
     assert period.ends == date(2098, 12, 31)
     document = json.loads(to_json(report, services.translator, "pl"))
     assert document["period"]["ends"] == "2098-12-31"
@@ -263,7 +263,7 @@ async def test_scheduled_reports_come_in_each_coordinators_language_and_format(
     async with bot.services.db.unit_of_work() as uow:
         round_ = await uow.rounds.get(round_id)
         assert round_ is not None
-        await close_round(uow, round_, "test", utcnow())
+        await close_round(uow, round_, "test", utcnow(), 5)
     assert f"final:round:{round_id}" in await compile_due_reports(bot.services)
     await OutboxSender(bot.services, bot.application.bot, rate=200).drain()
     sent = {

@@ -24,7 +24,7 @@ from telegram.ext import (
 
 from bot.config import LOCALES, Settings
 from bot.services import Services, start_services
-from bot.telegram import handlers, report_handlers, staff_handlers
+from bot.telegram import evaluation_handlers, handlers, report_handlers, staff_handlers
 from bot.telegram.context import AuditApplication, AuditContext
 from bot.telegram.leadership import Leadership
 from bot.telegram.processor import PerUserUpdateProcessor
@@ -39,6 +39,7 @@ COMMANDS: list[tuple[str, Msg]] = [
     ("start", _("Start a survey")),
     ("resume", _("Continue where you stopped")),
     ("language", _("Change the language")),
+    ("propose", _("Propose a practice")),
     ("help", _("What this bot does")),
     ("mydata", _("What is stored about you")),
     ("delete", _("Delete your data")),
@@ -99,6 +100,9 @@ def register_handlers(application: AuditApplication) -> None:
         ("round", staff_handlers.on_round),
         ("status", staff_handlers.on_status),
         ("poster", staff_handlers.on_poster),
+        ("nominations", staff_handlers.on_nominations),
+        ("propose", evaluation_handlers.on_propose),
+        ("jury", evaluation_handlers.on_jury),
         ("report", report_handlers.on_report),
         ("report_settings", report_handlers.on_report_settings),
         ("dashboard", report_handlers.on_dashboard),

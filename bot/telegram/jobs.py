@@ -1,4 +1,5 @@
-"""Scheduled work on PTB's JobQueue (APScheduler): rounds open, remind and close by themselves.
+"""Scheduled work on PTB's JobQueue (APScheduler): rounds open, remind and close by themselves,
+and the editions of the annual evaluation move through their phases.
 
 Nothing is scheduled from memory: every minute (and right at start) the job re-derives what is
 due from the database, so a restart or a deploy loses nothing and a missed moment is caught up.
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
+from app.editions import reconcile_editions
 from bot.reports import compile_due_reports
 from bot.rounds import apply_retention, reconcile
 from bot.services import Services
@@ -37,6 +39,7 @@ def schedule_jobs(application: Any, sender: OutboxSender | None = None) -> list[
     jobs = []
     for job, every, first in (
         (reconcile_rounds, RECONCILE_EVERY, 0.5),
+        (move_editions, RECONCILE_EVERY, 1.0),
         (compile_reports, REPORTS_EVERY, 5.0),
         (retention, RETENTION_EVERY, 30.0),
     ):
@@ -91,6 +94,13 @@ async def reconcile_rounds(context: AuditContext) -> None:
         sender.wake.set()
 
 
+async def move_editions(context: AuditContext) -> None:
+    """Move the editions of the annual evaluation into the phases their dates give."""
+    moved = await reconcile_editions(context.services.db)
+    if moved:
+        log.info("editions: %s", ", ".join(f"{year} now {phase}" for year, phase in moved))
+
+
 async def compile_reports(context: AuditContext) -> None:
     """Compile the weekly, final and annual reports that are due, and wake the sender."""
     compiled = await compile_due_reports(context.services)
@@ -108,6 +118,7 @@ async def retention(context: AuditContext) -> None:
 
 JOB_NAMES: dict[Job, str] = {
     reconcile_rounds: "rounds",
+    move_editions: "editions",
     compile_reports: "reports",
     retention: "retention",
 }

@@ -51,7 +51,11 @@ MAX_ATTEMPTS = 10  # transient errors only; with backoff capped at 10 minutes th
 MAX_BACKOFF = 600.0
 TASK = "sender"
 STALL_AFTER = 120.0  # seconds without a pass over the queue before /healthz reports the sender
-RESPONDENT_KINDS = ("invitation", "reminder")  # every other kind of message is for staff
+RESPONDENT_KINDS = (
+    "invitation",
+    "reminder",
+    "nomination",
+)  # every other kind of message is for staff
 SEND_TIMEOUT = 4.0  # seconds for Telegram to answer a sendMessage: bounded, so a stop is too
 
 
@@ -430,7 +434,12 @@ class OutboxSender:
         )
 
     async def _compose(self, message: OutboxMessage) -> Prompt:
-        """The message for a queued row, from the round it belongs to."""
+        """The message for a queued row, from the round it belongs to (or its own payload)."""
+        if message.kind == "nomination":
+            payload = message.payload
+            return notices.nomination_outcome(
+                payload["outcome"], payload["name"], int(payload["year"]), payload["reason"]
+            )
         if message.round_id is None:
             raise BadRequest("an outbox message without a round")
         city, practices, closes_at = await self._round_facts(message.round_id)

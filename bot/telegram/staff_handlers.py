@@ -1,26 +1,35 @@
-"""Staff commands: /grant, /revoke, /round (a guided dialogue), /status, /poster."""
+"""Staff commands: /grant, /revoke, /round (a guided dialogue), /status, /poster, /nominations."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
+from audit.summary import published_counts
 from bot import staff
 from bot.flow import Reply
 from bot.rounds import RoundError, create_round, open_round
 from bot.services import Services
 from bot.staff import Role, person_actor, role_of, staff_actor
 from bot.telegram.context import AuditContext
+from bot.telegram.evaluation_handlers import (
+    JURY,
+    PROPOSE,
+    continue_jury,
+    continue_proposal,
+    nomination_lines,
+)
 from bot.telegram.handlers import language_code, show
 from conversations import events as ev
 from conversations import round_setup
 from conversations.engine import Prompt
 from conversations.messages import Local, Msg, Text, _, _n
 from conversations.notices import last_moment
-from storage.models import utcnow
+from storage.models import StaffDialog, utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -105,26 +114,57 @@ async def on_dialog_press(update: Update, context: AuditContext) -> None:
 
 
 async def feed_dialog(update: Update, context: AuditContext, event: ev.Event) -> bool:
-    """Give an event to the staff member's open dialogue; False when there is none."""
+    """Give an event to the person's open dialogue (a staff one, or /propose, open to anyone);
+    False when there is none."""
+    async with context.services.db.unit_of_work() as uow:
+        dialog = await uow.staff.dialog(_user_id(update))
+        if dialog is not None and dialog.kind == PROPOSE:
+            reply: Reply | None = await continue_proposal(uow, context, update, dialog.data, event)
+        elif dialog is not None and dialog.kind == JURY:
+            reply = await continue_jury(uow, context, update, dialog.data, event)
+        else:
+            reply = await _continue_staff_dialog(uow, context, update, dialog, event)
+    if reply is None:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        return False
+    await show(update, context, reply)
+    return True
+
+
+async def _continue_staff_dialog(
+    uow: UnitOfWork,
+    context: AuditContext,
+    update: Update,
+    dialog: StaffDialog | None,
+    event: ev.Event,
+) -> Reply | None:
+    """Give an event to a staff member's /round dialogue; None when there is none (or the
+    person no longer runs rounds, when it is dropped)."""
     user_id = _user_id(update)
     services = context.services
-    async with services.db.unit_of_work() as uow:
-        dialog = await uow.staff.dialog(user_id)
-        role = await role_of(uow, services, user_id)
-        if dialog is None or role is None or not role.runs_rounds:
-            if update.callback_query is not None:
-                await update.callback_query.answer()
-            if dialog is not None:
-                await uow.staff.end_dialog(user_id)
-            return False
-        facts = await staff.setup_facts(uow, role, _today(services))
-        outcome = round_setup.handle(dialog.data, event, facts)
-        await _store(uow, user_id, outcome)
-        prompts = outcome.prompts
-        if outcome.plan is not None:
-            prompts = await _create(uow, services, update, outcome.plan, role)
-    await show_staff(update, context, prompts)
-    return True
+    role = await role_of(uow, services, user_id)
+    if dialog is None or role is None or not role.runs_rounds:
+        if dialog is not None:
+            await uow.staff.end_dialog(user_id)
+        return None
+    facts = await staff.setup_facts(uow, role, _today(services))
+    outcome = round_setup.handle(dialog.data, event, facts)
+    await _store(uow, user_id, outcome)
+    prompts = outcome.prompts
+    if outcome.plan is not None:
+        prompts = await _create(uow, services, update, outcome.plan, role)
+    return staff_reply(update, context, prompts)
+
+
+async def on_nominations(update: Update, context: AuditContext) -> None:
+    """/nominations: the proposals waiting for a decision."""
+    async with context.services.db.unit_of_work() as uow:
+        role = await require(uow, context, update, "nominations", lambda r: r.runs_rounds)
+        if role is None:
+            return
+        lines = await nomination_lines(uow)
+    await show_staff(update, context, [Prompt(tuple(lines))])
 
 
 async def on_status(update: Update, context: AuditContext) -> None:
@@ -134,12 +174,14 @@ async def on_status(update: Update, context: AuditContext) -> None:
         role = await require(uow, context, update, "status", lambda r: r.runs_rounds)
         if role is None:
             return
-        lines = await status_lines(uow, role)
+        lines = await status_lines(
+            uow, role, services.settings.min_group_size, services.settings.tz
+        )
     await show_staff(update, context, [Prompt(tuple(lines))])
 
 
-async def status_lines(uow: UnitOfWork, role: Role) -> list[Text]:
-    """The /status report for one role."""
+async def status_lines(uow: UnitOfWork, role: Role, k: int, zone: ZoneInfo) -> list[Text]:
+    """The /status report for one role: the published counts only (audit/disclosure.py)."""
     rounds = [
         r
         for r in await uow.rounds.listing()
@@ -151,7 +193,7 @@ async def status_lines(uow: UnitOfWork, role: Role) -> list[Text]:
     for round_ in rounds:
         city = await uow.catalog.city(round_.city_id)
         invites = await uow.outbox.round_counts(round_.id, "invitation")
-        counts = await uow.rounds.progress_counts(round_.id)
+        counts = await published_counts(uow, round_.id, k, zone)
         name = Local(city.name if city else {})
         if round_.status == "open":
             heading = _(
@@ -178,14 +220,25 @@ async def status_lines(uow: UnitOfWork, role: Role) -> list[Text]:
         )
         for practice_id in await uow.rounds.practice_ids(round_.id):
             practice = await uow.catalog.practice(practice_id)
-            entry = counts.get(practice_id, {"started": 0, "completed": 0})
-            rate = round(100 * entry["completed"] / entry["started"]) if entry["started"] else 0
+            name = Local(practice.name if practice else {})
+            entry = counts.get(practice_id)
+            if entry is None:  # nothing published: fewer than k, or not yet k more
+                lines.append(
+                    _(
+                        "• {practice}: fewer than {k} completed responses published so far",
+                        practice=name,
+                        k=k,
+                    )
+                )
+                continue
+            started, completed = entry
+            rate = round(100 * completed / started) if started else 0
             lines.append(
                 _(
                     "• {practice}: started {started}, completed {completed} ({rate}%)",
-                    practice=Local(practice.name if practice else {}),
-                    started=entry["started"],
-                    completed=entry["completed"],
+                    practice=name,
+                    started=started,
+                    completed=completed,
                     rate=rate,
                 )
             )
@@ -320,8 +373,15 @@ async def show_staff(
 ) -> None:
     """Show staff prompts; their buttons carry a prefix so presses come back to the dialogue
     (report buttons carry their whole route in the action and need none)."""
+    await show(update, context, staff_reply(update, context, prompts, prefix))
+
+
+def staff_reply(
+    update: Update, context: AuditContext, prompts: list[Prompt], prefix: str = STAFF_PREFIX
+) -> Reply:
+    """Staff prompts in the staff member's Telegram language, with their buttons' prefix."""
     locale = context.services.translator.choose_locale(None, language_code(update))
-    await show(update, context, Reply(locale, prompts, callback_prefix=prefix))
+    return Reply(locale, prompts, callback_prefix=prefix)
 
 
 def _today(services: Services) -> Any:

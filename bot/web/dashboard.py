@@ -31,7 +31,14 @@ from audit.export import (
     reading_span,
 )
 from audit.model import CRITERIA, Comment, PracticeSummary, Report
-from audit.summary import Period, round_period, summarize, year_period
+from audit.summary import (
+    Period,
+    published_counts,
+    published_report,
+    round_period,
+    round_totals,
+    year_period,
+)
 from bot.config import LOCALES
 from bot.reports import moderate_comment, report_preferences
 from bot.services import Services
@@ -47,7 +54,7 @@ from bot.web.auth import (
 )
 from bot.web.security import new_nonce, page_policy
 from conversations.engine import LANGUAGE_NAMES
-from conversations.messages import Local, Msg, _
+from conversations.messages import Local, Msg, Plain, _
 from conversations.notices import last_moment
 from storage.models import utcnow
 
@@ -80,7 +87,7 @@ class Dashboard:
             web.get("/dashboard/years/{year:\\d{4}}/download/{fmt}", self.signed_in(self.download)),
             web.post("/dashboard/report-settings", self.signed_in(self.report_settings, form=True)),
             web.post(
-                "/dashboard/comments/{answer_id:\\d+}/{action:hide|unhide}",
+                "/dashboard/comments/{comment_id:\\d+}/{action:hide|unhide}",
                 self.signed_in(self.moderate, form=True),
             ),
             web.post("/dashboard/language", self.signed_in(self.language, form=True)),
@@ -230,20 +237,21 @@ class Dashboard:
         a coordinator) the language and format of their scheduled reports."""
         rows: list[dict[str, Any]] = []
         zone = self.services.settings.tz
-        async with self.services.db.reading() as uow:
+        k = self.services.settings.min_group_size
+        async with self.services.db.unit_of_work() as uow:
             cities = {c.id: c.name for c in await uow.catalog.cities()}
             for round_ in await uow.rounds.listing():
                 if not viewer.role.covers(round_.city_id):
                     continue
-                counts = await uow.rounds.progress_counts(round_.id)
+                started, completed = round_totals(await published_counts(uow, round_.id, k, zone))
                 rows.append(
                     {
                         "round": round_,
                         "city": Local(cities.get(round_.city_id, {})),
                         "opens": round_.opens_at.astimezone(zone).date(),
                         "ends": last_moment(round_.closes_at).astimezone(zone).date(),
-                        "started": sum(c["started"] for c in counts.values()),
-                        "completed": sum(c["completed"] for c in counts.values()),
+                        "started": started,
+                        "completed": completed,
                     }
                 )
             staff_row = await uow.staff.get(viewer.role.user_id)
@@ -286,6 +294,9 @@ class Dashboard:
             charts=charts,
             comments=comments_by_practice(report),
             Local=Local,
+            left_out_names=lambda p: Plain(
+                ", ".join(self._criterion_label(c, viewer.locale) for c in p.left_out)
+            ),
             formats=list(EXPORTERS),
             path=path,
         )
@@ -329,11 +340,11 @@ class Dashboard:
 
     async def moderate(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """Hide or show a comment of the viewer's cities (logged)."""
-        answer_id = int(request.match_info["answer_id"])
+        comment_id = int(request.match_info["comment_id"])
         hidden = request.match_info["action"] == "hide"
         actor = f"tg:{viewer.role.user_id}"
         async with self.services.db.unit_of_work() as uow:
-            if not await moderate_comment(uow, actor, answer_id, hidden, viewer.role):
+            if not await moderate_comment(uow, actor, comment_id, hidden, viewer.role):
                 return self.not_found(viewer)
         back = str((await request.post()).get("back", "/dashboard"))
         return see_other(back if back.startswith("/dashboard") else "/dashboard")
@@ -361,7 +372,8 @@ class Dashboard:
     # --- helpers ------------------------------------------------------------------------
 
     async def _report(self, request: web.Request, viewer: Viewer) -> Report | None:
-        """The report a URL names: a round in the viewer's cities, or a year of their cities."""
+        """The report a URL names: a round in the viewer's cities, or a year of their cities,
+        as published (audit/disclosure.py)."""
         zone = self.services.settings.tz
         async with self.services.db.reading() as uow:
             period: Period
@@ -376,7 +388,8 @@ class Dashboard:
                 if round_ is None or not viewer.role.covers(round_.city_id):
                     return None
                 period = await round_period(uow, round_id, zone)
-            return await summarize(uow, period, self.services.settings.min_group_size)
+        k = self.services.settings.min_group_size
+        return await published_report(self.services.db, period, k, zone)
 
     def _years(self, round_starts: Sequence[date]) -> list[int]:
         """The years with an annual summary to show: this one back to the first round (at

@@ -1,0 +1,1 @@
+"""Use cases, each written once, that the bot, the dashboard and the command line call."""
