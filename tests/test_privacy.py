@@ -101,7 +101,7 @@ async def history(bot: RunningBot) -> tuple[Person, int]:
     async with services.db.unit_of_work() as uow:
         round_ = await uow.rounds.get(round_id)
         assert round_ is not None
-        await close_round(uow, round_, "test", utcnow())
+        await close_round(uow, round_, "test", utcnow(), services.settings.min_group_size)
     assert await compile_due_reports(services) == [f"final:round:{round_id}"]
     await drain(bot)
     assert bot.server.calls_to("sendDocument")  # the coordinator got the final report
