@@ -17,6 +17,7 @@ import sys
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,12 @@ from openpyxl import load_workbook
 
 from tests.conftest import SECRET
 from tests.fakebotapi import FakeBotApi
+from tests.test_face_to_face import write_csv
 from tests.test_web import SECRET_HEADER, WEBHOOK_SECRET, free_port, message_update
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = 7001
 PRACTICE = "krakow-otwarty-krakow"
-# Answers of one respondent in the console preview (English): yes, several times, four
-# ratings, one help area, Done, a comment.
-ANSWERS = "1\n1\n2\n4\n4\n5\n3\n1\n10\nMore opening hours, please\n"
 
 
 def run(*command: str | Path, **options: Any) -> subprocess.CompletedProcess[str]:
@@ -142,20 +141,28 @@ async def serving(
             env=env,
         )
         assert "round 1 is open" in opened.stdout
-        for n in range(2):
-            run(
-                auditbot,
-                "chat",
-                "--lang",
-                "en",
-                "--practice",
-                PRACTICE,
-                "--user",
-                f"u{n}",
-                input=ANSWERS,
-                cwd=elsewhere,
-                env=env,
-            )
+        # Two interviews imported as face-to-face responses (console previews are not data).
+        moment = datetime.now(UTC).replace(tzinfo=None)
+        rows = [
+            [
+                *(moment.isoformat(), moment.isoformat(), moment.date().isoformat()),
+                *(PRACTICE, "en", "", "", "yes", "several", "2", "4", "4", "5", "work", "1", "0"),
+                *("More opening hours, please", str(n), f"5a1b2c3d-0000-4000-8000-{n:012d}"),
+                *(moment.strftime("%Y-%m-%dT%H:%M:%S"), "", str(n + 1)),
+            ]
+            for n in range(2)
+        ]
+        export = write_csv(tmp_path / "interviews.csv", rows)
+        run(
+            auditbot,
+            "responses",
+            "import",
+            "--survey",
+            "open-cities",
+            str(export),
+            cwd=elsewhere,
+            env=env,
+        )
         server = await asyncio.create_subprocess_exec(
             auditbot,
             "serve",
