@@ -51,8 +51,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Downgrade schema (report files are gone: the old columns come back empty)."""
-    with op.batch_alter_table('rounds', schema=None) as batch_op:
-        batch_op.drop_column('invitations_pruned')
+    # A plain DROP COLUMN (SQLite >= 3.35): a batch copy of `rounds` would have to drop the
+    # table that later tables' foreign keys point to, which SQLite refuses.
+    op.execute('ALTER TABLE rounds DROP COLUMN invitations_pruned')
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column('content', sa.LargeBinary(), nullable=False, server_default=sa.text("''"))
