@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from app.editions import existing
 from app.jury import CRITERIA, RECUSED, JuryError
+from app.summaries import publish_due, summarize
 from audit.evaluation import Entry, Ranked, agreement, jury_part, rank
 from audit.stats import Composite
-from audit.summary import publish_due, summarize, year_period
+from audit.summary import year_period
 from storage.uow import UnitOfWork
 
 

@@ -28,40 +28,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-Measure = Mapping[str, int]
-Figures = Mapping[str, Measure]
+from storage.cells import Decision, Figures, Measure, Version
 
 COMPLETED = "completed"
 STARTED = "started"
 LANGUAGES = "languages"
 CRITERION = "criterion:"
 DONT_KNOW = "dont_know"
-
-
-@dataclass(frozen=True)
-class Cell:
-    """Which responses a cell holds: a round's (period "") or a month's outside rounds (round 0)."""
-
-    practice_id: str
-    round_id: int
-    period: str
-
-
-@dataclass(frozen=True)
-class Version:
-    """One published version of a cell."""
-
-    cell: Cell
-    version: int
-    final: bool
-    figures: Figures
-    comment_ids: tuple[int, ...]
-    published_at: datetime
 
 
 def completed(figures: Figures) -> int:
@@ -94,15 +70,6 @@ def next_figures(live: Figures, history: Sequence[Figures], k: int) -> dict[str,
         if chosen:
             result[name] = dict(chosen)
     return result
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A new version to store, or None."""
-
-    figures: dict[str, dict[str, int]]
-    comment_ids: tuple[int, ...]
-    final: bool
 
 
 def decide(

@@ -5,7 +5,7 @@ Decisions every format shares:
   never a number; JSON, which is for programs, has null there and "suppressed": true.
 - Comments about a suppressed practice are left out with its figures: a handful of comments could
   point at their authors, and their number alone would tell that n ≥ that many. Hidden comments are
-  never exported. Contacts are masked before (audit.privacy.mask_contacts, through storage).
+  never exported. Contacts are masked where comments are stored (storage.masking.mask_contacts).
 - Every text cell written to CSV or XLSX goes through audit.privacy.safe_cell (formula injection).
 
 CSV is tidy data for tools (pandas, R, a spreadsheet's pivot table): one row per city × practice ×

@@ -1,19 +1,18 @@
 """From the database's per-group counts to the report model (round, year, or one city).
 
-The database does the counting (storage/tallies.py, storage/published.py); here a cell's live
-counts become the measures the disclosure rule (audit/disclosure.py) publishes in versions, and
-the published versions of a period's cells become statistics, shares, the composite score and
-the trend. Nothing here reads live counts for a report: only publish_due does, to decide.
+Plain data in, plain data out: the database does the counting (storage/tallies.py,
+storage/published.py) and app/summaries.py reads it; here a cell's live counts become the
+measures the disclosure rule (audit/disclosure.py) publishes in versions, and the published
+versions of a period's cells become statistics, shares and the composite score. Nothing here
+reads the database (only the plain shapes of storage/cells.py are imported).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,25 +21,14 @@ from audit.disclosure import (
     CRITERION,
     LANGUAGES,
     STARTED,
-    Cell,
-    Version,
     answer_id_of,
     combine,
-    decide,
-    public_id,
-    shown,
 )
 from audit.disclosure import DONT_KNOW as DISCLOSED_DONT_KNOW
-from audit.model import CRITERIA, Comment, PracticeSummary, Report, Trend
-from audit.stats import Composite, ScaleStats, composite, overlaps, scale_stats
-from conversations.notices import last_moment
-from conversations.survey import DONT_KNOW, YES, Survey, survey_from_dict
-from storage.db import Database
-from storage.models import utcnow
-from storage.published import CellScope, LiveCell
-from storage.reporting import Scope
-from storage.tallies import NO_ROUND
-from storage.uow import UnitOfWork
+from audit.model import CRITERIA, PracticeSummary
+from audit.stats import ScaleStats, composite, scale_stats
+from conversations.survey import DONT_KNOW, YES, Survey
+from storage.cells import CellScope, LiveCell, Scope
 
 Shown = Mapping[str, Mapping[str, int | None]]
 
@@ -58,20 +46,6 @@ class Period:
     scope: Scope
     starts: date | None
     ends: date | None
-
-
-async def round_period(uow: UnitOfWork, round_id: int, zone: ZoneInfo) -> Period:
-    """One round."""
-    round_ = await uow.rounds.get(round_id)
-    if round_ is None:
-        raise ScopeError(f"no round {round_id}")
-    return Period(
-        "round",
-        str(round_id),
-        Scope(round_ids=(round_id,)),
-        round_.opens_at.astimezone(zone).date(),
-        last_moment(round_.closes_at).astimezone(zone).date(),  # its last day, not the next
-    )
 
 
 def year_period(year: int, zone: ZoneInfo, city_ids: Sequence[str] | None = None) -> Period:
@@ -94,7 +68,7 @@ def city_period(city_id: str) -> Period:
 
 
 @dataclass(frozen=True)
-class _Question:
+class Question:
     tag: str | None
     type: str
     positive: tuple[str, ...]
@@ -109,90 +83,13 @@ def cell_scope(period: Period) -> CellScope:
     return CellScope(scope.round_ids, scope.since, scope.until, scope.city_ids)
 
 
-async def publish_due(
-    uow: UnitOfWork, period: Period, k: int, zone: ZoneInfo, now: datetime | None = None
-) -> int:
-    """Publish a new version of every cell of a period that is due one (in a writing unit of
-    work, before the period is summarised); returns how many were published."""
-    counted = await uow.tallies.zone()
-    if counted is None:  # a database whose tallies were never counted (only in tests)
-        await uow.tallies.ensure(zone)
-        counted = zone
-    due = await uow.published.due(cell_scope(period), counted, k)
-    if period.kind in ("round", "city"):  # the trend reads the previous round's figures
-        rounds = await uow.audit.rounds_of(period.scope)
-        previous = await uow.audit.previous_round(rounds[-1]) if rounds else None
-        if previous is not None:
-            before = CellScope(round_ids=(previous.id,))
-            due.update(await uow.published.due(before, counted, k))
-    return await publish_cells(uow, due, k, now or utcnow()) if due else 0
-
-
-async def published_report(
-    db: Database, period: Period, k: int, zone: ZoneInfo, now: datetime | None = None
-) -> Report:
-    """Publish what is due in a period, then summarise it from the published versions: the one
-    way every output (CLI, /report, scheduled reports, the dashboard) gets its figures."""
-    async with db.unit_of_work() as uow:
-        await publish_due(uow, period, k, zone, now)
-    async with db.reading() as uow:
-        return await summarize(uow, period, k, now)
-
-
-async def published_counts(
-    uow: UnitOfWork, round_id: int, k: int, zone: ZoneInfo
-) -> dict[str, tuple[int, int] | None]:
-    """Per practice of a round: (started, completed) as published, None for "< k" (call in a
-    writing unit of work: it publishes what is due first)."""
-    period = Period("round", str(round_id), Scope(round_ids=(round_id,)), None, None)
-    await publish_due(uow, period, k, zone)
-    counted = await uow.tallies.zone() or zone
-    counts: dict[str, tuple[int, int] | None] = {}
-    for version in await uow.published.latest(cell_scope(period), counted):
-        figures = shown(version.figures, k)
-        counts[version.cell.practice_id] = (
-            (figures[STARTED]["n"] or 0, figures[COMPLETED]["n"] or 0) if figures else None
-        )
-    return counts
-
-
 def round_totals(counts: Mapping[str, tuple[int, int] | None]) -> tuple[int, int]:
     """A round's started and completed responses: the sum of its published cells only."""
     shown = [pair for pair in counts.values() if pair is not None]
     return sum(s for s, _c in shown), sum(c for _s, c in shown)
 
 
-async def freeze_round(uow: UnitOfWork, round_id: int, k: int, now: datetime) -> int:
-    """A closed round's final figures: the version every later request for it returns."""
-    if await uow.tallies.zone() is None:
-        return 0
-    cells = await uow.published.round_cells(round_id)
-    return await publish_cells(uow, dict.fromkeys(cells, 0), k, now)
-
-
-async def publish_cells(uow: UnitOfWork, due: Mapping[Cell, int], k: int, now: datetime) -> int:
-    """Apply the disclosure rule to some cells: a new version where it allows one."""
-    cells = sorted(due, key=lambda c: (c.practice_id, c.round_id, c.period))
-    history = await uow.published.history(cells)
-    live = await uow.published.live(cells)
-    survey_ids = {value[0] for cell in live.values() for value in cell.values}
-    questions = _question_index((await _surveys(uow, survey_ids)).values())
-    closed = {r.id for r in await uow.rounds.listing() if r.status == "closed"}
-    await uow.settings.set_once(COMMENT_KEY, secrets.token_hex(32))
-    published = 0
-    for cell in cells:
-        figures = live_figures(live[cell], questions)
-        decision = decide(
-            figures, live[cell].comment_ids, history[cell], k, closing=cell.round_id in closed
-        )
-        if decision is not None:
-            number = history[cell][-1].version + 1 if history[cell] else 1
-            published += await uow.published.add(cell, number, decision, now)
-        await uow.published.seen(cell, due[cell])
-    return published
-
-
-def live_figures(cell: LiveCell, questions: Mapping[str, _Question]) -> dict[str, dict[str, int]]:
+def live_figures(cell: LiveCell, questions: Mapping[str, Question]) -> dict[str, dict[str, int]]:
     """A cell's live counts as the disclosure rule's measures."""
     figures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for status, locale, n in cell.responses:
@@ -223,7 +120,7 @@ SHARES = ("awareness", "usage")
 SHARE = "share:"
 
 
-def _positive(question: _Question, option: str) -> bool | None:
+def _positive(question: Question, option: str) -> bool | None:
     """Whether an answer counts as "yes" for a share (None: the question is not a share)."""
     if question.type == "yes_no":
         return option == YES
@@ -232,56 +129,13 @@ def _positive(question: _Question, option: str) -> bool | None:
     return None
 
 
-async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | None = None) -> Report:
-    """The report of a period from the published versions of its cells only (publish_due
-    first): cells and figures below `k` are suppressed."""
-    zone = await uow.tallies.zone() or ZoneInfo("UTC")
-    versions = await uow.published.latest(cell_scope(period), zone)
-    rounds = await uow.audit.rounds_of(period.scope)
-    shown_of: dict[str, list[tuple[Version, Shown]]] = defaultdict(list)
-    channel = period.scope.channel
-    for version in versions:
-        if channel is not None and not _only(version.figures.get(CHANNELS, {}), channel):
-            continue  # a cell with answers of other channels too: its part is not published
-        figures = shown(version.figures, k)
-        if figures is not None:
-            shown_of[version.cell.practice_id].append((version, figures))
-    weights = await _newest_weights(uow)
-    practices = await _practices_in(uow, period, rounds, {v.cell.practice_id for v in versions})
-    invited = await _invited(uow, rounds)
-    summaries = [
-        _practice_summary(p, [f for _v, f in shown_of.get(p.id, [])], invited, weights, k)
-        for p in practices
-    ]
-    if period.kind in ("round", "city"):
-        await _add_trends(uow, period, rounds, summaries, weights, k, zone)
-    comments = await _comments(uow, shown_of)
-    generated_at = now or utcnow()
-    dates = [v.published_at for v, _f in chain.from_iterable(shown_of.values())]
-    report = Report(
-        period.kind,
-        period.label,
-        period.starts,
-        period.ends,
-        generated_at,
-        k,
-        weights,
-        summaries,
-        comments,
-        period.scope.channel,
-        interim=_interim(period, rounds, generated_at),
-        published_on=max(dates).date() if dates else None,
-    )
-    return await with_names(uow, report)
-
-
-def _only(channels: Mapping[str, int], channel: str) -> bool:
+def only_channel(channels: Mapping[str, int], channel: str) -> bool:
     """Whether a published cell holds answers of one channel only (then a report of that
     channel shows the whole cell, and nothing is left to subtract from the report of all)."""
     return channels.get(channel, 0) > 0 and all(n == 0 for c, n in channels.items() if c != channel)
 
 
-def _interim(period: Period, rounds: Sequence[Any], now: datetime) -> bool:
+def interim(period: Period, rounds: Sequence[Any], now: datetime) -> bool:
     """Whether the figures may still change: a round (or a city's round) is not closed, or the
     period's time window has not ended."""
     if period.scope.until is not None and period.scope.until > now:
@@ -289,26 +143,16 @@ def _interim(period: Period, rounds: Sequence[Any], now: datetime) -> bool:
     return period.kind in ("round", "city") and any(r.status != "closed" for r in rounds)
 
 
-async def _surveys(uow: UnitOfWork, survey_ids: set[int]) -> dict[int, Survey]:
-    return {row.id: survey_from_dict(row.definition) for row in await uow.surveys.many(survey_ids)}
-
-
-def _question_index(surveys: Iterable[Survey]) -> dict[str, _Question]:
+def question_index(surveys: Iterable[Survey]) -> dict[str, Question]:
     """Question id → tag and type; question ids keep their meaning across survey versions."""
-    index: dict[str, _Question] = {}
+    index: dict[str, Question] = {}
     for survey in surveys:
         for q in survey.questions:
-            index.setdefault(q.id, _Question(q.tag, q.type, q.positive))
+            index.setdefault(q.id, Question(q.tag, q.type, q.positive))
     return index
 
 
-async def _newest_weights(uow: UnitOfWork) -> dict[str, float]:
-    """The weights of the newest survey version that sets them; equal weights otherwise."""
-    rows = sorted(await uow.surveys.all_versions(), key=lambda row: row.id, reverse=True)
-    return _weights(survey_from_dict(row.definition) for row in rows)
-
-
-def _weights(surveys: Iterable[Survey]) -> dict[str, float]:
+def weights_of(surveys: Iterable[Survey]) -> dict[str, float]:
     """The survey's weights (the first that sets them); equal weights otherwise."""
     for survey in surveys:
         if survey.weights:
@@ -316,34 +160,7 @@ def _weights(surveys: Iterable[Survey]) -> dict[str, float]:
     return dict.fromkeys(CRITERIA, 1.0)
 
 
-async def _practices_in(
-    uow: UnitOfWork, period: Period, rounds: Sequence[Any], published: set[str]
-) -> list[Any]:
-    """The practices a report lists: a round's own, or every practice of the cities in scope
-    that is active or has published figures (so "not enough responses" is visible too)."""
-    catalog = await uow.catalog.practices()
-    if period.kind == "round":
-        ids = set(await uow.rounds.practice_ids(rounds[0].id)) if rounds else set()
-        return [p for p in catalog if p.id in ids or p.id in published]
-    cities = period.scope.city_ids
-    return [
-        p
-        for p in catalog
-        if (cities is None or p.city_id in cities) and (p.active or p.id in published)
-    ]
-
-
-async def _invited(uow: UnitOfWork, rounds: Sequence[Any]) -> dict[str, int]:
-    """Delivered invitations per practice (each invitation names all the round's practices)."""
-    round_ids = [r.id for r in rounds]
-    sent = await uow.audit.invitations_sent(round_ids)
-    invited: dict[str, int] = defaultdict(int)
-    for round_id, practice_id in await uow.audit.practices_of_rounds(round_ids):
-        invited[practice_id] += sent.get(round_id, 0)
-    return invited
-
-
-def _practice_summary(
+def practice_summary(
     practice: Any,
     cells: Sequence[Shown],
     invited: Mapping[str, int],
@@ -372,7 +189,7 @@ def _practice_summary(
     base.completion_rate = base.completed / base.started if base.started else None
     base.awareness = _share_of(total.get(SHARE + "awareness"))
     base.usage = _share_of(total.get(SHARE + "usage"))
-    base.criteria = _criteria(total)
+    base.criteria = criteria_of(total)
     base.composite = composite(base.criteria, weights)
     base.left_out = tuple(
         c for c in CRITERIA if base.criteria.get(c) is None and weights.get(c, 0) > 0
@@ -381,7 +198,7 @@ def _practice_summary(
     return base
 
 
-def _criteria(total: Mapping[str, Mapping[str, int | None]]) -> dict[str, ScaleStats | None]:
+def criteria_of(total: Mapping[str, Mapping[str, int | None]]) -> dict[str, ScaleStats | None]:
     """Per criterion: statistics of the published ratings, or None ("< k")."""
     result: dict[str, ScaleStats | None] = {}
     for criterion in CRITERIA:
@@ -402,97 +219,6 @@ def _share_of(measure: Mapping[str, int | None] | None) -> float | None:
     return yes / (yes + no) if yes + no else None
 
 
-async def _add_trends(
-    uow: UnitOfWork,
-    period: Period,
-    rounds: Sequence[Any],
-    summaries: list[PracticeSummary],
-    weights: Mapping[str, float],
-    k: int,
-    zone: ZoneInfo,
-) -> None:
-    """Compare each practice with the previous round of the same city that evaluated it (the
-    published figures of both)."""
-    current = rounds[-1] if rounds else None
-    if current is None:
-        return
-    previous = await uow.audit.previous_round(current)
-    if previous is None:
-        return
-    before = await _round_composites(uow, previous.id, weights, k, zone)
-    if period.kind == "city":  # the latest round against the one before it
-        latest = await _round_composites(uow, current.id, weights, k, zone)
-    for summary in summaries:
-        now_score = summary.composite
-        if period.kind == "city":
-            now_score = latest.get(summary.practice_id)
-        then_score = before.get(summary.practice_id)
-        if now_score is None or then_score is None:
-            continue
-        summary.trend = Trend(
-            previous.id,
-            previous.opens_at.date(),
-            then_score.score,
-            now_score.score - then_score.score,
-            overlaps(now_score.ci_low, now_score.ci_high, then_score.ci_low, then_score.ci_high),
-        )
-
-
-async def _round_composites(
-    uow: UnitOfWork, round_id: int, weights: Mapping[str, float], k: int, zone: ZoneInfo
-) -> dict[str, Composite]:
-    """The composite score of each practice in a round's published figures."""
-    scores: dict[str, Composite] = {}
-    for version in await uow.published.latest(CellScope(round_ids=(round_id,)), zone):
-        figures = shown(version.figures, k)
-        score = composite(_criteria(figures), weights) if figures else None
-        if score is not None:
-            scores[version.cell.practice_id] = score
-    return scores
-
-
-async def _comments(
-    uow: UnitOfWork, shown_of: Mapping[str, Sequence[tuple[Version, Shown]]]
-) -> list[Comment]:
-    """The comments of the published cells that their shown versions count (an erased one is
-    gone: they are read live), under public ids, in the order of those ids."""
-    key = await uow.settings.get(COMMENT_KEY)
-    members = {i for pairs in shown_of.values() for v, _f in pairs for i in v.comment_ids}
-    if key is None or not members:
-        return []
-    secret = bytes.fromhex(key)
-    cells = [v.cell for pairs in shown_of.values() for v, _f in pairs]
-    rounds = sorted({c.round_id for c in cells if c.round_id != NO_ROUND})
-    months = sorted({c.period for c in cells if c.round_id == NO_ROUND})
-    rows = await uow.audit.comments_of(rounds, months, members)
-    hidden = await uow.audit.hidden_comments()
-    cities = {p.id: p.city_id for p in await uow.catalog.practices()}
-    comments = [
-        Comment(
-            public_id(answer_id, secret),
-            cities.get(practice_id, ""),
-            practice_id,
-            text,
-            answer_id in hidden,
-            day,
-        )
-        for answer_id, practice_id, text, day in rows
-    ]
-    return sorted(comments, key=lambda c: c.id)
-
-
 def comment_answer_id(key: str | None, public: int) -> int | None:
     """The answer behind a comment's public id."""
     return answer_id_of(public, bytes.fromhex(key)) if key else None
-
-
-async def with_names(uow: UnitOfWork, report: Report) -> Report:
-    """Fill in city and category names (kept out of the counting code)."""
-    cities = {c.id: c.name for c in await uow.catalog.cities()}
-    categories = {c.id: c.name for c in await uow.catalog.categories()}
-    practices = {p.id: p for p in await uow.catalog.practices()}
-    for summary in report.practices:
-        summary.city = cities.get(summary.city_id, {})
-        practice = practices.get(summary.practice_id)
-        summary.category = categories.get(practice.category_id, {}) if practice else {}
-    return report

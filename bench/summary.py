@@ -47,7 +47,8 @@ from typing import Any
 import uvloop
 from sqlalchemy import insert, text
 
-from audit.summary import published_report, round_period, year_period
+from app.summaries import published_report, round_period
+from audit.summary import year_period
 from bot.config import LOCALES, Settings, load_settings
 from bot.rounds import create_round
 from bot.services import Services, start_services

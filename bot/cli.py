@@ -23,14 +23,8 @@ from app import jury as jury_cases
 from app import nominations as nomination_cases
 from app.editions import EditionError, Schedule, Weights
 from app.nominations import NominationError
-from audit.summary import (
-    city_period,
-    published_counts,
-    published_report,
-    round_period,
-    round_totals,
-    year_period,
-)
+from app.summaries import published_counts, published_report, round_period
+from audit.summary import city_period, round_totals, year_period
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog

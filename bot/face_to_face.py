@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from audit.privacy import mask_contacts
 from bot.flow import answer_columns
 from bot.services import Services
 from conversations.submissions import (
@@ -27,6 +26,7 @@ from conversations.submissions import (
     read_submissions,
 )
 from conversations.survey import AnswerValue, Survey, survey_from_dict
+from storage.masking import mask_contacts
 from storage.models import FACE_TO_FACE
 from storage.models import Survey as SurveyRow
 from storage.uow import UnitOfWork

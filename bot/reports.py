@@ -15,15 +15,9 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app.summaries import published_report, round_period
 from audit.export import EXPORTERS, file_name, period_file_name
-from audit.summary import (
-    COMMENT_KEY,
-    Period,
-    comment_answer_id,
-    published_report,
-    round_period,
-    year_period,
-)
+from audit.summary import COMMENT_KEY, Period, comment_answer_id, year_period
 from bot.config import LOCALES
 from bot.services import Services
 from bot.staff import COORDINATOR, Role

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from audit.summary import freeze_round
+from app.summaries import freeze_round
 from bot.services import Services
 from bot.staff import day_start
 from conversations.messages import Local, Msg, Plain, _

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 
-from audit.disclosure import Cell, Decision, Version
+from storage.cells import Cell, CellScope, Decision, LiveCell, Version
 from storage.models import (
     AnswerTally,
     CellChange,
@@ -37,28 +36,6 @@ from storage.tallies import (
     dialect_insert,
     period_of,
 )
-
-
-@dataclass(frozen=True)
-class CellScope:
-    """Which cells a report covers: some rounds, or the rounds opened and the months (outside
-    rounds) within a window, of some cities (None: no restriction)."""
-
-    round_ids: tuple[int, ...] | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    city_ids: tuple[str, ...] | None = None
-
-
-@dataclass
-class LiveCell:
-    """A cell's live counts: value counts (survey, question, number, option, n), responses
-    (status, locale, n) and the answer ids of its comments."""
-
-    values: list[tuple[int, str, int | None, str | None, int]] = field(default_factory=list)
-    responses: list[tuple[str, str, int]] = field(default_factory=list)
-    comment_ids: list[int] = field(default_factory=list)
-    channels: dict[str, int] = field(default_factory=dict)  # completed responses per channel
 
 
 def _version(row: PublishedCell) -> Version:

@@ -10,7 +10,6 @@ Comments come with contacts already masked.
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import chain
 from typing import Any, NamedTuple, TypeVar, TypeVarTuple
@@ -18,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Result, Select, and_, delete, func, or_, select
 
-from audit.privacy import mask_contacts
+from storage.cells import Scope
+from storage.masking import mask_contacts
 from storage.models import (
     Answer,
     AnswerTally,
@@ -49,17 +49,6 @@ from storage.tallies import (
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 _Ts = TypeVarTuple("_Ts")
 _BATCH = 2000  # rows fetched at a time: fewer calls than one by one, no list of them all
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which responses a summary covers: some rounds, a time window (by start), some cities."""
-
-    round_ids: tuple[int, ...] | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    city_ids: tuple[str, ...] | None = None
-    channel: str | None = None  # only responses of one channel (telegram, face_to_face)
 
 
 class ValueCount(NamedTuple):

@@ -44,8 +44,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.disclosure import Cell
-from audit.privacy import mask_contacts
+from storage.cells import NO_ROUND, ROUND_PERIOD, Cell
+from storage.masking import mask_contacts
 from storage.models import (
     PREVIEW,
     Answer,
@@ -59,10 +59,8 @@ from storage.models import (
 
 ZONE_KEY = "tally_timezone"
 COMPLETED = "completed"
-NO_ROUND = 0  # the always-on survey (round ids start at 1)
 NO_NUMBER = -(2**31)  # an answer without a number (scales are 1-5)
 NO_OPTION = ""  # an answer without an option
-ROUND_PERIOD = ""  # the period of a round's publishable cell: it spans the round's months
 _RESPONSE_KEY = ("practice_id", "round_id", "period", "locale", "status")
 _ANSWER_KEY = (
     "practice_id",

@@ -13,9 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.summaries import round_period
 from audit.disclosure import (
-    Cell,
-    Version,
     answer_id_of,
     combine,
     decide,
@@ -24,10 +23,11 @@ from audit.disclosure import (
     shown,
     suppress_complement,
 )
-from audit.summary import Period, city_period, round_period, year_period
+from audit.summary import Period, city_period, year_period
 from bot.reports import build
 from bot.rounds import close_round
 from bot.services import Services
+from storage.cells import Cell, Version
 from storage.models import Answer, utcnow
 from tests.conftest import SECRET
 from tests.test_audit import A, add_response, make_round, person

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from audit.summary import published_report, round_period
+from app.summaries import published_report, round_period
 from bot.face_to_face import import_submissions, read_table
 from bot.rounds import create_round
 from bot.services import Services

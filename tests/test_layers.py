@@ -32,7 +32,7 @@ def imported_modules(folder: str) -> dict[str, set[str]]:
             "conversations",
             {"telegram", "sqlalchemy", "aiosqlite", "asyncpg", "storage", "bot", "app"},
         ),
-        ("storage", {"telegram", "bot", "conversations", "app"}),
+        ("storage", {"telegram", "bot", "conversations", "app", "audit"}),
         ("app", {"telegram", "aiohttp", "bot", "sqlalchemy"}),
         ("audit", {"telegram", "aiohttp", "bot", "app"}),
         ("inputfiles", {"telegram", "bot", "conversations", "storage", "sqlalchemy", "audit"}),

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from audit.summary import round_period, summarize
+from app.summaries import round_period, summarize
 from bot.config import Settings
 from bot.reports import compile_due_reports
 from bot.rounds import close_round, reconcile

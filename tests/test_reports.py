@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from audit.summary import published_report, round_period
+from app.summaries import published_report, round_period
 from bot.config import Settings
 from bot.reports import compile_due_reports
 from bot.rounds import close_round, reconcile

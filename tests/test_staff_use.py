@@ -15,8 +15,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from app.summaries import published_report, round_period
 from audit.export import to_json, to_pdf
-from audit.summary import published_report, round_period
 from bot import staff
 from bot.config import Settings
 from bot.rounds import RoundError, create_round

@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 
-from audit.summary import Period, ScopeError, round_period, year_period
+from app.summaries import round_period
+from audit.summary import Period, ScopeError, year_period
 from bot.config import LOCALES
 from bot.reports import FORMATS, build, moderate_comment, report_preferences
 from bot.staff import COORDINATOR, Role

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from audit.summary import published_counts
+from app.summaries import published_counts
 from bot import staff
 from bot.flow import Reply
 from bot.rounds import RoundError, create_round, open_round

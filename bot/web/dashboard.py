@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 import jinja2
 from aiohttp import web
 
+from app.summaries import published_counts, published_report, round_period
 from audit.export import (
     CRITERION_NAMES,
     EXPORTERS,
@@ -31,14 +32,7 @@ from audit.export import (
     reading_span,
 )
 from audit.model import CRITERIA, Comment, PracticeSummary, Report
-from audit.summary import (
-    Period,
-    published_counts,
-    published_report,
-    round_period,
-    round_totals,
-    year_period,
-)
+from audit.summary import Period, round_totals, year_period
 from bot.config import LOCALES
 from bot.reports import moderate_comment, report_preferences
 from bot.services import Services
