@@ -27,7 +27,7 @@ class JuryError(EditionError):
 
 
 @dataclass(frozen=True)
-class Progress:
+class JuryProgress:
     """How far one juror is, in counts only (what staff may see before the close)."""
 
     label: str
@@ -199,7 +199,7 @@ async def scores_of(
     return await uow.jury.scores(year, juror_id)
 
 
-async def progress(uow: UnitOfWork, year: int) -> list[Progress]:
+async def progress(uow: UnitOfWork, year: int) -> list[JuryProgress]:
     """Each juror's progress in counts (what staff see; never the scores)."""
     await existing(uow, year)
     result = []
@@ -207,6 +207,6 @@ async def progress(uow: UnitOfWork, year: int) -> list[Progress]:
         done = _done_practices(await uow.jury.scores(year, juror.telegram_user_id))
         recused = sum(1 for state in done.values() if state == RECUSED)
         result.append(
-            Progress(juror.label, len(done) - recused, recused, juror.submitted_at is not None)
+            JuryProgress(juror.label, len(done) - recused, recused, juror.submitted_at is not None)
         )
     return result

@@ -57,8 +57,8 @@ if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
 
-class Renderer(Protocol):
-    """What an export needs of bot.i18n.Translator (audit/ must not import bot/)."""
+class TextRenderer(Protocol):
+    """What an export needs of app.i18n.Translator (audit/ must not import bot/)."""
 
     def render(self, text: Text, locale: str) -> str:
         """One text in one language."""
@@ -207,7 +207,7 @@ class _View:
     """A report as one reader sees it: texts in their language, suppressed figures as "< k"."""
 
     report: Report
-    translator: Renderer
+    translator: TextRenderer
     locale: str
 
     def t(self, text: Text) -> str:
@@ -427,7 +427,7 @@ def _criterion_row(view: _View, practice: PracticeSummary, name: str) -> list[Ce
 # ----------------------------------------------------------------------------- CSV
 
 
-def to_csv(report: Report, translator: Renderer, locale: str) -> bytes:
+def to_csv(report: Report, translator: TextRenderer, locale: str) -> bytes:
     """Tidy CSV: one row per city × practice × criterion, UTF-8 with a BOM."""
     view = _View(report, translator, locale)
     out = io.StringIO()
@@ -498,7 +498,7 @@ SCORE_COLUMN = 1 + [column.label for column in SUMMARY_COLUMNS].index(SCORE)  # 
 PRACTICE_COLUMN = 1 + [column.label for column in SUMMARY_COLUMNS].index(PRACTICE)
 
 
-def to_xlsx(report: Report, translator: Renderer, locale: str) -> bytes:
+def to_xlsx(report: Report, translator: TextRenderer, locale: str) -> bytes:
     """A workbook with the sheets Summary, Criteria, Trend, Comments and Method."""
     from openpyxl import Workbook
 
@@ -686,7 +686,7 @@ def _not_enough(view: _View) -> list[tuple[str, str]]:
 # ----------------------------------------------------------------------------- JSON
 
 
-def to_json(report: Report, translator: Renderer, locale: str) -> bytes:
+def to_json(report: Report, translator: TextRenderer, locale: str) -> bytes:
     """The whole report for programs: figures as numbers, null where suppressed."""
     view = _View(report, translator, locale)
     document = {
@@ -790,7 +790,7 @@ def _json_comment(comment: Comment) -> dict[str, Any]:
 
 
 def _font_dir() -> Path:
-    """matplotlib's DejaVu Sans, which covers Latin, Polish and Cyrillic (as bot/poster.py uses)."""
+    """matplotlib's DejaVu Sans, which covers Latin, Polish and Cyrillic (as app/poster.py uses)."""
     import matplotlib
 
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -801,7 +801,7 @@ _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # a comment may hold them; a
 BAR_COLOURS = ("#1b6ca8", "#f2a541", "#4f9d69", "#8c5aa8")
 
 
-def to_pdf(report: Report, translator: Renderer, locale: str) -> bytes:
+def to_pdf(report: Report, translator: TextRenderer, locale: str) -> bytes:
     """A printable report: a cover, then the ranking, each city, the trend, the re-evaluation,
     the comments and the method, one after the other (a section starts a new page only when
     the rest of the page cannot hold its beginning: no near-empty pages)."""
@@ -1227,7 +1227,7 @@ def _pdf_page_numbers(pdf: FPDF, view: _View) -> None:
 # ----------------------------------------------------------------------------- formats
 
 
-EXPORTERS: Mapping[str, Callable[[Report, Renderer, str], bytes]] = {
+EXPORTERS: Mapping[str, Callable[[Report, TextRenderer, str], bytes]] = {
     "csv": to_csv,
     "xlsx": to_xlsx,
     "pdf": to_pdf,

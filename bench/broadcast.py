@@ -23,9 +23,9 @@ from pathlib import Path
 import aiohttp
 from telegram import Bot
 
-from bot.config import LOCALES, load_settings
-from bot.rounds import create_round, open_round
-from bot.services import start_services
+from app.config import LOCALES, load_settings
+from app.rounds import create_round, open_round
+from bot.startup import start_services
 from bot.telegram.outbox import OutboxSender
 from bot.transport import AiohttpRequest
 from storage.models import utcnow

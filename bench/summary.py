@@ -47,11 +47,12 @@ from typing import Any
 import uvloop
 from sqlalchemy import insert, text
 
+from app.config import LOCALES, Settings, load_settings
+from app.rounds import create_round
+from app.services import Services
 from app.summaries import published_report, round_period
 from audit.summary import year_period
-from bot.config import LOCALES, Settings, load_settings
-from bot.rounds import create_round
-from bot.services import Services, start_services
+from bot.startup import start_services
 from storage.catalog import load_catalog
 from storage.models import Answer, Respondent, Response
 from tests.conftest import reset_postgresql

@@ -112,7 +112,7 @@ import uvloop
 import yaml
 from aiohttp import web
 
-from bot.services import Pseudonymizer
+from app.services import Pseudonymizer
 from conversations.survey import load_survey_file
 from tests.fakebotapi import COMMAND, ApiError, Call, FakeBotApi, _coerce, api
 

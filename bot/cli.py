@@ -15,22 +15,24 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvloop
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import BarColumn, SpinnerColumn, TextColumn
+from rich.progress import Progress as ProgressBar
 
 from app import editions as edition_cases
 from app import evaluation as evaluation_cases
 from app import jury as jury_cases
 from app import nominations as nomination_cases
+from app import staff
+from app.config import LOCALES, ConfigError, Settings, load_settings
 from app.editions import EditionError, Schedule, Weights
+from app.i18n import MissingCatalog
 from app.nominations import NominationError
+from app.reports import build, moderate_comment
+from app.rounds import RoundError, apply_retention, close_round, plan_round
+from app.services import Services, survey_folders
 from app.summaries import published_counts, published_report, round_period
 from audit.summary import city_period, round_totals, year_period
-from bot import staff
-from bot.config import LOCALES, ConfigError, Settings, load_settings
-from bot.i18n import MissingCatalog
-from bot.reports import build, moderate_comment
-from bot.rounds import RoundError, apply_retention, close_round, create_round, open_round
-from bot.services import Services, start_services, survey_folders
+from bot.startup import start_services
 from bot.transport import without_token
 from conversations.notices import last_moment
 from conversations.round_setup import parse_date
@@ -519,7 +521,7 @@ def responses_import(
     ] = None,
 ) -> None:
     """Store face-to-face interviews as responses (channel face_to_face); safe to repeat."""
-    from bot.face_to_face import import_submissions, read_table
+    from app.face_to_face import import_submissions, read_table
 
     settings = _settings()
 
@@ -683,21 +685,22 @@ def round_open(
             version = await uow.surveys.latest(survey)
             if version is None:
                 raise RoundError(f"unknown survey '{survey}'")
-            round_ = await create_round(
+            planned = await plan_round(
                 uow,
+                services,
                 CLI_ACTOR,
                 city,
                 practice or [],
                 version.id,
                 opens_at,
                 closes_at,
+                now,
                 remind_days=remind_days,
                 remind_non_starters=remind_non_starters,
-                zone=settings.tz,
             )
-            if round_.opens_at <= now:
-                invited = await open_round(uow, services, round_, CLI_ACTOR, now)
-                return f"round {round_.id} is open; {invited} invitation(s) queued"
+        round_ = planned.round
+        if planned.invited is not None:
+            return f"round {round_.id} is open; {planned.invited} invitation(s) queued"
         return f"round {round_.id} is planned; it opens {opens_at:%Y-%m-%d %H:%M %Z}"
 
     typer.echo(_run(lambda: _with_services(settings, create)))
@@ -789,7 +792,7 @@ def poster(
     _output_file(out)
 
     async def make(services: Services) -> tuple[str, bytes]:
-        from bot.poster import poster_for
+        from app.poster import poster_for
 
         username = bot_username or settings.bot_username or await _ask_username(settings)
         async with services.db.unit_of_work() as uow:
@@ -902,7 +905,7 @@ def report(
         if channel is not None:
             scope = dataclasses.replace(period.scope, channel=channel.value)
             period = dataclasses.replace(period, scope=scope)
-        with Progress(
+        with ProgressBar(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), transient=True
         ) as bar:
             task = bar.add_task("report", total=3)

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.flow import Identity, Reply, my_data, respond
-from bot.services import Services
+from app.respond import Identity, Reply, my_data, respond
+from app.services import Services
 from conversations import events as ev
 from conversations.engine import Prompt
 from storage.models import PREVIEW

@@ -5,7 +5,7 @@ in while the previous batch was being written, so under load one commit and one 
 the database thread serve many answers, and when it is quiet a batch is one event. What the
 hot path cannot decide alone (a first answer that creates the response, the last one that
 completes it, a change of language, anything outside a survey) it declines, and the general
-path in bot/flow.py handles that event as before.
+path in app/respond.py handles that event as before.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.flow import (
+from app.respond import (
     SURVEY_EVENTS,
     Identity,
     Reply,
@@ -27,12 +27,12 @@ from bot.flow import (
     reply_locale,
     survey_world,
 )
-from bot.services import Services
+from app.services import Services
 from conversations import engine
 from conversations import events as ev
 from conversations.engine import DeleteAnswers, Outcome, SaveAnswer, State
 from storage.db import is_outage
-from storage.hotpath import Declined, Progress, StoredState, Writer, run_on_writer
+from storage.hotpath import Declined, StoredProgress, StoredState, Writer, run_on_writer
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class Decision:
         state = outcome.state
         response = state.response
         assert response is not None and response.id is not None
-        progress = Progress(
+        progress = StoredProgress(
             state.stage,
             state.city_id,
             state.practice_id,

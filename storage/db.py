@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, event, exc
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from storage.leader import startup_lock
@@ -40,6 +40,11 @@ NETWORK_ERRNOS = frozenset(
     {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.ETIMEDOUT, errno.EHOSTDOWN}
 )
 CONNECT_TIMEOUT = 5.0  # seconds; a server that does not answer is away, not slow
+
+
+# A write that lost a race for a unique key (e.g. two first events of one person): the caller
+# may retry. Named here so that the layers above catch it without importing SQLAlchemy.
+Conflict = IntegrityError
 
 
 def is_outage(error: BaseException) -> bool:

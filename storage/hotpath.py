@@ -6,7 +6,7 @@ thread costs ~2 µs. So an answer inside a survey — by far the most frequent e
 here: the whole batch (claim the update, load the state, run the caller's decision, write) runs
 in one hop to the writer's thread and commits once. Each event sits in its own SAVEPOINT, so an
 event the caller cannot decide here is rolled back alone and handled by the general path
-(bot/flow.py), which stays the reference: tests check that both write the same rows.
+(app/respond.py), which stays the reference: tests check that both write the same rows.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class StoredState:
 
 
 @dataclass(frozen=True)
-class Progress:
+class StoredProgress:
     """The progress columns an event writes."""
 
     stage: str
@@ -170,7 +170,7 @@ class Writer:
             answers,
         )
 
-    def save_progress(self, pseudonym: str, progress: Progress) -> None:
+    def save_progress(self, pseudonym: str, progress: StoredProgress) -> None:
         """Where the respondent is now."""
         self.connection.execute(
             SAVE_PROGRESS,

@@ -398,7 +398,7 @@ class AuditLog(Base):
 
 class OutboxMessage(Base):
     """A message to deliver (invitation, reminder, report); `dedupe_key` makes it exactly one.
-    A respondent's key holds a keyed hash of the chat, never the chat id (bot.rounds.chat_key),
+    A respondent's key holds a keyed hash of the chat, never the chat id (app.rounds.chat_key),
     and the payload only what sending needs, never why the message is sent."""
 
     __tablename__ = "outbox"
@@ -446,10 +446,10 @@ class CommentModeration(Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Report(Base):
+class ReportRecord(Base):
     """A scheduled report that was compiled; `period_key` makes each compiled once, in each
     language and format a coordinator asked for. The file itself is not stored: it is built
-    when it is sent (bot.reports.build_stored), so no stored file keeps a comment that its
+    when it is sent (app.reports.build_stored), so no stored file keeps a comment that its
     author has since deleted."""
 
     __tablename__ = "reports"

@@ -26,7 +26,7 @@ from storage.models import (
     MaskedComment,
     OutboxMessage,
     Practice,
-    Report,
+    ReportRecord,
     Response,
     ResponseTally,
     Round,
@@ -394,7 +394,7 @@ class ReportRepository(_Repository):
 
     async def exists(self, period_key: str) -> bool:
         """Whether a report for this period was compiled already."""
-        query = select(Report.id).where(Report.period_key == period_key)
+        query = select(ReportRecord.id).where(ReportRecord.period_key == period_key)
         return (await self.session.scalar(query)) is not None
 
     async def add(
@@ -405,11 +405,11 @@ class ReportRepository(_Repository):
         locale: str,
         fmt: str,
         filename: str,
-    ) -> Report | None:
+    ) -> ReportRecord | None:
         """Record a report unless its period exists in this language and format (a racing
         compiler loses quietly)."""
         statement = (
-            self._insert(Report)
+            self._insert(ReportRecord)
             .values(
                 period_key=period_key,
                 kind=kind,
@@ -420,27 +420,31 @@ class ReportRepository(_Repository):
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(
-                index_elements=[Report.period_key, Report.locale, Report.format]
+                index_elements=[ReportRecord.period_key, ReportRecord.locale, ReportRecord.format]
             )
         )
         result = await self.session.execute(statement)
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
-        query = select(Report).where(
-            Report.period_key == period_key, Report.locale == locale, Report.format == fmt
+        query = select(ReportRecord).where(
+            ReportRecord.period_key == period_key,
+            ReportRecord.locale == locale,
+            ReportRecord.format == fmt,
         )
         return (await self.session.scalars(query)).first()
 
-    async def get(self, report_id: int) -> Report | None:
+    async def get(self, report_id: int) -> ReportRecord | None:
         """One report."""
-        return await self.session.get(Report, report_id)
+        return await self.session.get(ReportRecord, report_id)
 
-    async def latest(self, limit: int = 20) -> Sequence[Report]:
+    async def latest(self, limit: int = 20) -> Sequence[ReportRecord]:
         """The newest reports."""
-        query = select(Report).order_by(Report.id.desc()).limit(limit)
+        query = select(ReportRecord).order_by(ReportRecord.id.desc()).limit(limit)
         return (await self.session.scalars(query)).all()
 
     async def prune(self, before: datetime) -> int:
         """Forget the records of reports compiled before a moment; how many."""
-        result = await self.session.execute(delete(Report).where(Report.created_at < before))
+        result = await self.session.execute(
+            delete(ReportRecord).where(ReportRecord.created_at < before)
+        )
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -11,8 +11,9 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings, load_settings
-from bot.services import Services, start_services
+from app.config import Settings, load_settings
+from app.services import Services
+from bot.startup import start_services
 
 DATA = Path(__file__).parent / "data"
 SECRET = "test-secret-that-is-long-enough-0123456789"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.services import Services
+from app.services import Services
 from storage.models import OutboxMessage, ProcessedUpdate
 from tests.conftest import SECRET
 from tests.fakebotapi import FakeBotApi

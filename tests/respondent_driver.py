@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.services import Services
+from app.services import Services
 from conversations import events as ev
 from conversations.engine import ANOTHER, FINISHED
 from conversations.survey import Survey, survey_from_dict

@@ -9,8 +9,9 @@ from typing import Any
 
 from telegram import Update
 
-from bot.config import Settings
-from bot.services import Services, start_services
+from app.config import Settings
+from app.services import Services
+from bot.startup import start_services
 from bot.telegram.app import build_application, prepare
 from bot.telegram.jobs import schedule_jobs
 from bot.telegram.outbox import OutboxSender

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from app.respond import answer_columns
+from app.rounds import create_round
+from app.services import Services
 from app.summaries import published_report, round_period
 from audit.model import held_up
 from audit.stats import median_of, scale_stats, t_quantile
 from audit.summary import COMMENT_KEY, city_period, comment_answer_id, year_period
-from bot.flow import answer_columns
-from bot.rounds import create_round
-from bot.services import Services
 from storage.models import utcnow
 
 A = "krakow-otwarty-krakow"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from bot.config import Settings
+from app.config import Settings
 from tests.conftest import SECRET
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_settings
+from app.config import DEFAULT_DATABASE_URL, ConfigError, load_settings
 
 
 def test_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +145,7 @@ def test_several_bad_settings_are_one_line_each() -> None:
 async def test_a_postgres_url_as_providers_give_it_really_connects() -> None:
     if not os.environ.get("TEST_DATABASE_URL"):
         pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
-    from bot.services import start_services
+    from bot.startup import start_services
     from tests.conftest import SECRET, postgresql_url, reset_postgresql
 
     await reset_postgresql(postgresql_url())

@@ -8,8 +8,8 @@ import sys
 
 from sqlalchemy import select
 
-from bot.config import Settings
-from bot.services import start_services
+from app.config import Settings
+from bot.startup import start_services
 from storage.models import Answer, Response
 from tests.conftest import SECRET
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.config import Settings
-from bot.services import start_services
+from app.config import Settings
+from bot.startup import start_services
 from storage.models import Answer, Progress, Response
 from tests.conftest import SECRET
 from tests.fakebotapi import FakeBotApi

@@ -16,7 +16,8 @@ import pytest
 from aiohttp import web
 from openpyxl import load_workbook
 
-from bot.services import Services, start_services
+from app.services import Services
+from bot.startup import start_services
 from bot.web.auth import digest, sign_in_link
 from bot.web.server import build_web_app
 from storage.models import utcnow
@@ -67,7 +68,7 @@ async def site(database_url: str) -> AsyncIterator[dict[str, Any]]:
         await uow.staff.put(KRAKOW_COORDINATOR, "coordinator", ["krakow"])
         survey = await uow.surveys.latest("open-cities")
         assert survey is not None
-        from bot.rounds import create_round
+        from app.rounds import create_round
 
         gdansk = await create_round(
             uow,

@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from bot import staff
+from app import staff
 from bot.web.auth import sign_in_link
 from tests import test_dashboard
 from tests.test_dashboard import KRAKOW_COORDINATOR, sign_in_with, signed_in_page

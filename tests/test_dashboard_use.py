@@ -177,8 +177,8 @@ async def test_a_round_closing_on_31_december_shows_31_december(
 ) -> None:
     from datetime import date
 
-    from bot import staff
-    from bot.rounds import create_round
+    from app import staff
+    from app.rounds import create_round
 
     services = site["services"]
     zone = services.settings.tz

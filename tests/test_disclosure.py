@@ -13,6 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.reports import build
+from app.rounds import close_round
+from app.services import Services
 from app.summaries import round_period
 from audit.disclosure import (
     answer_id_of,
@@ -24,9 +27,6 @@ from audit.disclosure import (
     suppress_complement,
 )
 from audit.summary import Period, city_period, year_period
-from bot.reports import build
-from bot.rounds import close_round
-from bot.services import Services
 from storage.cells import Cell, Version
 from storage.models import Answer, utcnow
 from tests.conftest import SECRET
@@ -71,7 +71,7 @@ async def close(services: Services, round_id: int) -> None:
 
 
 async def forget(services: Services, who: str) -> None:
-    """What /delete does to a respondent's data (bot/flow.py)."""
+    """What /delete does to a respondent's data (app/respond.py)."""
     async with services.db.unit_of_work() as uow:
         await uow.respondents.forget(services.pseudonyms.of("fixture", who))
 

@@ -31,11 +31,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
+from app.rounds import close_round, create_round
+from app.services import Services
 from app.summaries import published_counts, published_report, round_period
 from audit.export import to_json
 from audit.summary import Period, city_period, year_period
-from bot.rounds import close_round, create_round
-from bot.services import Services, start_services
+from bot.startup import start_services
 from storage import models
 from storage.models import utcnow
 from tests.conftest import make_settings

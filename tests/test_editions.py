@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from app import editions
+from app.config import Settings
 from app.editions import EditionError, Schedule, Weights
-from bot.config import Settings
-from bot.services import Services
+from app.services import Services
 from storage.models import AuditLog, Edition
 from tests.telegram_harness import running_bot
 from tests.test_cli import auditbot, ok

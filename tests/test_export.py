@@ -12,11 +12,11 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from app.i18n import Translator
 from audit.export import CRITERIA_COLUMNS, EXPORTERS, file_name, to_csv, to_json, to_pdf, to_xlsx
 from audit.model import CRITERIA, Comment, PracticeSummary, Report, Trend
 from audit.privacy import safe_cell
 from audit.stats import ScaleStats, composite, scale_stats
-from bot.i18n import Translator
 from conversations.messages import Msg, Text
 from storage.masking import mask_contacts
 

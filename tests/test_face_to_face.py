@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.face_to_face import import_submissions, read_table
+from app.rounds import create_round
+from app.services import Services
 from app.summaries import published_report, round_period
-from bot.face_to_face import import_submissions, read_table
-from bot.rounds import create_round
-from bot.services import Services
 from storage.models import Answer, Response, Round, utcnow
 from storage.reporting import Scope
 from tests.test_audit import A, B

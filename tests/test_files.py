@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from app.config import Settings
 from storage.catalog import CatalogError, read_catalog
 from tests.conftest import DATA
 from tests.test_cli import auditbot

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.config import Settings
-from bot.flow import Identity, Reply, respond
-from bot.services import Services, start_services
+from app.config import Settings
+from app.respond import Identity, Reply, respond
+from app.services import Services
+from bot.startup import start_services
 from conversations import events as ev
 from storage.models import Answer, Progress, Respondent, Response
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.i18n import Translator
+from app.i18n import Translator
 from bot.telegram.render import event_from_callback
 from conversations import events as ev
 from conversations.engine import SaveAnswer, State, handle, required_answers

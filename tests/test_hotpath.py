@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.flow import Identity, Reply, respond
-from bot.services import Services, start_services
+from app.respond import Identity, Reply, respond
+from app.services import Services
+from bot.startup import start_services
 from conversations import events as ev
 from storage.models import Answer, ProcessedUpdate, Progress, Response
 from tests.conftest import make_settings

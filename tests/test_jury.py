@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from app import editions, evaluation, jury
+from app.config import Settings
 from app.editions import Schedule, Weights
 from app.jury import JuryError
-from bot.config import Settings
-from bot.services import Services
+from app.services import Services
 from conversations.messages import _
 from storage.models import AuditLog, utcnow
 from tests.telegram_harness import Person, RunningBot, running_bot
@@ -121,8 +121,8 @@ async def test_jurors_do_not_see_each_others_scores_before_the_close(services: S
         assert len(await jury.scores_of(uow, YEAR, JURORS[1], JURORS[1], NOW)) == 3
         progress = await jury.progress(uow, YEAR)  # staff: counts only
     assert progress[:2] == [
-        jury.Progress("A", scored=0, recused=0, submitted=False),
-        jury.Progress("B", scored=1, recused=0, submitted=False),
+        jury.JuryProgress("A", scored=0, recused=0, submitted=False),
+        jury.JuryProgress("B", scored=1, recused=0, submitted=False),
     ]
     after_close = NOW + timedelta(days=11)
     async with services.db.unit_of_work() as uow:
@@ -293,11 +293,11 @@ async def test_jurors_score_in_the_bot_in_their_languages(database_url: str) -> 
             progress = await jury.progress(uow, YEAR)
             scores = await uow.jury.scores(YEAR, JURORS[0])
         assert progress == [
-            jury.Progress("A", 2, 0, True),
-            jury.Progress("B", 1, 1, True),
-            jury.Progress("C", 2, 0, True),
-            jury.Progress("D", 2, 0, True),
-            jury.Progress("E", 0, 0, False),
+            jury.JuryProgress("A", 2, 0, True),
+            jury.JuryProgress("B", 1, 1, True),
+            jury.JuryProgress("C", 2, 0, True),
+            jury.JuryProgress("D", 2, 0, True),
+            jury.JuryProgress("E", 0, 0, False),
         ]
         assert sorted((s.practice_id, s.criterion, s.score) for s in scores)[:3] == [
             (PRACTICES[0], "comprehensiveness", 5),

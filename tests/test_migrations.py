@@ -9,8 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from app.services import Services
 from bot.cli import _revisions
-from bot.services import Services, start_services
+from bot.startup import start_services
 from storage.models import Base, utcnow
 from tests.conftest import make_settings
 from tests.test_audit import A, add_response, make_round, person

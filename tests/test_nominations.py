@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from app import editions, nominations
+from app.config import Settings
 from app.editions import EditionError, Schedule, Weights
 from app.nominations import NominationError
-from bot.config import Settings
-from bot.services import Services
+from app.services import Services
 from conversations import nomination
 from conversations.messages import _
 from conversations.notices import nomination_outcome
@@ -247,7 +247,7 @@ def test_the_command_line_lists_and_decides_nominations(settings: Settings) -> N
     ok(open_by_cli(settings))
 
     async def two() -> None:
-        from bot.services import start_services
+        from bot.startup import start_services
 
         services = await start_services(settings)
         try:

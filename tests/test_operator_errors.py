@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from bot.config import Settings
+from app.config import Settings
 from storage.models import Respondent
 from tests.conftest import SECRET
 from tests.fakebotapi import FakeBotApi
@@ -262,7 +262,7 @@ def test_a_database_left_in_the_old_default_place_is_not_silently_ignored(tmp_pa
 
 
 async def test_database_errors_never_carry_the_values_they_were_given(settings: Settings) -> None:
-    from bot.services import start_services
+    from bot.startup import start_services
 
     services = await start_services(settings)
     secret = "pseudonym-that-must-not-leak"

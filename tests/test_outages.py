@@ -21,7 +21,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.services import Services, start_services
+from app.services import Services
+from bot.startup import start_services
 from bot.telegram.leadership import HEARTBEAT_KEY
 from tests.conftest import make_settings
 from tests.fakebotapi import FakeBotApi, FakeUser

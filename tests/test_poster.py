@@ -10,7 +10,7 @@ import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
-from bot.poster import MARGIN, PAGE_H, PAGE_W, _layout, _width, deep_link, render_poster
+from app.poster import MARGIN, PAGE_H, PAGE_W, _layout, _width, deep_link, render_poster
 
 LINK = deep_link("OpenCitiesAuditBot", "krakow-otwarty_krakow")
 HEADING = "Kraków · Otwarty Kraków"

@@ -9,12 +9,13 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
+from app.config import Settings
+from app.reports import compile_due_reports
+from app.rounds import close_round, reconcile
+from app.services import Services
+from app.staff import COORDINATOR
 from app.summaries import round_period, summarize
-from bot.config import Settings
-from bot.reports import compile_due_reports
-from bot.rounds import close_round, reconcile
-from bot.services import Services, start_services
-from bot.staff import COORDINATOR
+from bot.startup import start_services
 from bot.telegram.outbox import OutboxSender
 from conversations.messages import _
 from storage.models import (
@@ -23,7 +24,7 @@ from storage.models import (
     Base,
     OutboxMessage,
     ReminderRequest,
-    Report,
+    ReportRecord,
     Response,
     Subscription,
     utcnow,
@@ -284,7 +285,7 @@ async def test_five_console_previews_do_not_make_a_round_reportable(settings: Se
 
 
 async def test_the_stored_report_record_keeps_no_file(database_url: str) -> None:
-    assert "content" not in Report.__table__.columns
+    assert "content" not in ReportRecord.__table__.columns
 
 
 async def test_mydata_shows_each_question_and_answer_in_the_persons_language(

@@ -12,9 +12,9 @@ from dataclasses import replace
 import pytest
 from openpyxl import load_workbook
 
+from app.i18n import Translator
 from audit.export import to_csv, to_xlsx
 from audit.model import Comment, Report
-from bot.i18n import Translator
 from tests.test_export import LOCALES, build_report, csv_rows
 
 FORMULA_SIGNS = "=+-@＝＋－＠"

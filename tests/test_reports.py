@@ -14,13 +14,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from app.config import Settings
+from app.reports import compile_due_reports
+from app.rounds import close_round, reconcile
+from app.services import Services
 from app.summaries import published_report, round_period
-from bot.config import Settings
-from bot.reports import compile_due_reports
-from bot.rounds import close_round, reconcile
-from bot.services import Services
 from bot.telegram.outbox import OutboxSender
-from storage.models import Answer, AuditLog, Report, utcnow
+from storage.models import Answer, AuditLog, ReportRecord, utcnow
 from tests.conftest import SECRET
 from tests.telegram_harness import RunningBot, running_bot
 from tests.test_audit import A, add_response, make_round, person
@@ -39,7 +39,7 @@ async def bot(database_url: str):  # type: ignore[no-untyped-def]
 
 async def report_count(services: Services) -> int:
     async with services.db.unit_of_work() as uow:
-        return int(await uow.session.scalar(select(func.count(Report.id))) or 0)
+        return int(await uow.session.scalar(select(func.count(ReportRecord.id))) or 0)
 
 
 async def fill_round(services: Services) -> int:

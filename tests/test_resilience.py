@@ -15,10 +15,10 @@ import aiohttp
 import pytest
 from sqlalchemy import select, update
 
-from bot.config import Settings
-from bot.rounds import close_round
-from bot.services import start_services
-from bot.staff import COORDINATOR
+from app.config import Settings
+from app.rounds import close_round
+from app.staff import COORDINATOR
+from bot.startup import start_services
 from bot.telegram.outbox import OutboxSender
 from bot.web.metrics import REGISTRY
 from storage.db import Database

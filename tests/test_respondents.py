@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.rounds import close_round, create_round, open_round, reconcile
-from bot.services import Services
+from app.rounds import close_round, create_round, open_round, reconcile
+from app.services import Services
 from bot.telegram.outbox import OutboxSender
 from conversations import events as ev
 from conversations.engine import (
@@ -174,7 +174,7 @@ def name_templates() -> list[tuple[str, str]]:
     interface catalogs and the shipped surveys."""
     from babel.messages.pofile import read_po
 
-    from bot.services import SHIPPED_SURVEYS
+    from app.services import SHIPPED_SURVEYS
     from conversations.survey import survey_files
     from locales import LOCALES_DIR
 

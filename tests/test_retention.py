@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.rounds import Retention, apply_retention, close_round
-from bot.services import Services
+from app.rounds import Retention, apply_retention, close_round
+from app.services import Services
 from storage.models import Answer, AuditLog, Response, utcnow
 from tests.test_audit import A, add_response, make_round, person
 from tests.test_staff import open_now, subscribe

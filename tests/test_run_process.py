@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot.config import Settings
-from bot.services import start_services
+from app.config import Settings
+from bot.startup import start_services
 from storage.models import Answer, Respondent, Response
 from tests.conftest import SECRET
 from tests.fakebotapi import FakeBotApi, FakeUser

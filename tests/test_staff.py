@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.rounds import create_round, open_round, reconcile
-from bot.services import Services
+from app.rounds import create_round, open_round, reconcile
+from app.services import Services
 from bot.telegram.outbox import OutboxSender
 from conversations.messages import _
 from storage.models import AuditLog, OutboxMessage, Round, Subscription, utcnow

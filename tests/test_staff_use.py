@@ -15,12 +15,12 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from app import staff
+from app.config import Settings
+from app.rounds import RoundError, create_round
+from app.services import Services
 from app.summaries import published_report, round_period
 from audit.export import to_json, to_pdf
-from bot import staff
-from bot.config import Settings
-from bot.rounds import RoundError, create_round
-from bot.services import Services
 from bot.telegram.app import register_handlers
 from conversations import events as ev
 from conversations.engine import handle
@@ -130,7 +130,7 @@ def svg_heading(content: bytes) -> str:
 
 
 async def test_a_round_poster_carries_the_rounds_heading_and_link(services: Services) -> None:
-    from bot.poster import poster_for
+    from app.poster import poster_for
 
     practice = "krakow-punkt-informacyjny-cudzoziemcow"
     round_ = await plan(services, "krakow", date.today(), date(2099, 12, 31))
@@ -246,8 +246,8 @@ async def test_scheduled_reports_come_in_each_coordinators_language_and_format(
 ) -> None:
     from openpyxl import load_workbook
 
-    from bot.reports import compile_due_reports
-    from bot.rounds import close_round
+    from app.reports import compile_due_reports
+    from app.rounds import close_round
     from bot.telegram.outbox import OutboxSender
     from tests.test_reports import fill_round
 

@@ -8,14 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, select
 
-from bot.config import ConfigError, Settings
-from bot.flow import Identity, respond
-from bot.services import (
-    SHIPPED_SURVEYS,
-    ensure_pseudonym_secret,
-    start_services,
-    sync_surveys,
-)
+from app.config import ConfigError, Settings
+from app.respond import Identity, respond
+from app.services import SHIPPED_SURVEYS, ensure_pseudonym_secret, sync_surveys
+from bot.startup import start_services
 from conversations import events as ev
 from storage.catalog import (
     DEFAULT_CATALOG,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.services import SHIPPED_SURVEYS
+from app.services import SHIPPED_SURVEYS
 from conversations.survey import (
     CRITERIA,
     SurveyError,

@@ -9,9 +9,10 @@ from datetime import timedelta
 from alembic import command
 from sqlalchemy import Connection
 
+from app.rounds import apply_retention
+from app.services import Services
 from audit.summary import city_period, year_period
-from bot.rounds import apply_retention
-from bot.services import Services, start_services
+from bot.startup import start_services
 from conversations import events as ev
 from storage.db import alembic_config
 from storage.models import utcnow

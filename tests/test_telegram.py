@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot.services import Services
+from app.services import Services
 from conversations.messages import Msg, _
 from storage.models import Answer, Progress, Respondent, Response, Subscription
 from tests.fakebotapi import FakeBotApi

@@ -18,8 +18,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.config import Settings
-from bot.services import start_services
+from app.config import Settings
+from bot.startup import start_services
 from bot.telegram.app import build_application, prepare
 from bot.web.metrics_server import metrics_server
 from bot.web.server import SECRET_HEADER, build_web_app

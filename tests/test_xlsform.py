@@ -15,7 +15,7 @@ import pytest
 from openpyxl import Workbook
 from pyxform.xls2xform import convert
 
-from bot.services import SHIPPED_SURVEYS
+from app.services import SHIPPED_SURVEYS
 from conversations.survey import load_survey_file, load_survey_text
 from conversations.xlsform import (
     LANGUAGE_COLUMNS,

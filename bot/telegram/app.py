@@ -22,8 +22,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.config import LOCALES, Settings
-from bot.services import Services, start_services
+from app.config import LOCALES, Settings
+from app.services import Services
+from bot.startup import start_services
 from bot.telegram import evaluation_handlers, handlers, report_handlers, staff_handlers
 from bot.telegram.context import AuditApplication, AuditContext
 from bot.telegram.leadership import Leadership

@@ -7,8 +7,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.flow import Identity
-from bot.services import Services
+from app.respond import Identity
+from app.services import Services
 
 
 class AuditContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

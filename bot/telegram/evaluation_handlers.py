@@ -12,7 +12,7 @@ from app import jury as jury_cases
 from app import nominations as nomination_cases
 from app.jury import JuryError
 from app.nominations import NominationError
-from bot.flow import Reply
+from app.respond import Reply
 from bot.telegram.context import AuditContext
 from bot.telegram.handlers import language_code, show
 from conversations import events as ev

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.error import Forbidden
 from telegram.ext import ApplicationHandlerStop
 
-from bot.flow import Reply, my_data, respond, stop_invitations
+from app.respond import Reply, my_data, respond, stop_invitations
 from bot.telegram import outcome
 from bot.telegram.context import AuditContext
 from bot.telegram.render import Renderer, event_from_callback, show_after_message, show_after_press

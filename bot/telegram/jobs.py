@@ -16,9 +16,9 @@ from dataclasses import asdict
 from typing import Any
 
 from app.editions import reconcile_editions
-from bot.reports import compile_due_reports
-from bot.rounds import apply_retention, reconcile
-from bot.services import Services
+from app.reports import compile_due_reports
+from app.rounds import apply_retention, reconcile
+from app.services import Services
 from bot.telegram.context import AuditContext
 from bot.telegram.outbox import OutboxSender
 from storage.db import is_outage

@@ -20,8 +20,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.services import Services
 from bot.health import Backoff, pause
-from bot.services import Services
 from bot.telegram.jobs import schedule_jobs
 from bot.telegram.outbox import OutboxSender
 from bot.telegram.polling import Offset, poll

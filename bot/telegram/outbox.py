@@ -31,11 +31,11 @@ from typing import Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.flow import Reply
+from app.reports import build_stored
+from app.respond import Reply
+from app.services import Services
+from app.staff import role_of
 from bot.health import Backoff, pause
-from bot.reports import build_stored
-from bot.services import Services
-from bot.staff import role_of
 from bot.telegram.render import NO_PREVIEW, Renderer, retry_seconds
 from bot.transport import call_api
 from bot.web.metrics import OUTBOX_SKIPPED, SEND_ERRORS

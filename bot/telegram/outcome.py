@@ -12,14 +12,14 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from bot.flow import committed
+from app.respond import committed
 
 
 @dataclass
 class Handling:
     """How handling one update went."""
 
-    committed: bool = False  # its transaction committed (bot/flow.py says so)
+    committed: bool = False  # its transaction committed (app/respond.py says so)
     failed: bool = False  # the database failed before anything was committed
 
     @property

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from telegram import Bot, CallbackQuery, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.flow import Reply
-from bot.i18n import Translator
+from app.i18n import Translator
+from app.respond import Reply
 from bot.transport import call_api
 from bot.web.metrics import SEND_ERRORS
 from conversations import events as ev

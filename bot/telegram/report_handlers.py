@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 
+from app.config import LOCALES
+from app.reports import FORMATS, build, moderate_comment, report_preferences
+from app.staff import COORDINATOR, Role
 from app.summaries import round_period
 from audit.summary import Period, ScopeError, year_period
-from bot.config import LOCALES
-from bot.reports import FORMATS, build, moderate_comment, report_preferences
-from bot.staff import COORDINATOR, Role
 from bot.telegram.context import AuditContext
 from bot.telegram.staff_handlers import actor_of, require, say, show_staff
 from bot.web.auth import sign_in_link

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
+from app import staff
+from app.respond import Reply
+from app.rounds import RoundError, plan_round
+from app.services import Services
+from app.staff import Role, person_actor, role_of, staff_actor
 from app.summaries import published_counts
-from bot import staff
-from bot.flow import Reply
-from bot.rounds import RoundError, create_round, open_round
-from bot.services import Services
-from bot.staff import Role, person_actor, role_of, staff_actor
 from bot.telegram.context import AuditContext
 from bot.telegram.evaluation_handlers import (
     JURY,
@@ -247,7 +247,7 @@ async def status_lines(uow: UnitOfWork, role: Role, k: int, zone: ZoneInfo) -> l
 
 async def on_poster(update: Update, context: AuditContext) -> None:
     """/poster CITY [PRACTICE]: a printable A4 PDF with the QR code of the survey."""
-    from bot.poster import poster_for  # matplotlib and fpdf load only when a poster is made
+    from app.poster import poster_for  # matplotlib and fpdf load only when a poster is made
 
     services = context.services
     async with services.db.unit_of_work() as uow:
@@ -290,20 +290,21 @@ async def _create(
         plan.opens_on, plan.closes_on, services.settings.tz, now
     )
     try:
-        round_ = await create_round(
+        planned = await plan_round(
             uow,
+            services,
             actor_of(update),
             plan.city_id,
             plan.practice_ids,
             plan.survey_id,
             opens_at,
             closes_at,
-            zone=services.settings.tz,
+            now,
         )
     except RoundError as error:
         return [Prompt((_("Not done: {reason}", reason=error.message),))]
-    if round_.opens_at <= now:
-        invited = await open_round(uow, services, round_, actor_of(update), now)
+    round_, invited = planned.round, planned.invited
+    if invited is not None:
         return [
             Prompt(
                 (

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from bot.services import Services
-from bot.staff import Role, role_of, staff_actor
+from app.services import Services
+from app.staff import Role, role_of, staff_actor
 from storage.models import utcnow
 
 COOKIE = "auditbot_session"

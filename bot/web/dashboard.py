@@ -20,6 +20,10 @@ from xml.sax.saxutils import escape, quoteattr
 import jinja2
 from aiohttp import web
 
+from app.config import LOCALES
+from app.reports import moderate_comment, report_preferences
+from app.services import Services
+from app.staff import COORDINATOR
 from app.summaries import published_counts, published_report, round_period
 from audit.export import (
     CRITERION_NAMES,
@@ -33,10 +37,6 @@ from audit.export import (
 )
 from audit.model import CRITERIA, Comment, PracticeSummary, Report
 from audit.summary import Period, round_totals, year_period
-from bot.config import LOCALES
-from bot.reports import moderate_comment, report_preferences
-from bot.services import Services
-from bot.staff import COORDINATOR
 from bot.web.auth import (
     COOKIE,
     Viewer,

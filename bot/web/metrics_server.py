@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.config import ConfigError
-from bot.services import Services
+from app.config import ConfigError
+from app.services import Services
 from bot.web.metrics import OUTBOX_DEPTH, REGISTRY
 from storage.db import is_outage
 

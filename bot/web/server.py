@@ -25,8 +25,8 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.config import ConfigError, Settings
-from bot.services import Services
+from app.config import ConfigError, Settings
+from app.services import Services
 from bot.telegram import outcome
 from bot.telegram.app import running
 from bot.telegram.incoming import ALLOWED_UPDATES, IncomingUpdates

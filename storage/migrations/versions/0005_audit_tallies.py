@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-29
 
-The tables start empty: they are counted from the existing rows at the next start (bot/services.py
+The tables start empty: they are counted from the existing rows at the next start (app/services.py
 runs storage.tallies' recount, which needs the configured TIMEZONE that a migration does not
 know), and until then summaries read the raw rows.
 """

@@ -11,7 +11,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.support import Translations
 
-from bot.config import LOCALES
+from app.config import LOCALES
 from conversations.messages import DeepLink, Joined, Local, Msg, Plain, Text
 from locales import DOMAIN, LOCALES_DIR
 

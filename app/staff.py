@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from bot.services import Services
+from app.services import Services
 from conversations.round_setup import Choice, SetupFacts
 from storage.repositories import telegram_id
 from storage.uow import UnitOfWork

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.flow import answer_columns
-from bot.services import Services
+from app.respond import answer_columns
+from app.services import Services
 from conversations.submissions import (
     PracticeChoice,
     Rejection,

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
+from app.services import Services
+from app.staff import day_start
 from app.summaries import freeze_round
-from bot.services import Services
-from bot.staff import day_start
 from conversations.messages import Local, Msg, Plain, _
 from conversations.notices import last_moment
 from storage.models import Round, utcnow
@@ -126,6 +126,47 @@ async def _refuse_overlap(
             closes=last_moment(other.closes_at).astimezone(zone).date(),
         )
     )
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A round just planned, and how many invitations were queued if it opened at once."""
+
+    round: Round
+    invited: int | None  # None: it opens later (the scheduler opens it)
+
+
+async def plan_round(
+    uow: UnitOfWork,
+    services: Services,
+    actor: str,
+    city_id: str,
+    practice_ids: Sequence[str],
+    survey_id: int,
+    opens_at: datetime,
+    closes_at: datetime,
+    now: datetime,
+    *,
+    remind_days: int = 3,
+    remind_non_starters: bool = False,
+) -> Planned:
+    """Create a round and open it now if it is due: the one use case /round and
+    `auditbot round create` share."""
+    round_ = await create_round(
+        uow,
+        actor,
+        city_id,
+        practice_ids,
+        survey_id,
+        opens_at,
+        closes_at,
+        remind_days=remind_days,
+        remind_non_starters=remind_non_starters,
+        zone=services.settings.tz,
+    )
+    if round_.opens_at > now:
+        return Planned(round_, None)
+    return Planned(round_, await open_round(uow, services, round_, actor, now))
 
 
 async def open_round(

@@ -19,8 +19,8 @@ import segno
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.config import LOCALES
-from bot.i18n import Translator
+from app.config import LOCALES
+from app.i18n import Translator
 from conversations.messages import _
 from conversations.notices import last_moment
 from storage.uow import UnitOfWork

@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app.config import LOCALES
+from app.services import Services
+from app.staff import COORDINATOR, Role
 from app.summaries import published_report, round_period
 from audit.export import EXPORTERS, file_name, period_file_name
 from audit.summary import COMMENT_KEY, Period, comment_answer_id, year_period
-from bot.config import LOCALES
-from bot.services import Services
-from bot.staff import COORDINATOR, Role
-from storage.models import Report, Staff, utcnow
+from storage.models import ReportRecord, Staff, utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ async def _compile(
 DEFAULT_FORMAT = "pdf"
 
 
-async def build_stored(services: Services, report: Report) -> tuple[str, bytes]:
+async def build_stored(services: Services, report: ReportRecord) -> tuple[str, bytes]:
     """The file of a recorded scheduled report, built now from its period key."""
     async with services.db.reading() as uow:
         period = await period_of_key(uow, report.period_key, services.settings.tz)

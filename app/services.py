@@ -1,4 +1,4 @@
-"""Start-up: settings → database (migrated) → pseudonym secret → surveys → catalog → catalogs.
+"""The application's services and start-up: settings → database (migrated) → pseudonym secret → surveys → catalog → catalogs.
 
 Processes that start at the same time (compose starts three) take turns through the database
 part under a start-up lock, so a fresh database is migrated and loaded exactly once."""
@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import ConfigError, Settings
-from bot.health import Health
-from bot.i18n import Translator
+from app.config import ConfigError, Settings
+from app.i18n import Translator
 from conversations.survey import content_hash, load_survey_file, survey_files
 from storage.catalog import DEFAULT_CATALOG, load_catalog, read_catalog
 from storage.db import Database
@@ -54,16 +53,17 @@ class Services:
     db: Database
     translator: Translator
     pseudonyms: Pseudonymizer
-    cache: dict[str, Any] = field(default_factory=dict)  # per process: see bot/flow.py
+    cache: dict[str, Any] = field(default_factory=dict)  # per process: see app/respond.py
+    # Set by the adapters' composition root (bot/startup.py), which this layer does not import:
     batcher: Any = None  # SQLite: bot/hotpath.py's AnswerBatcher
-    health: Health = field(default_factory=Health)  # background tasks' progress (/healthz)
+    health: Any = None  # bot/health.py's Health: background tasks' progress (/healthz)
 
     async def close(self) -> None:
         """Release the database connections."""
         await self.db.dispose()
 
 
-async def start_services(settings: Settings, *, load_default_catalog: bool = True) -> Services:
+async def start_application(settings: Settings, *, load_default_catalog: bool = True) -> Services:
     """Migrate, make sure the secret, surveys and catalog are in place, and load translations."""
     translator = Translator(settings.default_locale, settings.tz)
     db = Database(settings.database_url)
@@ -79,12 +79,7 @@ async def start_services(settings: Settings, *, load_default_catalog: bool = Tru
     except BaseException:
         await db.dispose()
         raise
-    services = Services(settings, db, translator, Pseudonymizer(secret))
-    if db.is_sqlite:
-        from bot.hotpath import AnswerBatcher  # imports bot.flow, which imports this module
-
-        services.batcher = AnswerBatcher(services)
-    return services
+    return Services(settings, db, translator, Pseudonymizer(secret))
 
 
 async def rekey_outbox(db: Database, pseudonyms: Pseudonymizer) -> None:

@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from app.nominations import taking_nominations
-from bot.rounds import reminder_possible
-from bot.services import DEFAULT_SURVEY_KEY, Services
-from bot.staff import pseudonym_actor
+from app.rounds import reminder_possible
+from app.services import DEFAULT_SURVEY_KEY, Services
+from app.staff import pseudonym_actor
 from conversations import engine
 from conversations import events as ev
 from conversations.engine import (
@@ -42,6 +40,7 @@ from conversations.engine import (
 )
 from conversations.notices import last_moment
 from conversations.survey import AnswerValue, Survey, survey_from_dict
+from storage.db import Conflict
 from storage.hotpath import StoredAnswer, StoredResponse
 from storage.models import TELEGRAM, Answer, Response, utcnow
 from storage.uow import UnitOfWork
@@ -97,7 +96,7 @@ async def _respond_once(
         try:
             async with services.db.unit_of_work() as uow:
                 return await _respond(services, uow, identity, event, language_code)
-        except IntegrityError:
+        except Conflict:
             if attempt == 2:
                 raise
             log.info("concurrent write for one respondent; retrying the event")
@@ -454,7 +453,7 @@ async def forget(uow: UnitOfWork, identity: Identity) -> None:
     answers (with their counts, masked comments and moderation), subscriptions, reminders
     asked for, every message queued or kept for their chat (a queued one is then never sent:
     the sender claims only rows that still exist), and the audit lines about their refused
-    commands. Scheduled reports keep no files, so none holds their comments (bot/reports.py);
+    commands. Scheduled reports keep no files, so none holds their comments (app/reports.py);
     published figures of closed rounds are aggregates of k or more and stay (docs/privacy.md)."""
     await uow.respondents.forget(identity.pseudonym)
     await uow.audit_log.forget_actor(pseudonym_actor(identity.pseudonym))
