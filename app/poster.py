@@ -235,6 +235,22 @@ POSTER_LINE = _(
 )
 
 
+@dataclass(frozen=True)
+class PosterPlan:
+    """What a poster shows, read from the database; rendering it (`render`) needs no database,
+    so it happens after the transaction that read it."""
+
+    name: str
+    link: str
+    heading: str
+    lines: list[tuple[str, str]]
+    fmt: str
+
+    def render(self) -> tuple[str, bytes]:
+        """(file name, content)."""
+        return self.name, render_poster(self.link, self.heading, self.lines, self.fmt)
+
+
 async def poster_for(
     uow: UnitOfWork,
     translator: Translator,
@@ -243,9 +259,9 @@ async def poster_for(
     practice_id: str | None,
     round_id: int | None,
     fmt: str,
-) -> tuple[str, bytes]:
-    """A poster for a city, one of its practices, a round, or a practice in a round: (file name,
-    content). The heading names what the code opens: a round's poster says until when it runs."""
+) -> PosterPlan:
+    """A poster for a city, one of its practices, a round, or a practice in a round. The
+    heading names what the code opens: a round's poster says until when it runs."""
     city = await uow.catalog.city(city_id)
     if city is None:
         raise ValueError(f"unknown city '{city_id}'")
@@ -269,5 +285,5 @@ async def poster_for(
         heading_parts.append(translator.render(until, "pl"))
         payload = f"r_{round_id}_{practice_id}" if practice_id else f"r_{round_id}"
     lines = [(locale, translator.render(POSTER_LINE, locale)) for locale in LOCALES]
-    content = render_poster(deep_link(bot_username, payload), " · ".join(heading_parts), lines, fmt)
-    return f"poster-{payload}.{fmt}", content
+    link = deep_link(bot_username, payload)
+    return PosterPlan(f"poster-{payload}.{fmt}", link, " · ".join(heading_parts), lines, fmt)

@@ -795,10 +795,11 @@ def poster(
         from app.poster import poster_for
 
         username = bot_username or settings.bot_username or await _ask_username(settings)
-        async with services.db.unit_of_work() as uow:
-            return await poster_for(
+        async with services.db.reading() as uow:
+            plan = await poster_for(
                 uow, services.translator, username, city, practice, round_id, format.value
             )
+        return plan.render()  # after the transaction
 
     _name, content = _run(lambda: _with_services(settings, make))
     out.write_bytes(content)

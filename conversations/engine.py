@@ -323,8 +323,18 @@ def my_data_prompt(data: StoredData) -> Prompt:
 
 
 def handle(state: State, event: ev.Event, world: World) -> Outcome:
-    """Apply one event to a respondent's state."""
-    return _Conversation(replace(state), world).handle(event)
+    """Apply one event to a respondent's state: the new state is `Outcome.state`, a copy; the
+    caller's `state` (its response and answers included) is left as it was."""
+    return _Conversation(_copy(state), world).handle(event)
+
+
+def _copy(state: State) -> State:
+    """A state the conversation may change: its own response and answers (answer values are
+    immutable: numbers, strings, tuples)."""
+    response = state.response
+    if response is not None:
+        response = replace(response, answers=dict(response.answers))
+    return replace(state, response=response)
 
 
 def progress_of(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import replace
 
 import pytest
@@ -370,3 +371,28 @@ def test_a_number_question_takes_typed_numbers_within_its_bounds() -> None:
     assert not within_bounds(years, 81) and within_bounds(years, 0)
     hours = copy(years, decimal=True)
     assert read_number(hours, "2,50") == "2.5" and within_bounds(hours, "79.9")
+
+
+def test_a_decision_leaves_the_callers_state_unchanged() -> None:
+    player = Player()
+    player.into_survey()
+    player.press(ev.DONE)
+    player.press("yes")  # an answer in the state's response
+    before = player.state
+    snapshot = deepcopy(before)
+    answers_before = before.response.answers  # type: ignore[union-attr]
+    for event in (
+        ev.from_action(before.revision, "often"),  # an answer
+        ev.from_action(before.revision, ev.BACK),  # back: the current question moves
+        ev.from_action(before.revision - 1, "no"),  # a stale press
+        ev.ChangeLanguage("pl"),
+        ev.Delete(),
+    ):
+        outcome = handle(before, event, WORLD)
+        assert before == snapshot, event  # nothing of the input changed …
+        assert before.response is not None and before.response.answers is answers_before
+        assert outcome.state is not before  # … the decision is a new state
+    outcome = handle(before, ev.from_action(before.revision, "often"), WORLD)
+    assert outcome.state.response is not None
+    assert outcome.state.response.answers == {**snapshot.response.answers, "used": "often"}  # type: ignore[union-attr]
+    assert outcome.state.revision == snapshot.revision + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections import Counter
 from datetime import timedelta
@@ -321,3 +322,36 @@ async def test_the_scheduler_opens_a_due_round_and_the_sender_invites(database_u
         await bot.server.wait_for(lambda: bot.server.messages(1201), timeout=10)
         assert "Take the survey" not in bot.server.messages(1201)[0]["text"]
         assert sent_to(bot.server) == Counter({1201: 1})
+
+
+async def test_a_staff_command_holds_no_transaction_while_it_talks_to_telegram(
+    bot: RunningBot,
+) -> None:
+    """/poster's upload is slow (Telegram is held for seconds); meanwhile the SQLite writer is
+    free and a respondent's answers are committed: neither the Bot API call nor the PDF is made
+    inside the command's write transaction."""
+    from tests.test_telegram import answers, said, to_first_question
+
+    bot.server.delays["sendDocument"] = 4.0
+    admin = bot.person("en", user_id=ADMIN)
+    update = await admin.user.send("/poster krakow")
+    poster = asyncio.create_task(bot.processor.wait(update["update_id"], timeout=30))
+    await bot.server.wait_for(lambda: bot.server.calls_to("sendDocument"), timeout=20)
+    held_since = time.monotonic()
+    if bot.services.db.is_sqlite:  # the single writer is free: a write transaction starts at once
+        path = bot.services.db.engine.url.database
+        connection = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("ROLLBACK")
+        finally:
+            connection.close()
+    respondent = bot.person("uk")
+    await to_first_question(respondent, bot, "uk")
+    await respondent.tap(said(bot, _("Yes"), "uk"))
+    assert len(await answers(bot.services)) == 1  # committed while the upload is still held
+    assert not poster.done() and time.monotonic() - held_since < 4.0
+    await poster
+    [document] = bot.server.calls_to("sendDocument")
+    assert next(iter(document.files.values())).content.startswith(b"%PDF")
+    assert ("tg:9001", "poster", "city:krakow") in await audit(bot.services)

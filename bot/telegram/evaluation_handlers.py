@@ -14,7 +14,7 @@ from app.jury import JuryError
 from app.nominations import NominationError
 from app.respond import Reply
 from bot.telegram.context import AuditContext
-from bot.telegram.handlers import language_code, show
+from bot.telegram.handlers import language_code, show, writing
 from conversations import events as ev
 from conversations import jury_scoring, nomination
 from conversations.engine import Prompt
@@ -32,7 +32,7 @@ async def on_propose(update: Update, context: AuditContext) -> None:
     user_id = _user_id(update)
     services = context.services
     now = utcnow()
-    async with services.db.unit_of_work() as uow:
+    async with writing(services) as uow:
         locale = await locale_of(uow, context, update)
         try:
             await nomination_cases.edition_taking_nominations(uow, now)
@@ -170,7 +170,7 @@ async def on_jury(update: Update, context: AuditContext) -> None:
     """/jury: a juror scores the practices of the edition whose jury is open."""
     user_id = _user_id(update)
     now = utcnow()
-    async with context.services.db.unit_of_work() as uow:
+    async with writing(context.services) as uow:
         locale = await locale_of(uow, context, update)
         juror = await jury_cases.juror_now(uow, user_id, now)
         if juror is None:

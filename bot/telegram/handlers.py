@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 
 from telegram import Update
 from telegram.error import Forbidden
 from telegram.ext import ApplicationHandlerStop
 
 from app.respond import Reply, my_data, respond, stop_invitations
+from app.services import Services
 from bot.telegram import outcome
 from bot.telegram.context import AuditContext
 from bot.telegram.render import Renderer, event_from_callback, show_after_message, show_after_press
@@ -17,8 +20,40 @@ from conversations import events as ev
 from conversations.engine import Prompt
 from conversations.messages import Msg, _
 from storage.db import is_outage
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+# Bot API calls asked for while a handler's write transaction is open, sent after its commit.
+_after_commit: ContextVar[list[Callable[[], Awaitable[object]]] | None] = ContextVar(
+    "after_commit", default=None
+)
+
+
+@asynccontextmanager
+async def writing(services: Services) -> AsyncIterator[UnitOfWork]:
+    """A handler's unit of work whose replies (`show`, `after_commit`) wait for the commit: no
+    Bot API call is made while the transaction holds the writer (on SQLite, every respondent
+    would wait for it). A transaction that fails sends nothing."""
+    pending: list[Callable[[], Awaitable[object]]] = []
+    token = _after_commit.set(pending)
+    try:
+        async with services.db.unit_of_work() as uow:
+            yield uow
+    finally:
+        _after_commit.reset(token)
+    for send in pending:
+        await send()
+
+
+async def after_commit(send: Callable[[], Awaitable[object]]) -> None:
+    """Make a Bot API call now, or after the commit when inside `writing`."""
+    pending = _after_commit.get()
+    if pending is None:
+        await send()
+    else:
+        pending.append(send)
+
 
 COMMAND_EVENTS: dict[str, Callable[[], ev.Event]] = {
     "language": ev.ChangeLanguage,
@@ -131,7 +166,11 @@ async def notify(update: Update, context: AuditContext, message: Msg) -> None:
 
 async def show(update: Update, context: AuditContext, reply: Reply, *, edit: bool = True) -> None:
     """Render a reply (a pressed message is edited in place unless `edit` is False); a person
-    who blocked the bot gets nothing more."""
+    who blocked the bot gets nothing more. Inside `writing`, it is sent after the commit."""
+    await after_commit(lambda: _show_now(update, context, reply, edit=edit))
+
+
+async def _show_now(update: Update, context: AuditContext, reply: Reply, *, edit: bool) -> None:
     renderer = Renderer(context.services.translator, reply)
     try:
         if update.callback_query is not None:

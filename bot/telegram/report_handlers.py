@@ -12,6 +12,7 @@ from app.staff import COORDINATOR, Role
 from app.summaries import round_period
 from audit.summary import Period, ScopeError, year_period
 from bot.telegram.context import AuditContext
+from bot.telegram.handlers import after_commit, writing
 from bot.telegram.staff_handlers import actor_of, require, say, show_staff
 from bot.web.auth import sign_in_link
 from conversations import events as ev
@@ -28,7 +29,7 @@ SETTINGS = f"{REPORT_PREFIX}s"
 async def on_report(update: Update, context: AuditContext) -> None:
     """/report: the rounds and years the coordinator may read."""
     services = context.services
-    async with services.db.unit_of_work() as uow:
+    async with writing(services) as uow:
         role = await require(uow, context, update, "report", lambda r: r.reads_reports)
         if role is None:
             return
@@ -60,7 +61,7 @@ async def on_report_settings(update: Update, context: AuditContext) -> None:
 async def _settings(update: Update, context: AuditContext, change: list[str]) -> None:
     """Show the scheduled reports' settings, after applying a change (["l", "uk"], ["f", "xlsx"])."""
     services = context.services
-    async with services.db.unit_of_work() as uow:
+    async with writing(services) as uow:
         role = await require(uow, context, update, "report_settings", lambda r: r.reads_reports)
         if role is None:
             if update.callback_query is not None:
@@ -108,19 +109,18 @@ async def on_report_press(update: Update, context: AuditContext) -> None:
         await _settings(update, context, choice[1:])
         return
     services = context.services
-    async with services.db.unit_of_work() as uow:
+    async with writing(services) as uow:
         role = await require(uow, context, update, "report", lambda r: r.reads_reports)
         if role is None:
-            await query.answer()
+            await after_commit(query.answer)
             return
         try:
             period = await _period(uow, role, choice, services.settings.tz)
         except (ScopeError, ValueError):
-            await query.answer(
-                services.translator.render(
-                    _("This summary is not available to you."), services.translator.default_locale
-                )
+            refusal = services.translator.render(
+                _("This summary is not available to you."), services.translator.default_locale
             )
+            await after_commit(lambda: query.answer(refusal))
             return
         if len(choice) == 3 and choice[2] in FORMATS:
             await uow.audit_log.add(actor_of(update), "report.download", ":".join(choice))
@@ -164,7 +164,7 @@ async def on_unhide_comment(update: Update, context: AuditContext) -> None:
 
 async def _moderate(update: Update, context: AuditContext, *, hidden: bool) -> None:
     args = context.args or []
-    async with context.services.db.unit_of_work() as uow:
+    async with writing(context.services) as uow:
         role = await require(uow, context, update, "comment", lambda r: r.reads_reports)
         if role is None:
             return
@@ -188,7 +188,7 @@ async def _moderate(update: Update, context: AuditContext, *, hidden: bool) -> N
 
 async def on_dashboard(update: Update, context: AuditContext) -> None:
     """/dashboard: a one-time sign-in link to the web dashboard (15 minutes, single use)."""
-    async with context.services.db.unit_of_work() as uow:
+    async with writing(context.services) as uow:
         role = await require(uow, context, update, "dashboard", lambda r: r.reads_reports)
     if role is None:
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ from bot.telegram.evaluation_handlers import (
     continue_proposal,
     nomination_lines,
 )
-from bot.telegram.handlers import language_code, show
+from bot.telegram.handlers import language_code, show, writing
 from conversations import events as ev
 from conversations import round_setup
 from conversations.engine import Prompt
@@ -39,7 +40,7 @@ STAFF_PREFIX = "s"
 
 async def on_grant(update: Update, context: AuditContext) -> None:
     """/grant USER_ID ROLE [city,city]: admins give roles."""
-    async with context.services.db.unit_of_work() as uow:
+    async with writing(context.services) as uow:
         role = await require(uow, context, update, "grant", lambda r: r.role == staff.ADMIN)
         if role is None:
             return
@@ -63,7 +64,7 @@ async def on_grant(update: Update, context: AuditContext) -> None:
 
 async def on_revoke(update: Update, context: AuditContext) -> None:
     """/revoke USER_ID: admins take roles away."""
-    async with context.services.db.unit_of_work() as uow:
+    async with writing(context.services) as uow:
         role = await require(uow, context, update, "revoke", lambda r: r.role == staff.ADMIN)
         if role is None:
             return
@@ -79,7 +80,7 @@ async def on_revoke(update: Update, context: AuditContext) -> None:
 async def on_round(update: Update, context: AuditContext) -> None:
     """/round: start the guided dialogue that opens a round."""
     user_id = _user_id(update)
-    async with context.services.db.unit_of_work() as uow:
+    async with writing(context.services) as uow:
         role = await require(uow, context, update, "round", lambda r: r.runs_rounds)
         if role is None:
             return
@@ -116,7 +117,7 @@ async def on_dialog_press(update: Update, context: AuditContext) -> None:
 async def feed_dialog(update: Update, context: AuditContext, event: ev.Event) -> bool:
     """Give an event to the person's open dialogue (a staff one, or /propose, open to anyone);
     False when there is none."""
-    async with context.services.db.unit_of_work() as uow:
+    async with writing(context.services) as uow:
         dialog = await uow.staff.dialog(_user_id(update))
         if dialog is not None and dialog.kind == PROPOSE:
             reply: Reply | None = await continue_proposal(uow, context, update, dialog.data, event)
@@ -159,7 +160,7 @@ async def _continue_staff_dialog(
 
 async def on_nominations(update: Update, context: AuditContext) -> None:
     """/nominations: the proposals waiting for a decision."""
-    async with context.services.db.unit_of_work() as uow:
+    async with writing(context.services) as uow:
         role = await require(uow, context, update, "nominations", lambda r: r.runs_rounds)
         if role is None:
             return
@@ -170,7 +171,7 @@ async def on_nominations(update: Update, context: AuditContext) -> None:
 async def on_status(update: Update, context: AuditContext) -> None:
     """/status: counts per practice of the staff member's open rounds — never who."""
     services = context.services
-    async with services.db.unit_of_work() as uow:
+    async with writing(services) as uow:
         role = await require(uow, context, update, "status", lambda r: r.runs_rounds)
         if role is None:
             return
@@ -250,7 +251,7 @@ async def on_poster(update: Update, context: AuditContext) -> None:
     from app.poster import poster_for  # matplotlib and fpdf load only when a poster is made
 
     services = context.services
-    async with services.db.unit_of_work() as uow:
+    async with writing(services) as uow:
         role = await require(uow, context, update, "poster", lambda r: r.runs_rounds)
         if role is None:
             return
@@ -261,7 +262,7 @@ async def on_poster(update: Update, context: AuditContext) -> None:
         if not await within_cities(uow, context, update, role, args[0], "poster"):
             return
         try:
-            name, content = await poster_for(
+            plan = await poster_for(
                 uow,
                 services.translator,
                 context.bot.username,
@@ -274,6 +275,9 @@ async def on_poster(update: Update, context: AuditContext) -> None:
             await say(update, context, _("Not done: {reason}", reason=str(error)))
             return
         await uow.audit_log.add(actor_of(update), "poster", f"city:{args[0]}")
+    # Rendered after the commit, in a thread: the writer is free and the event loop goes on
+    # serving respondents while the PDF is drawn.
+    name, content = await asyncio.to_thread(plan.render)
     message = update.effective_message
     assert message is not None
     await message.reply_document(content, filename=name)
