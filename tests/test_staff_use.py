@@ -135,12 +135,16 @@ async def test_a_round_poster_carries_the_rounds_heading_and_link(services: Serv
     practice = "krakow-punkt-informacyjny-cudzoziemcow"
     round_ = await plan(services, "krakow", date.today(), date(2099, 12, 31))
     async with services.db.unit_of_work() as uow:
-        name, content = await poster_for(
-            uow, services.translator, "open_cities_bot", "krakow", practice, round_.id, "svg"
-        )
-        whole_name, whole = await poster_for(
-            uow, services.translator, "open_cities_bot", "krakow", None, round_.id, "svg"
-        )
+        name, content = (
+            await poster_for(
+                uow, services.translator, "open_cities_bot", "krakow", practice, round_.id, "svg"
+            )
+        ).render()
+        whole_name, whole = (
+            await poster_for(
+                uow, services.translator, "open_cities_bot", "krakow", None, round_.id, "svg"
+            )
+        ).render()
     assert name == f"poster-r_{round_.id}_{practice}.svg"  # the practice, in this round
     assert svg_heading(content).endswith("Ankieta do 31 grudnia 2099")
     assert "Punkt Informacyjny" in svg_heading(content)

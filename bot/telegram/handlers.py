@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.error import Forbidden
 from telegram.ext import ApplicationHandlerStop
 
-from app.respond import Reply, my_data, respond, stop_invitations
+from app.respond import Reply, committed, my_data, respond, stop_invitations
 from app.services import Services
 from bot.telegram import outcome
 from bot.telegram.context import AuditContext
@@ -34,7 +34,8 @@ _after_commit: ContextVar[list[Callable[[], Awaitable[object]]] | None] = Contex
 async def writing(services: Services) -> AsyncIterator[UnitOfWork]:
     """A handler's unit of work whose replies (`show`, `after_commit`) wait for the commit: no
     Bot API call is made while the transaction holds the writer (on SQLite, every respondent
-    would wait for it). A transaction that fails sends nothing."""
+    would wait for it), and the update counts as committed before they go, so long polling
+    fetches the next batch meanwhile. A transaction that fails sends nothing."""
     pending: list[Callable[[], Awaitable[object]]] = []
     token = _after_commit.set(pending)
     try:
@@ -42,6 +43,8 @@ async def writing(services: Services) -> AsyncIterator[UnitOfWork]:
             yield uow
     finally:
         _after_commit.reset(token)
+    if (settle := committed.get()) is not None:
+        settle()  # the update is committed: polling may fetch the next batch while we reply
     for send in pending:
         await send()
 
