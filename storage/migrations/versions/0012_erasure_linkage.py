@@ -14,7 +14,7 @@ Create Date: 2026-12-02
   (RETENTION_OUTBOX_DAYS), so a round's invitation count survives the pruning.
 - Queued reminders lose their payload ({"started": …}: why they were sent); the sender looks
   the person's progress up when sending. Dedupe keys holding raw chat ids are hashed at the next
-  start (bot.services.rekey_outbox), where the pseudonym secret is known; a migration is not
+  start (app.services.rekey_outbox), where the pseudonym secret is known; a migration is not
   given it.
 """
 from typing import Sequence, Union
