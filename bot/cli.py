@@ -865,6 +865,7 @@ class ReportFormat(StrEnum):
     """Report file formats."""
 
     csv = "csv"
+    csv_excel = "csv-excel"
     xlsx = "xlsx"
     pdf = "pdf"
     json = "json"
@@ -879,9 +880,12 @@ def report(
         list[str] | None,
         typer.Option(help="Only these cities (repeat); alone: one city across its rounds."),
     ] = None,
-    format: Annotated[ReportFormat, typer.Option(help="csv, xlsx, pdf or json.")] = (
-        ReportFormat.pdf
-    ),
+    format: Annotated[
+        ReportFormat,
+        typer.Option(
+            help="csv, csv-excel (';' and a decimal comma in pl, uk, ru), xlsx, pdf or json."
+        ),
+    ] = (ReportFormat.pdf),
     lang: Annotated[Language, typer.Option(help="Language of the report.")] = Language.pl,
     channel: Annotated[
         Channel | None,

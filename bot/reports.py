@@ -32,6 +32,8 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 FORMATS = tuple(EXPORTERS)
+# Scheduled reports' formats (a coordinator's stored choice; the Excel CSV is on request only).
+SCHEDULED_FORMATS = tuple(fmt for fmt in FORMATS if fmt != "csv-excel")
 
 
 async def build(
@@ -195,7 +197,7 @@ def report_preferences(services: Services, row: Staff) -> tuple[str, str]:
     """The language and format of a coordinator's scheduled reports (REPORT_LOCALE and PDF
     unless they chose otherwise)."""
     locale = row.report_locale if row.report_locale in LOCALES else None
-    fmt = row.report_format if row.report_format in EXPORTERS else None
+    fmt = row.report_format if row.report_format in SCHEDULED_FORMATS else None
     return locale or services.settings.report_locale, fmt or DEFAULT_FORMAT
 
 

@@ -40,7 +40,7 @@ from audit.summary import (
     year_period,
 )
 from bot.config import LOCALES
-from bot.reports import moderate_comment, report_preferences
+from bot.reports import SCHEDULED_FORMATS, moderate_comment, report_preferences
 from bot.services import Services
 from bot.staff import COORDINATOR
 from bot.web.auth import (
@@ -264,7 +264,7 @@ class Dashboard:
             rows=rows,
             years=self._years([row["opens"] for row in rows]),
             settings=settings,
-            formats=list(EXPORTERS),
+            formats=list(SCHEDULED_FORMATS),
         )
 
     async def round_page(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
@@ -305,7 +305,7 @@ class Dashboard:
         """A coordinator chooses the language and format of their scheduled reports."""
         data = await request.post()
         locale, fmt = str(data.get("report_locale", "")), str(data.get("report_format", ""))
-        if viewer.role.role != COORDINATOR or locale not in LOCALES or fmt not in EXPORTERS:
+        if viewer.role.role != COORDINATOR or locale not in LOCALES or fmt not in SCHEDULED_FORMATS:
             return self.not_found(viewer)
         actor = f"tg:{viewer.role.user_id}"
         async with self.services.db.unit_of_work() as uow:
@@ -413,6 +413,7 @@ def see_other(location: str) -> web.Response:
 
 _CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
+    "csv-excel": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
     "json": "application/json; charset=utf-8",
