@@ -358,7 +358,7 @@ def _trended(report: Report) -> list[tuple[PracticeSummary, Trend, Composite]]:
     ]
 
 
-def _share(stats: ScaleStats, value: int) -> float:
+def rating_share(stats: ScaleStats, value: int) -> float:
     """Share of the ratings that were `value`."""
     return stats.distribution[value - 1] / stats.n if stats.n else 0.0
 
@@ -423,7 +423,7 @@ def _criterion_row(view: _View, practice: PracticeSummary, name: str) -> list[Ce
             stats.ci_low,
             stats.ci_high,
             stats.dont_know_share,
-            *(_share(stats, value) for value in range(1, 6)),
+            *(rating_share(stats, value) for value in range(1, 6)),
         ]
     score = practice.composite.score if practice.composite else None
     return [*head, *figures, score, practice.completed, view.t(YES if stats is None else NO)]

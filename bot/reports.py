@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from audit.export import EXPORTERS, file_name, period_file_name
+from audit.opendata import open_data
 from audit.summary import (
     COMMENT_KEY,
     Period,
@@ -54,6 +55,14 @@ async def build(
     content = EXPORTERS[fmt](report, services.translator, locale)
     step("done")
     return file_name(report, fmt), content
+
+
+async def build_open_data(services: Services, year: int) -> dict[str, bytes]:
+    """A year's published figures as a Frictionless Data Package: {file name: content}."""
+    settings = services.settings
+    period = year_period(year, settings.tz)
+    report = await published_report(services.db, period, settings.min_group_size, settings.tz)
+    return open_data(report, year, services.translator, settings.open_data_license)
 
 
 async def compile_due_reports(services: Services, now: datetime | None = None) -> list[str]:
