@@ -735,7 +735,14 @@ def round_close(round_id: Annotated[int, typer.Argument(help="Round id.")]) -> N
             round_ = await uow.rounds.get(round_id)
             if round_ is None or round_.status == "closed":
                 raise RoundError(f"round {round_id} does not exist or is already closed")
-            await close_round(uow, round_, CLI_ACTOR, utcnow(), services.settings.min_group_size)
+            await close_round(
+                uow,
+                round_,
+                CLI_ACTOR,
+                utcnow(),
+                services.settings.min_group_size,
+                services.pseudonyms,
+            )
 
     _run(lambda: _with_services(_settings(), close))
     typer.echo(f"round {round_id} is closed")
