@@ -407,6 +407,9 @@ async def my_data(services: Services, identity: Identity, language_code: str | N
         for round_id in await uow.reminders.rounds_of(identity.chat_id) if identity.chat_id else []:
             round_ = await uow.rounds.get(round_id)
             reminded.append(catalog.get(round_.city_id, {}) if round_ else {})
+        practices = {p.id: p.name for p in await uow.catalog.practices()}
+        asked = await uow.results_requests.of_chat(identity.chat_id) if identity.chat_id else []
+        results = tuple(practices.get(practice_id, {}) for _round, practice_id in asked)
         responses = await _own_responses(uow, services, own, catalog)
     data = StoredData(
         locale=respondent.locale if respondent else None,
@@ -415,6 +418,7 @@ async def my_data(services: Services, identity: Identity, language_code: str | N
         unfinished=sum(1 for r in own if r.status == "in_progress"),
         subscribed=tuple(names),
         reminders=tuple(reminded),
+        results=results,
         responses=responses,
     )
     locale = services.translator.choose_locale(data.locale, language_code)

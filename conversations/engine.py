@@ -241,6 +241,7 @@ class StoredData:
     unfinished: int
     subscribed: tuple[Mapping[str, str], ...]  # names of the cities with invitations
     reminders: tuple[Mapping[str, str], ...] = ()  # cities of the rounds with a reminder asked
+    results: tuple[Mapping[str, str], ...] = ()  # practices whose results were asked for
     responses: tuple[OwnResponse, ...] = ()
 
 
@@ -293,7 +294,7 @@ def answer_label(question: Question, value: AnswerValue | None) -> Text:
 
 def my_data_prompt(data: StoredData) -> Prompt:
     """The answer to /mydata: everything stored, in plain words, and how to delete it."""
-    if data.locale is None and not data.subscribed and not data.reminders:
+    if data.locale is None and not data.subscribed and not data.reminders and not data.results:
         return Prompt((_("Nothing is stored about you."),))
     lines: list[Text] = [_("This is what is stored about you:")]
     if data.locale:
@@ -323,6 +324,13 @@ def my_data_prompt(data: StoredData) -> Prompt:
             _(
                 "• A reminder before the survey closes in: {cities}",
                 cities=Joined(tuple(Local(name) for name in data.reminders)),
+            )
+        )
+    if data.results:
+        lines.append(
+            _(
+                "• Results to send you when they are ready: {practices}",
+                practices=Joined(tuple(Local(name) for name in data.results)),
             )
         )
     lines.append(

@@ -88,6 +88,8 @@ async def test_each_person_who_asked_gets_one_results_message_in_their_language(
     for n in range(3):  # others who answered on paper: 6 completed with the three above
         await add_response(bot.services, f"paper-{n}", A, round_id, person("yes", "once", (4,) * 4))
     assert len(await requests(bot.services)) == 4
+    await asked["pl"].send("/mydata")  # the request is part of what is stored about them
+    assert "Wyniki do wysłania, gdy będą gotowe: Program „Otwarty Kraków”" in asked["pl"].last_text
     await deleting.send("/delete")
     await deleting.tap(said(bot, _("Yes, delete"), "en"))
     assert len(await requests(bot.services)) == 3  # /delete erased the request
