@@ -134,11 +134,14 @@ async def test_a_practice_below_k_gets_the_too_few_message_and_stop_cancels(
 
 
 def test_a_results_request_keeps_no_time_finer_than_a_day_and_no_running_number() -> None:
-    columns = ResultsRequest.__table__.columns
-    assert not any(isinstance(c.type, DateTime) for c in columns)
-    assert isinstance(columns["asked_on"].type, Date)
-    assert {c.name for c in ResultsRequest.__table__.primary_key.columns} == {
+    table = ResultsRequest.__table__
+    assert {c.name for c in table.columns} == {
         "round_id",
         "practice_id",
         "chat_id",
+        "locale",
+        "asked_on",
     }
+    assert not any(isinstance(c.type, DateTime) for c in table.columns)
+    assert isinstance(table.c.asked_on.type, Date)
+    assert {c.name for c in table.primary_key.columns} == {"round_id", "practice_id", "chat_id"}
