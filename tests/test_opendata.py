@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +15,9 @@ from bot.config import ConfigError, Settings
 from bot.rounds import close_round
 from bot.services import Services
 from storage.models import utcnow
-from tests.conftest import SECRET, make_settings
+from tests.conftest import make_settings
 from tests.test_audit import A, B, add_response, make_round, person
-
-
-def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "PSEUDONYM_SECRET": SECRET,
-        "BOT_TOKEN": "",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        check=False,
-    )
+from tests.test_cli import auditbot
 
 
 async def closed_round(services: Services) -> int:
@@ -70,10 +51,10 @@ async def test_the_data_package_validates_and_matches_the_json_report(
     await closed_round(services)
     year = utcnow().year
     settings = services.settings
-    result = run_cli(settings, "opendata", "--year", str(year), "--out", str(tmp_path / "od"))
+    result = auditbot(settings, "opendata", "--year", str(year), "--out", str(tmp_path / "od"))
     assert result.returncode == 0, result.stderr
     report_file = tmp_path / "report.json"
-    result = run_cli(
+    result = auditbot(
         settings, "report", "--year", str(year), "--format", "json", "--out", str(report_file)
     )
     assert result.returncode == 0, result.stderr
@@ -139,6 +120,6 @@ def test_a_bad_licence_setting_is_one_line_naming_it(tmp_path: Path) -> None:
 def test_opendata_refuses_a_file_as_its_folder(settings: Settings, tmp_path: Path) -> None:
     file = tmp_path / "taken"
     file.write_text("x")
-    result = run_cli(settings, "opendata", "--year", "2026", "--out", str(file))
+    result = auditbot(settings, "opendata", "--year", "2026", "--out", str(file))
     assert result.returncode == 2
     assert "--out" in result.stderr and "Traceback" not in result.stderr
