@@ -99,17 +99,16 @@ def results(
     the published figures, or that too few people answered to publish them."""
     if completed is None or score is None:
         text = _(
-            "The survey about “{practice}” in {city} is over. Thank you for your answers! "
-            "Too few people answered to publish the results of this service: we only publish "
-            "results when enough people have answered, so that no one can be recognised.",
+            "{practice}, {city}: the survey is over. Thank you for your answers! Too few people "
+            "answered to publish the results of this service: we only publish results when "
+            "enough people have answered, so that no one can be recognised.",
             practice=Local(practice),
             city=Local(city),
         )
     else:
         text = _(
-            "The results of the survey about “{practice}” in {city} are ready. People who "
-            "answered: {count}. The service's score: {score} out of 100. Thank you for your "
-            "answers!",
+            "{practice}, {city}: the results of the survey are ready. People who answered: "
+            "{count}. The service's score: {score} out of 100. Thank you for your answers!",
             practice=Local(practice),
             city=Local(city),
             count=str(completed),

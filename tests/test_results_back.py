@@ -130,7 +130,9 @@ async def test_a_practice_below_k_gets_the_too_few_message_and_stop_cancels(
     texts = [m.get("text", "") for m in bot.server.messages(few.id)]
     too_few = [t for t in texts if "Відповіло занадто мало людей" in t]
     assert len(too_few) == 1 and f"{PUBLIC}/results/" in too_few[0]
-    assert not any("Ankieta o" in m.get("text", "") for m in bot.server.messages(stopping.id))
+    assert not any(
+        "ankieta się zakończyła" in m.get("text", "") for m in bot.server.messages(stopping.id)
+    )
 
 
 def test_a_results_request_keeps_no_time_finer_than_a_day_and_no_running_number() -> None:
