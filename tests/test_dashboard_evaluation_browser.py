@@ -15,14 +15,15 @@ from app.editions import Schedule, Weights
 from bot.services import Services
 from bot.web.auth import sign_in_link
 from storage.models import Nomination, utcnow
-
-# The fixtures `site` and `browser` (and the skip without Chromium) come with test_dashboard.
-from tests.test_dashboard import KRAKOW_COORDINATOR, browser, sign_in_with, site  # noqa: F401
+from tests import test_dashboard
+from tests.test_dashboard import KRAKOW_COORDINATOR, sign_in_with
 from tests.test_dashboard_use import DESKTOP, PHONE, serious_violations
 
 JURY_YEAR, NOMINATIONS_YEAR = 2098, 2099
 JUROR, STAFF = 5152, 5153
 PRACTICES = ("krakow-otwarty-krakow", "lublin-info-integracja")
+site = test_dashboard.site  # the same fixtures: the web server with a Kraków round, Chromium
+browser = test_dashboard.browser
 
 
 async def two_editions(services: Services) -> None:
