@@ -1,7 +1,8 @@
 """Issue 16's acceptance, end to end: an edition is opened; two residents propose practices in
 the bot (uk, ru) over the fake Bot API and a city coordinator proposes one in the dashboard;
 staff accept two and reject one (the rejected person is told in Russian); five jurors (uk, ru,
-pl, en, pl) score — four in the bot, one in the dashboard — and one recuses from a practice; the
+pl, en, pl) score — four in the bot, one in the dashboard (Chromium, a phone's screen, axe-core) —
+and one recuses from a practice; the
 combined ranking equals the hand computation below; a juror cannot see another's scores before
 the close; the weights cannot change once the jury phase has opened."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import Any
 
 import krippendorff
 import numpy
@@ -19,14 +21,22 @@ from sqlalchemy import select
 from app import editions, evaluation, jury
 from app.editions import EditionError, Weights
 from app.jury import JuryError
+from bot.services import Services
+from bot.web.auth import sign_in_link
 from bot.web.server import build_web_app
 from conversations.messages import _
 from conversations.notices import nomination_outcome
 from storage.models import Nomination, utcnow
+from tests import test_dashboard
 from tests.telegram_harness import Person, RunningBot, running_bot
-from tests.test_dashboard_evaluation import Browser, first_category, scores, signed_in
+from tests.test_dashboard_evaluation import Browser, signed_in
+from tests.test_dashboard_use import DESKTOP, PHONE, serious_violations
 from tests.test_nominations import open_nominations, propose_in_bot
 from tests.test_telegram import said
+
+browser = (
+    test_dashboard.browser
+)  # Chromium (and the skip without it) as the dashboard tests have it
 
 YEAR = 2099
 STAFF, COORDINATOR = 8001, 8002
@@ -80,7 +90,20 @@ async def score_in_bot(bot: RunningBot, person: Person, user: int) -> None:
     )
 
 
-async def test_an_edition_end_to_end(database_url: str) -> None:
+async def chromium_page(
+    browser: Any, services: Services, server: TestServer, user: int, viewport: Any
+) -> Any:
+    """A person signed in to the dashboard in Chromium, in Polish."""
+    context = await browser.new_context(locale="pl-PL", viewport=viewport, bypass_csp=True)
+    page = await context.new_page()
+    link = await sign_in_link(services, user)
+    await page.goto(str(server.make_url("/dashboard/login/" + link.rsplit("/", 1)[1])))
+    async with page.expect_navigation():
+        await page.click("form[action='/dashboard/login'] button")
+    return page
+
+
+async def test_an_edition_end_to_end(database_url: str, browser: Any) -> None:
     async with running_bot(
         database_url, jobs=True, public_url="http://127.0.0.1", admin_ids=str(STAFF)
     ) as bot:
@@ -105,20 +128,18 @@ async def test_an_edition_end_to_end(database_url: str) -> None:
             ukrainian, russian = bot.person("uk", user_id=3101), bot.person("ru", user_id=3102)
             await propose_in_bot(bot, ukrainian, "uk", "Краків", HELP_DESK)
             await propose_in_bot(bot, russian, "ru", "Люблин", REJECTED)
-            coordinator = await dashboard(COORDINATOR, "pl")
-            status, _page = await coordinator.post(
-                "/dashboard/propose",
-                {
-                    "city": "krakow",
-                    "name": LANGUAGE_CAFE,
-                    "description": "Weekly conversation evenings in Polish for newcomers.",
-                    "runner": "city",
-                    "since": "2021",
-                    "link": "https://example.org/cafe",
-                    "category": await first_category(services),
-                },
+            coordinator = await chromium_page(browser, services, server, COORDINATOR, DESKTOP)
+            await coordinator.goto(str(server.make_url("/dashboard/propose")))
+            await coordinator.locator("[name=name]").fill(LANGUAGE_CAFE)
+            await coordinator.locator("[name=description]").fill(
+                "Weekly conversation evenings in Polish for newcomers."
             )
-            assert status == 303
+            await coordinator.locator("[name=runner]").select_option("city")
+            await coordinator.locator("[name=since]").fill("2021")
+            await coordinator.locator("[name=link]").fill("https://example.org/cafe")
+            async with coordinator.expect_navigation():
+                await coordinator.click("form[action='/dashboard/propose'] button[type=submit]")
+            assert "Dziękujemy!" in await coordinator.inner_text("[role=status]")
             async with services.db.reading() as uow:
                 proposed = {
                     n.name: n for n in (await uow.session.scalars(select(Nomination))).all()
@@ -164,29 +185,38 @@ async def test_an_edition_end_to_end(database_url: str) -> None:
                 await score_in_bot(bot, bot.person(JURORS[user], user_id=user), user)
 
             # The fifth, in the dashboard, cannot see anyone else's scores before the close.
-            juror = await dashboard(IN_DASHBOARD, "pl")
+            juror = await chromium_page(browser, services, server, IN_DASHBOARD, PHONE)
             async with services.db.reading() as uow:
                 practice_of = {
                     n.name: n.practice_id
                     for n in (await uow.session.scalars(select(Nomination))).all()
                 }
             for name, by_juror in SCORES.items():
-                page = (await juror.get(f"/dashboard/jury/practices/{practice_of[name]}"))[1]
+                path = f"/dashboard/jury/practices/{practice_of[name]}"
+                await juror.goto(str(server.make_url(path)))
+                page = await juror.content()
                 assert "It reaches many newcomers" not in page and "checked" not in page
-                values = scores(1, "Their help is steady and known.")
-                for criterion, value in zip(
-                    jury.CRITERIA, by_juror[IN_DASHBOARD] or (), strict=True
-                ):
-                    values[f"{criterion}_score"] = str(value)
-                saved = await juror.post(
-                    f"/dashboard/jury/practices/{practice_of[name]}/score", values
-                )
-                assert saved[0] == 303
+                assert await serious_violations(juror) == []
+                given = by_juror[IN_DASHBOARD]
+                assert given is not None
+                for index, (criterion, value) in enumerate(zip(jury.CRITERIA, given, strict=True)):
+                    group = juror.get_by_role("group").nth(index)
+                    await group.get_by_label(str(value), exact=True).check()
+                    await juror.fill(f"#{criterion}_reason", "Their help is steady and known.")
+                async with juror.expect_navigation():
+                    await juror.locator("form[action$='/score'] button").click()
+                assert juror.url.endswith("/dashboard/jury")
             with pytest.raises(JuryError, match="after the jury phase closes"):
                 async with services.db.reading() as uow:
                     await jury.scores_of(uow, YEAR, IN_DASHBOARD, 8101, utcnow())
-            assert (await juror.get(f"/dashboard/editions/{YEAR}/ranking"))[0] == 404
-            assert (await juror.post("/dashboard/jury/submit", {}))[0] == 303
+            other = await juror.goto(str(server.make_url(f"/dashboard/editions/{YEAR}/ranking")))
+            assert other is not None and other.status == 404
+            await juror.goto(str(server.make_url("/dashboard/jury")))
+            async with juror.expect_navigation():
+                await juror.click("form[action='/dashboard/jury/submit'] button")
+            assert await juror.inner_text("[role=status]") == said(
+                bot, _("Thank you! Your scores are submitted and locked."), "pl"
+            )
 
             # The close, and the combined ranking equals the hand computation.
             async with services.db.unit_of_work() as uow:
@@ -217,7 +247,7 @@ async def test_an_edition_end_to_end(database_url: str) -> None:
             matrix = [
                 [
                     (SCORES[name][user] or (numpy.nan,) * 3)[index]
-                    for name in sorted(SCORES, key=lambda p: practice_of[p])
+                    for name in sorted(SCORES, key=lambda p: practice_of[p] or "")
                     for index in range(3)
                 ]
                 for user in JURORS
