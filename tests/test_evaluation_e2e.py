@@ -2,9 +2,9 @@
 the bot (uk, ru) over the fake Bot API and a city coordinator proposes one in the dashboard;
 staff accept two and reject one (the rejected person is told in Russian); five jurors (uk, ru,
 pl, en, pl) score — four in the bot, one in the dashboard (Chromium, a phone's screen, axe-core) —
-and one recuses from a practice; the
-combined ranking equals the hand computation below; a juror cannot see another's scores before
-the close; the weights cannot change once the jury phase has opened."""
+and one recuses from a practice; the combined ranking equals the hand computation below; a juror
+cannot see another's scores before the close; the weights cannot change once the jury phase has
+opened. Not covered: the next year's re-analysis list (re-analysis is not built yet)."""
 
 from __future__ import annotations
 
