@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 import jinja2
 from aiohttp import web
 
+from app.jury import juror_now as jury_now
 from audit.export import (
     CRITERION_NAMES,
     EXPORTERS,
@@ -52,6 +53,7 @@ from bot.web.auth import (
     sign_in,
     viewer_of,
 )
+from bot.web.evaluation import EvaluationPages
 from bot.web.security import new_nonce, page_policy
 from conversations.engine import LANGUAGE_NAMES
 from conversations.messages import Local, Msg, Plain, _
@@ -92,6 +94,7 @@ class Dashboard:
             ),
             web.post("/dashboard/language", self.signed_in(self.language, form=True)),
             web.post("/dashboard/logout", self.signed_in(self.logout, form=True)),
+            *EvaluationPages(self).routes(),
         ]
 
     # --- plumbing -----------------------------------------------------------------------
@@ -255,6 +258,7 @@ class Dashboard:
                     }
                 )
             staff_row = await uow.staff.get(viewer.role.user_id)
+            juror = await jury_now(uow, viewer.role.user_id, utcnow())
         settings = None
         if viewer.role.role == COORDINATOR and staff_row is not None:
             settings = report_preferences(self.services, staff_row)
@@ -265,6 +269,7 @@ class Dashboard:
             years=self._years([row["opens"] for row in rows]),
             settings=settings,
             formats=list(EXPORTERS),
+            juror=juror is not None,
         )
 
     async def round_page(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
