@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +64,8 @@ async def close(services: Services, round_id: int) -> None:
 async def web_client(services: Services) -> AsyncIterator[Any]:
     server = TestServer(build_web_app(services, None))
     await server.start_server()
-    async with aiohttp.ClientSession(str(server.make_url(""))) as client:
+    jar = aiohttp.CookieJar(unsafe=True)  # it keeps cookies of 127.0.0.1
+    async with aiohttp.ClientSession(str(server.make_url("")), cookie_jar=jar) as client:
         yield client
     await server.close()
 
@@ -133,7 +133,7 @@ async def test_published_pages_show_the_json_reports_figures_and_nothing_below_k
 
     status, html = await get(web_client, f"/results/{year}")
     assert status == 200
-    row = re.search(rf'<tr>\s*<td data-label="#">1</td>.*?</tr>', html, re.S)
+    row = re.search(r'<tr>\s*<td data-label="#">1</td>.*?</tr>', html, re.S)
     assert row is not None and A in row.group(0)
     score = by_id[A]["composite"]
     cells = text_of(row.group(0))
