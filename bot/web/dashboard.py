@@ -51,6 +51,7 @@ from audit.summary import (
     year_period,
 )
 from bot.config import LOCALES
+from bot.i18n import Translator
 from bot.reports import moderate_comment, report_preferences
 from bot.services import Services
 from bot.staff import COORDINATOR
@@ -79,11 +80,7 @@ class Dashboard:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-        )
+        self.env = environment()
 
     def routes(self) -> list[web.RouteDef]:
         """Every dashboard route."""
@@ -163,15 +160,9 @@ class Dashboard:
     ) -> web.Response:
         """Render a page in the viewer's language (or `locale`, before signing in)."""
         locale = viewer.locale if viewer else locale or self.services.translator.default_locale
-        translator = self.services.translator
         nonce = new_nonce()
-
-        def translate(text: str | Msg | Local, **params: Any) -> str:
-            message = Msg(text, params) if isinstance(text, str) else text
-            return translator.render(message, locale)
-
         html = self.env.get_template(template).render(
-            _=translate,
+            _=translating(self.services.translator, locale),
             fmt=Formats(locale),
             viewer=viewer,
             locale=locale,
@@ -535,6 +526,25 @@ class Dashboard:
     def _behind_https(self) -> bool:
         url = self.services.settings.dashboard_url or ""
         return url.startswith("https://")
+
+
+def environment() -> jinja2.Environment:
+    """The templates of the dashboard and the public pages (autoescaped, strict)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def translating(translator: Translator, locale: str) -> Callable[..., str]:
+    """The templates' `_`: an interface message (with parameters) or a text in one language."""
+
+    def translate(text: str | Msg | Local, **params: Any) -> str:
+        message = Msg(text, params) if isinstance(text, str) else text
+        return translator.render(message, locale)
+
+    return translate
 
 
 def see_other(location: str) -> web.Response:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from app.publishing import (
@@ -34,10 +33,10 @@ from audit.model import CRITERIA, PracticeSummary, Report
 from audit.summary import published_report, round_period, year_period
 from bot.config import LOCALES
 from bot.services import Services
-from bot.web.dashboard import TEMPLATES, Formats, criteria_chart
+from bot.web.dashboard import Formats, criteria_chart, environment, translating
 from bot.web.security import new_nonce, page_policy
 from conversations.engine import LANGUAGE_NAMES
-from conversations.messages import Local, Msg, Plain
+from conversations.messages import Local, Plain
 from conversations.notices import last_moment
 
 LANGUAGE_COOKIE = "results_lang"
@@ -82,11 +81,7 @@ class PublicPages:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-        )
+        self.env = environment()
 
     # --- the pages ----------------------------------------------------------------------
 
@@ -175,10 +170,6 @@ class PublicPages:
         """A page's HTML in one language."""
         translator = self.services.translator
 
-        def translate(text: str | Msg | Local, **params: Any) -> str:
-            message = Msg(text, params) if isinstance(text, str) else text
-            return translator.render(message, locale)
-
         def label(criterion: str, code: str) -> str:
             return translator.render(CRITERION_NAMES[criterion], code)
 
@@ -186,7 +177,7 @@ class PublicPages:
         practices = report.practices if report else []
         charts = {p.practice_id: criteria_chart(p, locale, label) for p in practices}
         return self.env.get_template(page.template).render(
-            _=translate,
+            _=translating(translator, locale),
             fmt=Formats(locale),
             locale=locale,
             languages=LANGUAGE_NAMES,
