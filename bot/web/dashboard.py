@@ -162,16 +162,7 @@ class Dashboard:
         locale = viewer.locale if viewer else locale or self.services.translator.default_locale
         nonce = new_nonce()
         html = self.env.get_template(template).render(
-            _=translating(self.services.translator, locale),
-            fmt=Formats(locale),
-            viewer=viewer,
-            locale=locale,
-            languages=LANGUAGE_NAMES,
-            locales=LOCALES,
-            criteria=CRITERIA,
-            criterion_names=CRITERION_NAMES,
-            csp_nonce=nonce,
-            **context,
+            **page_globals(self.services.translator, locale, nonce), viewer=viewer, **context
         )
         return web.Response(
             text=html,
@@ -545,6 +536,20 @@ def translating(translator: Translator, locale: str) -> Callable[..., str]:
         return translator.render(message, locale)
 
     return translate
+
+
+def page_globals(translator: Translator, locale: str, nonce: str) -> dict[str, Any]:
+    """What every page's template may use: `_`, `fmt`, the languages, the criteria."""
+    return {
+        "_": translating(translator, locale),
+        "fmt": Formats(locale),
+        "locale": locale,
+        "languages": LANGUAGE_NAMES,
+        "locales": LOCALES,
+        "criteria": CRITERIA,
+        "criterion_names": CRITERION_NAMES,
+        "csp_nonce": nonce,
+    }
 
 
 def see_other(location: str) -> web.Response:

@@ -29,11 +29,11 @@ from app.publishing import (
     published_years,
 )
 from audit.export import CRITERION_NAMES, visible_comments
-from audit.model import CRITERIA, PracticeSummary, Report
+from audit.model import PracticeSummary, Report
 from audit.summary import published_report, round_period, year_period
 from bot.config import LOCALES
 from bot.services import Services
-from bot.web.dashboard import Formats, criteria_chart, environment, translating
+from bot.web.dashboard import criteria_chart, environment, page_globals
 from bot.web.security import new_nonce, page_policy
 from conversations.engine import LANGUAGE_NAMES
 from conversations.messages import Local, Plain
@@ -177,14 +177,7 @@ class PublicPages:
         practices = report.practices if report else []
         charts = {p.practice_id: criteria_chart(p, locale, label) for p in practices}
         return self.env.get_template(page.template).render(
-            _=translating(translator, locale),
-            fmt=Formats(locale),
-            locale=locale,
-            languages=LANGUAGE_NAMES,
-            locales=LOCALES,
-            criteria=CRITERIA,
-            criterion_names=CRITERION_NAMES,
-            csp_nonce=nonce,
+            **page_globals(translator, locale, nonce),
             links=Links(page.path, static),
             Local=Local,
             charts=charts,
