@@ -23,6 +23,7 @@ from app.publishing import (
 )
 from audit.export import to_json
 from audit.summary import published_report, year_period
+from bot.reports import moderate_comment
 from bot.rounds import close_round
 from bot.services import Services
 from bot.web.public import Links, PublicPages, negotiate
@@ -156,6 +157,11 @@ async def test_published_pages_show_the_json_reports_figures_and_nothing_below_k
     assert "Secret detail" not in html
     for path in (f"/results/{year}", f"/results/{year}/krakow"):
         assert "Secret detail" not in (await get(web_client, path))[1]
+    hidden = next(c for c in comments if c["text"].startswith("Uwaga 3"))
+    async with services.db.unit_of_work() as uow:
+        assert await moderate_comment(uow, "tg:1", hidden["id"], True)
+    page = text_of((await get(web_client, f"/results/{year}/krakow/{A}"))[1])
+    assert "Uwaga 3" not in page and "Uwaga 2" in page  # a hidden comment leaves the page
 
 
 @pytest.mark.parametrize(

@@ -134,7 +134,7 @@ class PublicPages:
             "report": report,
             "practice": found[0],
             "comments": comments,
-            "replies": sorted(replies.items()),
+            "replies": replies,  # the page's language, else every one there is
         }
         return Page("public_practice.html", f"{year}/{city_id}/{practice_id}", context)
 
