@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from app.editions import EditionError, check_year
+from conversations.engine import LANGUAGE_NAMES
 from conversations.messages import Msg, _
 from storage.models import PracticeReply
 from storage.publishing import APPROVED, PROPOSED, REJECTED
@@ -19,7 +20,6 @@ from storage.uow import UnitOfWork
 
 ROUND, YEAR = "round", "year"
 REPLY_LIMIT = 1000  # characters: a short statement, not an article
-LOCALES = ("uk", "ru", "en", "pl")
 
 
 class PublishError(ValueError):
@@ -93,7 +93,7 @@ async def propose_reply(
         raise PublishError(_("There is no such practice in your cities."))
     if not await is_published(uow, YEAR, year):
         raise PublishError(_("The results of {year} are not published yet.", year=year))
-    if locale not in LOCALES:
+    if locale not in LANGUAGE_NAMES:
         raise PublishError(_("Choose one of the four languages."))
     if not text:
         raise PublishError(_("Write the response first."))
