@@ -374,7 +374,7 @@ class Dashboard:
                 await propose_reply(
                     uow,
                     f"tg:{viewer.role.user_id}",
-                    viewer.role.cities or (),
+                    viewer.role.cities,
                     str(data.get("practice", "")),
                     int(year),
                     str(data.get("reply_locale", "")),
