@@ -1,7 +1,7 @@
 """publications of results and the cities' replies to them
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0016
 Create Date: 2026-12-02
 
 `publications`: what staff made public (a closed round's final figures, or a year's); the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '0014'
-down_revision: Union[str, Sequence[str], None] = '0012'
+down_revision: Union[str, Sequence[str], None] = '0016'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
