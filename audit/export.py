@@ -332,7 +332,7 @@ class _View:
         return [self.t(Msg(text.msgid, params)) for text in METHOD] + self.left_out()
 
 
-def _visible_comments(report: Report) -> list[Comment]:
+def visible_comments(report: Report) -> list[Comment]:
     """Comments that may be shown: not hidden, and about a practice that is reported."""
     reported = {(p.city_id, p.practice_id) for p in report.practices if not p.suppressed}
     return [c for c in report.comments if not c.hidden and (c.city_id, c.practice_id) in reported]
@@ -653,7 +653,7 @@ def _comment_rows(view: _View) -> list[list[Cell]]:
     """The comments that may be shown, with their city and practice."""
     practice_of = _practice_of(view.report)
     rows: list[list[Cell]] = []
-    for comment in _visible_comments(view.report):
+    for comment in visible_comments(view.report):
         practice = practice_of(comment.city_id, comment.practice_id)
         city = view.name(practice.city) if practice else comment.city_id
         name = view.name(practice.practice) if practice else comment.practice_id
@@ -708,7 +708,7 @@ def to_json(report: Report, translator: Renderer, locale: str) -> bytes:
         "practices": [_json_practice(view, practice) for practice in report.practices],
         "ranking": [practice.practice_id for practice in report.ranked()],
         "not_enough": [practice.practice_id for practice in report.not_enough()],
-        "comments": [_json_comment(comment) for comment in _visible_comments(report)],
+        "comments": [_json_comment(comment) for comment in visible_comments(report)],
     }
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
@@ -1185,7 +1185,7 @@ def _pdf_reevaluation_row(view: _View, practice: PracticeSummary) -> list[str]:
 def _pdf_comments(pdf: FPDF, view: _View) -> None:
     """Residents' comments by city and practice."""
     _pdf_heading(pdf, view.t(_("Comments")), 14)
-    comments = _visible_comments(view.report)
+    comments = visible_comments(view.report)
     if not comments:
         _pdf_paragraph(pdf, view.t(_("No comments.")))
         return

@@ -23,6 +23,7 @@ from app import jury as jury_cases
 from app import nominations as nomination_cases
 from app.editions import EditionError, Schedule, Weights
 from app.nominations import NominationError
+from app.publishing import publish_round, publish_year
 from audit.summary import (
     city_period,
     published_counts,
@@ -921,6 +922,49 @@ def report(
     name, content = _run(lambda: _with_services(settings, make))
     out.write_bytes(content)
     typer.echo(f"wrote {out} ({name}, {len(content):,} bytes)")
+
+
+@app.command()
+def publish(
+    round_id: Annotated[
+        int | None, typer.Option("--round", help="A closed round's final results.")
+    ] = None,
+    year: Annotated[int | None, typer.Option(help="A year's results (its edition).")] = None,
+    static: Annotated[
+        Path | None,
+        typer.Option(help="With --year: also write its public pages as files into this folder."),
+    ] = None,
+) -> None:
+    """Make results public on /results (logged), and maybe write a year's pages as files."""
+    if (round_id is None) == (year is None) or (static is not None and year is None):
+        typer.echo(
+            "give exactly one of --round ID or --year YYYY (--static only with --year)", err=True
+        )
+        raise typer.Exit(2)
+    if static is not None and static.exists() and not static.is_dir():
+        typer.echo(f"--static: {static} is not a folder", err=True)
+        raise typer.Exit(2)
+
+    async def work(services: Services) -> list[str]:
+        from bot.web.public import PublicPages
+
+        lines = []
+        async with services.db.unit_of_work() as uow:
+            if round_id is not None:
+                added = await publish_round(uow, CLI_ACTOR, round_id, utcnow())
+                what = f"round {round_id}"
+            else:
+                assert year is not None
+                added = await publish_year(uow, CLI_ACTOR, year, utcnow())
+                what = f"the results of {year}"
+        lines.append(f"{what}: {'published' if added else 'already published'}")
+        if static is not None and year is not None:
+            written = await PublicPages(services).write_static(year, static)
+            lines.append(f"wrote {written} pages into {static}")
+        return lines
+
+    for line in _run(lambda: _with_services(_settings(), work)):
+        typer.echo(line)
 
 
 comments_app = typer.Typer(help="Free-text comments in reports.", no_args_is_help=True)
