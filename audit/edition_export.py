@@ -109,7 +109,10 @@ RESIDENTS_PART = _("Residents' part (0–100)")
 JURORS_N, RESIDENTS_N = _("Jurors (n)"), _("Residents (n)")
 JURY_ALONE = _("Ranked on the jury alone")
 JUROR_COLUMN, SCORE_15, JUSTIFICATION = _("Juror"), _("Score (1–5)"), _("Justification")
-LOWER, UPPER = _("95 % CI, lower"), _("95 % CI, upper")
+COMBINED_LOWER, COMBINED_UPPER = _("Combined: 95 % CI, lower"), _("Combined: 95 % CI, upper")
+JURY_LOWER, JURY_UPPER = _("Jury: 95 % CI, lower"), _("Jury: 95 % CI, upper")
+RESIDENTS_LOWER = _("Residents: 95 % CI, lower")
+RESIDENTS_UPPER = _("Residents: 95 % CI, upper")
 DISTINGUISHED_IN, VERDICT, EVIDENCE = _("Distinguished in"), _("Verdict"), _("Evidence")
 SHEETS: Mapping[str, Msg] = {
     "ranking": _("Ranking"),
@@ -209,15 +212,15 @@ RANKING_COLUMNS = (
     _Column(CITY, None, 14),
     _Column(PRACTICE, None, 36),
     _Column(COMBINED, "0.0", 11),
-    _Column(LOWER, "0.0", 10),
-    _Column(UPPER, "0.0", 10),
+    _Column(COMBINED_LOWER, "0.0", 10),
+    _Column(COMBINED_UPPER, "0.0", 10),
     _Column(JURY_PART, "0.0", 10),
-    _Column(LOWER, "0.0", 10),
-    _Column(UPPER, "0.0", 10),
+    _Column(JURY_LOWER, "0.0", 10),
+    _Column(JURY_UPPER, "0.0", 10),
     _Column(JURORS_N, "0", 8),
     _Column(RESIDENTS_PART, "0.0", 10),
-    _Column(LOWER, "0.0", 10),
-    _Column(UPPER, "0.0", 10),
+    _Column(RESIDENTS_LOWER, "0.0", 10),
+    _Column(RESIDENTS_UPPER, "0.0", 10),
     _Column(RESIDENTS_N, "0", 10),
     _Column(JURY_ALONE, None, 10),
 )
@@ -234,8 +237,8 @@ REANALYSIS_COLUMNS = (
     _Column(VERDICT, None, 16),
     _Column(EVIDENCE, None, 50, wrap=True),
     _Column(RESIDENTS_PART, "0.0", 10),
-    _Column(LOWER, "0.0", 10),
-    _Column(UPPER, "0.0", 10),
+    _Column(RESIDENTS_LOWER, "0.0", 10),
+    _Column(RESIDENTS_UPPER, "0.0", 10),
     _Column(RESIDENTS_N, "0", 10),
 )
 
