@@ -30,6 +30,7 @@ from audit.export import (
     SHEET_NAMES,
     YES,
     Cell,
+    Reading,
     Renderer,
     _Column,
     _csv_value,
@@ -42,13 +43,15 @@ from audit.export import (
     _section,
     _sheet_title,
     fill_lines,
+    new_workbook,
     period_file_name,
     reading_day,
     reading_number,
     safe_cell,
+    workbook_bytes,
 )
 from audit.stats import Composite
-from conversations.messages import Local, Msg, Plain, Text, _
+from conversations.messages import Local, Msg, Plain, _
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -110,7 +113,7 @@ JURORS_N, RESIDENTS_N = _("Jurors (n)"), _("Residents (n)")
 JURY_ALONE = _("Ranked on the jury alone")
 JUROR_COLUMN, SCORE_15, JUSTIFICATION = _("Juror"), _("Score (1–5)"), _("Justification")
 COMBINED_LOWER, COMBINED_UPPER = _("Combined: 95 % CI, lower"), _("Combined: 95 % CI, upper")
-JURY_LOWER, JURY_UPPER = _("Jury: 95 % CI, lower"), _("Jury: 95 % CI, upper")
+JURY_LOWER, JURY_UPPER = _("Jury part: 95 % CI, lower"), _("Jury part: 95 % CI, upper")
 RESIDENTS_LOWER = _("Residents: 95 % CI, lower")
 RESIDENTS_UPPER = _("Residents: 95 % CI, upper")
 DISTINGUISHED_IN, VERDICT, EVIDENCE = _("Distinguished in"), _("Verdict"), _("Evidence")
@@ -127,16 +130,12 @@ NO_PRACTICES = _("This edition has no practices to rank.")
 
 
 @dataclass(frozen=True)
-class _EditionView:
-    """The edition report as one reader sees it (a Reader of audit/export.py)."""
+class _EditionView(Reading):
+    """The edition report as one reader sees it."""
 
     report: EditionReport
     translator: Renderer
     locale: str
-
-    def t(self, text: Text) -> str:
-        """A text in the reader's language."""
-        return self.translator.render(text, self.locale)
 
     def heading(self) -> str:
         """ "Edition 2027", for the title and the page feet."""
@@ -158,10 +157,6 @@ class _EditionView:
         """A category's name."""
         return self.name(self.report.categories.get(category_id), category_id)
 
-    def criterion(self, name: str) -> str:
-        """A criterion's localized name."""
-        return self.t(CRITERION_NAMES.get(name, Plain(name)))
-
     def juror(self, letter: str) -> str:
         """ "Juror A"."""
         return self.t(_("Juror {letter}", letter=letter))
@@ -170,10 +165,6 @@ class _EditionView:
     def hidden(self) -> str:
         """What a residents' figure below k shows instead of a number."""
         return f"< {self.report.k}"
-
-    def number(self, value: float | None) -> str:
-        """A number for reading in the reader's language."""
-        return reading_number(value, self.locale)
 
     def alpha(self) -> str:
         """The agreement line."""
@@ -328,13 +319,8 @@ def edition_to_csv(report: EditionReport, translator: Renderer, locale: str) -> 
 
 def edition_to_xlsx(report: EditionReport, translator: Renderer, locale: str) -> bytes:
     """A workbook with the sheets Ranking, Justifications, Re-analysis and Method."""
-    from openpyxl import Workbook
-
     view = _EditionView(report, translator, locale)
-    book = Workbook()
-    ranking = book.active
-    assert ranking is not None
-    ranking.title = _sheet_title(view.t(SHEETS["ranking"]))
+    book, ranking = new_workbook(view.t(SHEETS["ranking"]))
     _fill_sheet(
         ranking, view, RANKING_COLUMNS, [_ranking_row(view, c, r) for c, r in _rows(report)]
     )
@@ -353,9 +339,7 @@ def edition_to_xlsx(report: EditionReport, translator: Renderer, locale: str) ->
     )
     method = book.create_sheet(_sheet_title(view.t(SHEETS["method"])))
     fill_lines(method, [(text, bold) for text, bold in _method_lines(view)])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(book)
 
 
 def _method_lines(view: _EditionView) -> list[tuple[str, bool]]:

@@ -220,17 +220,33 @@ def reading_span(starts: date | None, ends: date | None, locale: str) -> str:
     return format_interval(starts, ends, "yMMMd", locale=locale)
 
 
-@dataclass(frozen=True)
-class _View:
-    """A report as one reader sees it: texts in their language, suppressed figures as "< k"."""
+class Reading:
+    """What every report's view does in the reader's language (the audit report's _View, the
+    edition report's view in audit/edition_export.py)."""
 
-    report: Report
     translator: Renderer
     locale: str
 
     def t(self, text: Text) -> str:
         """A text in the reader's language."""
         return self.translator.render(text, self.locale)
+
+    def number(self, value: float | None, digits: int = 1) -> str:
+        """A number for reading, e.g. 3,25 in Polish; empty when unknown."""
+        return reading_number(value, self.locale, digits)
+
+    def criterion(self, name: str) -> str:
+        """A criterion's localized name."""
+        return self.t(CRITERION_NAMES.get(name, Plain(name)))
+
+
+@dataclass(frozen=True)
+class _View(Reading):
+    """A report as one reader sees it: texts in their language, suppressed figures as "< k"."""
+
+    report: Report
+    translator: Renderer
+    locale: str
 
     def name(self, texts: Mapping[str, str]) -> str:
         """A city, practice or category name in the reader's language."""
@@ -240,10 +256,6 @@ class _View:
     def hidden(self) -> str:
         """What a suppressed figure shows instead of a number."""
         return f"< {self.report.k}"
-
-    def number(self, value: float | None, digits: int = 1) -> str:
-        """A number for reading, e.g. 3,25 in Polish; empty when unknown."""
-        return reading_number(value, self.locale, digits)
 
     def signed(self, value: float) -> str:
         """A change with its sign, e.g. +3,2."""
@@ -256,10 +268,6 @@ class _View:
     def day(self, value: date | None) -> str:
         """A date for reading."""
         return reading_day(value, self.locale)
-
-    def criterion(self, name: str) -> str:
-        """A criterion's localized name."""
-        return self.t(CRITERION_NAMES.get(name, Plain(name)))
 
     def period(self) -> str:
         """What the report covers: "Round 12", "Year 2026" or a city's rounds, and the channel
@@ -518,19 +526,30 @@ PRACTICE_COLUMN = 1 + [column.label for column in SUMMARY_COLUMNS].index(PRACTIC
 
 def to_xlsx(report: Report, translator: Renderer, locale: str) -> bytes:
     """A workbook with the sheets Summary, Criteria, Trend, Comments and Method."""
-    from openpyxl import Workbook
-
     view = _View(report, translator, locale)
-    book = Workbook()
-    summary = book.active
-    assert summary is not None
-    summary.title = _sheet_title(view.t(SHEET_NAMES["summary"]))
+    book, summary = new_workbook(view.t(SHEET_NAMES["summary"]))
     _fill_sheet(summary, view, SUMMARY_COLUMNS, _summary_rows(view))
     _add_score_chart(summary, view, len(report.ranked()))
     _fill_sheet(_sheet(book, view, "criteria"), view, CRITERIA_COLUMNS, _criteria_rows(view))
     _fill_sheet(_sheet(book, view, "trend"), view, TREND_COLUMNS, _trend_rows(view))
     _fill_sheet(_sheet(book, view, "comments"), view, COMMENT_COLUMNS, _comment_rows(view))
     _fill_method(_sheet(book, view, "method"), view)
+    return workbook_bytes(book)
+
+
+def new_workbook(first_sheet: str) -> tuple[Workbook, Worksheet]:
+    """A workbook and its first sheet, named."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = _sheet_title(first_sheet)
+    return book, sheet
+
+
+def workbook_bytes(book: Workbook) -> bytes:
+    """A workbook as the bytes of an .xlsx file."""
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
