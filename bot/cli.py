@@ -35,7 +35,7 @@ from audit.summary import (
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
-from bot.reports import build, moderate_comment
+from bot.reports import build, build_edition, moderate_comment
 from bot.rounds import RoundError, apply_retention, close_round, create_round, open_round
 from bot.services import Services, start_services, survey_folders
 from bot.transport import without_token
@@ -1325,3 +1325,29 @@ def edition_distinguish(
 
     _run(lambda: _with_services(_settings(), confirm))
     typer.echo(f"{practice} is distinguished in {year}")
+
+
+@edition_app.command("report")
+def edition_report(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    format: Annotated[ReportFormat, typer.Option(help="csv, xlsx, pdf or json.")] = (
+        ReportFormat.pdf
+    ),
+    lang: Annotated[Language, typer.Option(help="Language of the report.")] = Language.pl,
+) -> None:
+    """The edition report: per category the ranking with the jury's and the residents' parts,
+    the jurors' agreement and justifications (Juror A–E), the re-analysis and the method.
+    Ready once the jury phase has closed.
+
+    Example: auditbot edition report --year 2027 --format pdf --lang uk --out edition-2027.pdf
+    """
+    settings = _settings()
+    _output_file(out)
+
+    async def make(services: Services) -> tuple[str, bytes]:
+        return await build_edition(services, year, format.value, lang.value)
+
+    name, content = _run(lambda: _with_services(settings, make))
+    out.write_bytes(content)
+    typer.echo(f"wrote {out} ({name}, {len(content):,} bytes)")
