@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.evaluation import EditionRepository, JuryRepository, NominationRepository
 from storage.published import PublishedRepository
+from storage.publishing import PublicationRepository, ReplyRepository
 from storage.reporting import AuditRepository, ReportRepository
 from storage.repositories import (
     AuditLogRepository,
@@ -58,6 +59,8 @@ class UnitOfWork:
         self.editions = EditionRepository(self.session)
         self.nominations = NominationRepository(self.session)
         self.jury = JuryRepository(self.session)
+        self.publications = PublicationRepository(self.session)
+        self.replies = ReplyRepository(self.session)
         return self
 
     async def __aexit__(

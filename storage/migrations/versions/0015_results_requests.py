@@ -1,7 +1,7 @@
 """results requests: people who asked, at the end of a survey, for a practice's final results
 
 Revision ID: 0015
-Revises: 0016
+Revises: 0014
 Create Date: 2026-12-02
 
 A row keeps the round, the practice and the chat, the language and the day asked — no running id
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '0015'
-down_revision: Union[str, Sequence[str], None] = '0016'
+down_revision: Union[str, Sequence[str], None] = '0014'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
