@@ -16,16 +16,21 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.config import LOCALES
+from app.evaluation import edition_report
 from app.services import Services
 from app.staff import COORDINATOR, Role
 from app.summaries import published_report, round_period
+from audit.edition_export import EDITION_EXPORTERS, edition_file_name
 from audit.export import EXPORTERS, file_name, period_file_name
+from audit.opendata import open_data
 from audit.summary import COMMENT_KEY, Period, comment_answer_id, year_period
 from storage.models import ReportRecord, Staff, utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 FORMATS = tuple(EXPORTERS)
+# Scheduled reports' formats (a coordinator's stored choice; the Excel CSV is on request only).
+SCHEDULED_FORMATS = tuple(fmt for fmt in FORMATS if fmt != "csv-excel")
 
 
 async def build(
@@ -46,6 +51,26 @@ async def build(
     content = EXPORTERS[fmt](report, services.translator, locale)
     step("done")
     return file_name(report, fmt), content
+
+
+async def build_open_data(services: Services, year: int) -> dict[str, bytes]:
+    """A year's published figures as a Frictionless Data Package: {file name: content}."""
+    settings = services.settings
+    period = year_period(year, settings.tz)
+    report = await published_report(services.db, period, settings.min_group_size, settings.tz)
+    return open_data(report, year, services.translator, settings.open_data_license)
+
+
+async def build_edition(services: Services, year: int, fmt: str, locale: str) -> tuple[str, bytes]:
+    """The edition report of a year as a file: (file name, content). Gathered in one unit of
+    work (it may publish due residents' figures), rendered after its commit."""
+    if fmt not in EDITION_EXPORTERS:
+        raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+    settings = services.settings
+    async with services.db.unit_of_work() as uow:
+        report = await edition_report(uow, year, settings.tz, settings.min_group_size, utcnow())
+    content = EDITION_EXPORTERS[fmt](report, services.translator, locale)
+    return edition_file_name(year, fmt), content
 
 
 async def compile_due_reports(services: Services, now: datetime | None = None) -> list[str]:
@@ -189,7 +214,7 @@ def report_preferences(services: Services, row: Staff) -> tuple[str, str]:
     """The language and format of a coordinator's scheduled reports (REPORT_LOCALE and PDF
     unless they chose otherwise)."""
     locale = row.report_locale if row.report_locale in LOCALES else None
-    fmt = row.report_format if row.report_format in EXPORTERS else None
+    fmt = row.report_format if row.report_format in SCHEDULED_FORMATS else None
     return locale or services.settings.report_locale, fmt or DEFAULT_FORMAT
 
 

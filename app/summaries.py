@@ -301,7 +301,7 @@ async def _comments(
         )
         for answer_id, stored, practice_id, text, day in rows
     ]
-    return sorted(comments, key=lambda c: c.id)
+    return sorted(comments)  # by public id: the first field, and unique
 
 
 async def with_names(uow: UnitOfWork, report: Report) -> Report:

@@ -27,7 +27,8 @@ from app.config import LOCALES, ConfigError, Settings, load_settings
 from app.editions import EditionError, Schedule, Weights
 from app.i18n import MissingCatalog
 from app.nominations import NominationError
-from app.reports import build, moderate_comment
+from app.publishing import publish_round, publish_year
+from app.reports import build, build_edition, build_open_data, moderate_comment
 from app.rounds import RoundError, apply_retention, close_round, plan_round
 from app.services import Services, survey_folders
 from app.summaries import published_counts, published_report, round_period
@@ -732,7 +733,14 @@ def round_close(round_id: Annotated[int, typer.Argument(help="Round id.")]) -> N
             round_ = await uow.rounds.get(round_id)
             if round_ is None or round_.status == "closed":
                 raise RoundError(f"round {round_id} does not exist or is already closed")
-            await close_round(uow, round_, CLI_ACTOR, utcnow(), services.settings.min_group_size)
+            await close_round(
+                uow,
+                round_,
+                CLI_ACTOR,
+                utcnow(),
+                services.settings.min_group_size,
+                services.pseudonyms,
+            )
 
     _run(lambda: _with_services(_settings(), close))
     typer.echo(f"round {round_id} is closed")
@@ -863,6 +871,7 @@ class ReportFormat(StrEnum):
     """Report file formats."""
 
     csv = "csv"
+    csv_excel = "csv-excel"
     xlsx = "xlsx"
     pdf = "pdf"
     json = "json"
@@ -877,9 +886,12 @@ def report(
         list[str] | None,
         typer.Option(help="Only these cities (repeat); alone: one city across its rounds."),
     ] = None,
-    format: Annotated[ReportFormat, typer.Option(help="csv, xlsx, pdf or json.")] = (
-        ReportFormat.pdf
-    ),
+    format: Annotated[
+        ReportFormat,
+        typer.Option(
+            help="csv, csv-excel (';' and a decimal comma in pl, uk, ru), xlsx, pdf or json."
+        ),
+    ] = (ReportFormat.pdf),
     lang: Annotated[Language, typer.Option(help="Language of the report.")] = Language.pl,
     channel: Annotated[
         Channel | None,
@@ -919,6 +931,74 @@ def report(
     name, content = _run(lambda: _with_services(settings, make))
     out.write_bytes(content)
     typer.echo(f"wrote {out} ({name}, {len(content):,} bytes)")
+
+
+@app.command()
+def opendata(
+    year: Annotated[int, typer.Option(help="The year whose published figures to write.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the data package into.")],
+) -> None:
+    """Write a year's published figures as open data: a Frictionless Data Package (CSV files
+    and datapackage.json), under the licence OPEN_DATA_LICENSE."""
+    settings = _settings()
+    if not 2000 <= year <= 2100:
+        typer.echo(f"--year: expected a year such as 2026, got {year}", err=True)
+        raise typer.Exit(2)
+    if out.exists() and not out.is_dir():
+        typer.echo(f"--out: {out} is a file, not a folder", err=True)
+        raise typer.Exit(2)
+
+    async def make(services: Services) -> dict[str, bytes]:
+        return await build_open_data(services, year)
+
+    files = _run(lambda: _with_services(settings, make))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    typer.echo(f"wrote {len(files)} files to {out}: {', '.join(sorted(files))}")
+
+
+@app.command()
+def publish(
+    round_id: Annotated[
+        int | None, typer.Option("--round", help="A closed round's final results.")
+    ] = None,
+    year: Annotated[int | None, typer.Option(help="A year's results (its edition).")] = None,
+    static: Annotated[
+        Path | None,
+        typer.Option(help="With --year: also write its public pages as files into this folder."),
+    ] = None,
+) -> None:
+    """Make results public on /results (logged), and maybe write a year's pages as files."""
+    if (round_id is None) == (year is None) or (static is not None and year is None):
+        typer.echo(
+            "give exactly one of --round ID or --year YYYY (--static only with --year)", err=True
+        )
+        raise typer.Exit(2)
+    if static is not None and static.exists() and not static.is_dir():
+        typer.echo(f"--static: {static} is not a folder", err=True)
+        raise typer.Exit(2)
+
+    async def work(services: Services) -> list[str]:
+        from bot.web.public import PublicPages
+
+        lines = []
+        async with services.db.unit_of_work() as uow:
+            if round_id is not None:
+                added = await publish_round(uow, CLI_ACTOR, round_id, utcnow())
+                what = f"round {round_id}"
+            else:
+                assert year is not None
+                added = await publish_year(uow, CLI_ACTOR, year, utcnow())
+                what = f"the results of {year}"
+        lines.append(f"{what}: {'published' if added else 'already published'}")
+        if static is not None and year is not None:
+            written = await PublicPages(services).write_static(year, static)
+            lines.append(f"wrote {written} pages into {static}")
+        return lines
+
+    for line in _run(lambda: _with_services(_settings(), work)):
+        typer.echo(line)
 
 
 comments_app = typer.Typer(help="Free-text comments in reports.", no_args_is_help=True)
@@ -1279,3 +1359,29 @@ def edition_distinguish(
 
     _run(lambda: _with_services(_settings(), confirm))
     typer.echo(f"{practice} is distinguished in {year}")
+
+
+@edition_app.command("report")
+def edition_report(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    format: Annotated[ReportFormat, typer.Option(help="csv, xlsx, pdf or json.")] = (
+        ReportFormat.pdf
+    ),
+    lang: Annotated[Language, typer.Option(help="Language of the report.")] = Language.pl,
+) -> None:
+    """The edition report: per category the ranking with the jury's and the residents' parts,
+    the jurors' agreement and justifications (Juror A–E), the re-analysis and the method.
+    Ready once the jury phase has closed.
+
+    Example: auditbot edition report --year 2027 --format pdf --lang uk --out edition-2027.pdf
+    """
+    settings = _settings()
+    _output_file(out)
+
+    async def make(services: Services) -> tuple[str, bytes]:
+        return await build_edition(services, year, format.value, lang.value)
+
+    name, content = _run(lambda: _with_services(settings, make))
+    out.write_bytes(content)
+    typer.echo(f"wrote {out} ({name}, {len(content):,} bytes)")

@@ -378,6 +378,25 @@ class ReminderRequest(Base):
     asked_on: Mapped[date]
 
 
+class ResultsRequest(Base):
+    """A person's wish, given at the end of a survey of a round, to be sent the final results
+    of the practice they evaluated when the round's figures are frozen. Kept only for that:
+    deleted when the message is queued, or the person sends /stop or /delete. Like reminder
+    requests: no surrogate key and no time finer than the day, so a row cannot be lined up with
+    the pseudonymous response it came from (docs/privacy.md)."""
+
+    __tablename__ = "results_requests"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    locale: Mapped[str] = mapped_column(String(8))
+    asked_on: Mapped[date]
+
+
 class ProcessedUpdate(Base):
     """An update already handled; a redelivery of the same update_id is ignored."""
 
@@ -585,3 +604,33 @@ class JuryScore(Base):
     score: Mapped[int | None]
     justification: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Publication(Base):
+    """Results staff made public: a closed round's final figures (kind "round", key its id) or
+    a year's (kind "year", key the year). Only what has a row here is on the public pages."""
+
+    __tablename__ = "publications"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    published_by: Mapped[str] = mapped_column(String(40))
+    published_at: Mapped[datetime]
+
+
+class PracticeReply(Base):
+    """A city's public response to a practice's published results of a year, in one language:
+    proposed by a coordinator of the city, shown only once staff approved it."""
+
+    __tablename__ = "practice_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    locale: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="proposed")
+    proposed_by: Mapped[str] = mapped_column(String(40))
+    proposed_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None]

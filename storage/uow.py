@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.evaluation import EditionRepository, JuryRepository, NominationRepository
 from storage.published import PublishedRepository
+from storage.publishing import PublicationRepository, ReplyRepository
 from storage.reporting import AuditRepository, ReportRepository
 from storage.repositories import (
     AuditLogRepository,
@@ -16,6 +17,7 @@ from storage.repositories import (
     ReminderRepository,
     RespondentRepository,
     ResponseRepository,
+    ResultsRequestRepository,
     RoundRepository,
     SettingsRepository,
     StaffRepository,
@@ -44,6 +46,7 @@ class UnitOfWork:
         self.responses = ResponseRepository(self.session)
         self.subscriptions = SubscriptionRepository(self.session)
         self.reminders = ReminderRepository(self.session)
+        self.results_requests = ResultsRequestRepository(self.session)
         self.updates = UpdateLog(self.session)
         self.staff = StaffRepository(self.session)
         self.audit_log = AuditLogRepository(self.session)
@@ -56,6 +59,8 @@ class UnitOfWork:
         self.editions = EditionRepository(self.session)
         self.nominations = NominationRepository(self.session)
         self.jury = JuryRepository(self.session)
+        self.publications = PublicationRepository(self.session)
+        self.replies = ReplyRepository(self.session)
         return self
 
     async def __aexit__(

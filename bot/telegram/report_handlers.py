@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 
 from app.config import LOCALES
-from app.reports import FORMATS, build, moderate_comment, report_preferences
+from app.editions import CLOSED, EditionError, editions, phase_at
+from app.reports import (
+    FORMATS,
+    SCHEDULED_FORMATS,
+    build,
+    build_edition,
+    moderate_comment,
+    report_preferences,
+)
 from app.staff import COORDINATOR, Role
 from app.summaries import round_period
 from audit.summary import Period, ScopeError, year_period
@@ -24,6 +32,7 @@ from storage.uow import UnitOfWork
 REPORT_PREFIX = "rp|"
 PATTERN = r"^\|?rp\|"  # what the buttons send
 SETTINGS = f"{REPORT_PREFIX}s"
+EDITION = "e"  # an edition report: rp|e:YEAR, then rp|e:YEAR:FORMAT
 
 
 async def on_report(update: Update, context: AuditContext) -> None:
@@ -35,6 +44,12 @@ async def on_report(update: Update, context: AuditContext) -> None:
             return
         rounds = [r for r in await uow.rounds.listing() if role.covers(r.city_id)][:8]
         cities = {c.id: c.name for c in await uow.catalog.cities()}
+        now = utcnow()
+        finished = [
+            e.year
+            for e in await editions(uow)
+            if role.cities is None and phase_at(e, now) == CLOSED
+        ][:3]
     year = utcnow().astimezone(services.settings.tz).year
     rows = [
         (
@@ -47,6 +62,10 @@ async def on_report(update: Update, context: AuditContext) -> None:
     ]
     rows += [
         (Button(_("Year {year}", year=str(y)), f"{REPORT_PREFIX}y:{y}"),) for y in (year, year - 1)
+    ]
+    rows += [
+        (Button(_("Edition {year}", year=str(y)), f"{REPORT_PREFIX}{EDITION}:{y}"),)
+        for y in finished
     ]
     if role.role == COORDINATOR:
         rows.append((Button(_("Scheduled reports…"), SETTINGS),))
@@ -72,7 +91,7 @@ async def _settings(update: Update, context: AuditContext, change: list[str]) ->
             await say(update, context, _("Scheduled reports go to coordinators only."))
             return
         kind, value = ([*change, "", ""])[:2]
-        if (kind == "l" and value in LOCALES) or (kind == "f" and value in FORMATS):
+        if (kind == "l" and value in LOCALES) or (kind == "f" and value in SCHEDULED_FORMATS):
             locale, fmt = (value, None) if kind == "l" else (None, value)
             await uow.staff.set_report_preferences(role.user_id, locale, fmt)
             await uow.audit_log.add(actor_of(update), "report.settings", None, **{kind: value})
@@ -88,7 +107,10 @@ async def _settings(update: Update, context: AuditContext, change: list[str]) ->
             Button(_mark(LANGUAGE_NAMES[code], code == locale), f"{SETTINGS}:l:{code}")
             for code in LOCALES
         ),
-        tuple(Button(_mark(name.upper(), name == fmt), f"{SETTINGS}:f:{name}") for name in FORMATS),
+        tuple(
+            Button(_mark(name.upper(), name == fmt), f"{SETTINGS}:f:{name}")
+            for name in SCHEDULED_FORMATS
+        ),
     )
     await show_staff(update, context, [Prompt((text,), rows)], prefix="")
 
@@ -115,7 +137,10 @@ async def on_report_press(update: Update, context: AuditContext) -> None:
             await after_commit(query.answer)
             return
         try:
-            period = await _period(uow, role, choice, services.settings.tz)
+            if choice[0] == EDITION:
+                period, year = None, _edition_year(role, choice)
+            else:
+                period, year = await _period(uow, role, choice, services.settings.tz), None
         except (ScopeError, ValueError):
             refusal = services.translator.render(
                 _("This summary is not available to you."), services.translator.default_locale
@@ -133,7 +158,15 @@ async def on_report_press(update: Update, context: AuditContext) -> None:
     locale = services.translator.choose_locale(
         None, update.effective_user.language_code if update.effective_user else None
     )
-    name, content = await build(services, period, choice[2], locale)
+    if period is not None:
+        name, content = await build(services, period, choice[2], locale)
+    else:
+        assert year is not None
+        try:
+            name, content = await build_edition(services, year, choice[2], locale)
+        except EditionError:  # not over yet, or gone: the button was from an older message
+            await say(update, context, _("This summary is not available to you."))
+            return
     if query.message is not None:
         await query.get_bot().send_document(query.message.chat.id, content, filename=name)
 
@@ -150,6 +183,17 @@ async def _period(uow: UnitOfWork, role: Role, choice: list[str], zone: ZoneInfo
     if kind == "y" and number is not None:
         return year_period(number, zone, role.cities)
     raise ValueError("unknown choice")
+
+
+def _edition_year(role: Role, choice: list[str]) -> int:
+    """The year of the edition a choice names, if the role may read it (the edition is
+    national: staff of every city only)."""
+    if role.cities is not None:
+        raise ScopeError("the edition report covers every city")
+    year = ev.whole_number(([*choice, ""])[1])
+    if year is None:
+        raise ValueError("not a year")
+    return year
 
 
 async def on_hide_comment(update: Update, context: AuditContext) -> None:
