@@ -132,6 +132,9 @@ async def record_analysis(
     recommendation; logged."""
     await _open_edition(uow, year)
     await _nominated_practice(uow, year, practice_id)
+    text, links = _notes(notes), _evidence(evidence)
+    if criterion is None and (text or links):
+        raise AnalysisError("--notes and --evidence belong to a criterion: add --criterion")
     if criterion is None and recommendation is None:
         raise AnalysisError("give --criterion (with --notes or --evidence) or --recommendation")
     if criterion is not None and criterion not in CRITERIA:
@@ -140,11 +143,8 @@ async def record_analysis(
         raise AnalysisError(
             f"--recommendation: {recommendation!r}; use one of {', '.join(RECOMMENDATIONS)}"
         )
-    text, links = _notes(notes), _evidence(evidence)
     if criterion is not None and not text and not links:
         raise AnalysisError(f"--criterion {criterion}: give --notes or --evidence (or both)")
-    if criterion is None and (text or links):
-        raise AnalysisError("--notes and --evidence belong to a criterion: add --criterion")
     analysis = await uow.analysis.get(year, practice_id, lock=True)
     if analysis is None:
         analysis = await uow.analysis.add(
