@@ -22,7 +22,8 @@ ADMIN = 9001
 
 
 async def test_the_juror_reads_the_analysis_summary_before_scoring(database_url: str) -> None:
-    async with running_bot(database_url) as bot:
+    async with running_bot(database_url, jobs=True) as bot:
+        assert bot.application.job_queue.get_jobs_by_name("jury_reminders")  # scheduled
         await jury_phase(bot.services)
         async with bot.services.db.unit_of_work() as uow:
             await analysis.record_analysis(
@@ -115,8 +116,7 @@ async def queued(bot: RunningBot) -> list[OutboxMessage]:
 async def test_jurors_who_have_not_submitted_are_reminded_once_a_day_in_their_language(
     database_url: str,
 ) -> None:
-    async with running_bot(database_url, timezone="Europe/Warsaw", jobs=True) as bot:
-        assert bot.application.job_queue.get_jobs_by_name("jury_reminders")
+    async with running_bot(database_url, timezone="Europe/Warsaw") as bot:
         await jury_phase(bot.services)
         polish = bot.person("pl", user_id=JURORS[0])
         await polish.send("/jury")  # the juror's language is kept for the reminders
