@@ -179,7 +179,7 @@ async def publish_cells(uow: UnitOfWork, due: Mapping[Cell, int], k: int, now: d
     questions = _question_index((await _surveys(uow, survey_ids)).values())
     closed = {r.id for r in await uow.rounds.listing() if r.status == "closed"}
     await uow.settings.set_once(COMMENT_KEY, secrets.token_hex(32))
-    published = 0
+    published, shown_comments = 0, set[int]()
     for cell in cells:
         figures = live_figures(live[cell], questions)
         decision = decide(
@@ -188,8 +188,20 @@ async def publish_cells(uow: UnitOfWork, due: Mapping[Cell, int], k: int, now: d
         if decision is not None:
             number = history[cell][-1].version + 1 if history[cell] else 1
             published += await uow.published.add(cell, number, decision, now)
+            shown_comments.update(decision.comment_ids)
         await uow.published.seen(cell, due[cell])
+    await _store_public_ids(uow, sorted(shown_comments))
     return published
+
+
+async def _store_public_ids(uow: UnitOfWork, answer_ids: Sequence[int]) -> None:
+    """Give the comments a new version shows their public ids once, at publication (rare:
+    steps of k), instead of in every report."""
+    missing = await uow.audit.without_public_id(answer_ids)
+    key = await uow.settings.get(COMMENT_KEY)
+    if missing and key is not None:
+        secret = bytes.fromhex(key)
+        await uow.audit.store_public_ids({a: public_id(a, secret) for a in missing})
 
 
 def live_figures(cell: LiveCell, questions: Mapping[str, _Question]) -> dict[str, dict[str, int]]:
@@ -469,14 +481,14 @@ async def _comments(
     cities = {p.id: p.city_id for p in await uow.catalog.practices()}
     comments = [
         Comment(
-            public_id(answer_id, secret),
+            public_id(answer_id, secret) if stored is None else stored,
             cities.get(practice_id, ""),
             practice_id,
             text,
             answer_id in hidden,
             day,
         )
-        for answer_id, practice_id, text, day in rows
+        for answer_id, stored, practice_id, text, day in rows
     ]
     return sorted(comments, key=lambda c: c.id)
 

@@ -322,6 +322,10 @@ class MaskedComment(Base):
     text: Mapped[str] = mapped_column(Text)
     answered_at: Mapped[datetime]  # for retention
     answered_on: Mapped[date]  # for reports: a date reads much faster than a timestamp
+    # The comment's public id (a keyed permutation of answer_id, audit.disclosure.public_id),
+    # stored when a version that shows the comment is published, so reports read it instead of
+    # computing tens of thousands of them each time. None until then (or after a recount).
+    public_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Subscription(Base):

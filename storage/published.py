@@ -61,13 +61,26 @@ class LiveCell:
     channels: dict[str, int] = field(default_factory=dict)  # completed responses per channel
 
 
-def _version(row: PublishedCell) -> Version:
+_VERSION_COLUMNS = (
+    PublishedCell.practice_id,
+    PublishedCell.round_id,
+    PublishedCell.period,
+    PublishedCell.version,
+    PublishedCell.final,
+    PublishedCell.figures,
+    PublishedCell.comment_ids,
+    PublishedCell.published_at,
+)
+
+
+def _version(row: Any) -> Version:
+    """A version from a plain row of _VERSION_COLUMNS."""
     return Version(
         Cell(row.practice_id, row.round_id, row.period),
         row.version,
         row.final,
         row.figures,
-        tuple(int(i) for i in row.comment_ids),
+        tuple(row.comment_ids),  # JSON numbers: ints already
         row.published_at,
     )
 
@@ -102,19 +115,20 @@ class PublishedRepository(_Repository):
             .where(self._where(PublishedCell, scope, zone))
             .group_by(PublishedCell.practice_id, PublishedCell.round_id, PublishedCell.period)
         )
-        query = select(PublishedCell).where(PublishedCell.id.in_(newest))
-        return [_version(row) for row in (await self.session.scalars(query)).all()]
+        query = select(*_VERSION_COLUMNS).where(PublishedCell.id.in_(newest))
+        connection = await self.session.connection()  # plain rows: no ORM loading machinery
+        return [_version(row) for row in await connection.execute(query)]
 
     async def history(self, cells: Sequence[Cell]) -> dict[Cell, list[Version]]:
         """Every version of some cells, oldest first."""
         result: dict[Cell, list[Version]] = {cell: [] for cell in cells}
         rounds = {c.round_id for c in cells}
         query = (
-            select(PublishedCell)
+            select(*_VERSION_COLUMNS)
             .where(PublishedCell.round_id.in_(rounds))
             .order_by(PublishedCell.version)
         )
-        for row in (await self.session.scalars(query)).all():
+        for row in await (await self.session.connection()).execute(query):
             version = _version(row)
             if version.cell in result:
                 result[version.cell].append(version)

@@ -9,14 +9,24 @@ Comments come with contacts already masked.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import chain
 from typing import Any, NamedTuple, TypeVar, TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Result, Select, and_, delete, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Result,
+    Select,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from audit.privacy import mask_contacts
 from storage.models import (
@@ -300,10 +310,11 @@ class AuditRepository(_Repository):
 
     async def comments_of(
         self, round_ids: Sequence[int], months: Sequence[str], members: Container[int]
-    ) -> list[tuple[int, str, str, date]]:
-        """(answer id, practice, text with contacts masked, day answered (UTC)) of the comments
-        of some rounds and months outside rounds that are `members` (of published versions);
-        an erased comment is simply not found. One pass over the masked comments."""
+    ) -> list[tuple[int, int | None, str, str, date]]:
+        """(answer id, stored public id, practice, text with contacts masked, day answered
+        (UTC)) of the comments of some rounds and months outside rounds that are `members` (of
+        published versions); an erased comment is simply not found. One pass over the masked
+        comments."""
         zone = await Tallies(self.session).zone()
         if zone is None or (not round_ids and not months):
             return []
@@ -321,16 +332,32 @@ class AuditRepository(_Repository):
             )
         query = select(
             MaskedComment.answer_id,
+            MaskedComment.public_id,
             MaskedComment.practice_id,
             MaskedComment.text,
             MaskedComment.answered_on,
         ).where(or_(*in_cells))
         rows = await self._rows(query)
-        return [
-            (answer_id, practice, text, day)
-            for answer_id, practice, text, day in chain.from_iterable(rows.partitions(_BATCH))
-            if answer_id in members
-        ]
+        return [row for row in chain.from_iterable(rows.partitions(_BATCH)) if row[0] in members]
+
+    async def without_public_id(self, answer_ids: Sequence[int]) -> list[int]:
+        """Which of these comments have no public id stored yet."""
+        missing: list[int] = []
+        for start in range(0, len(answer_ids), _BATCH):
+            query = select(MaskedComment.answer_id).where(
+                MaskedComment.answer_id.in_(answer_ids[start : start + _BATCH]),
+                MaskedComment.public_id.is_(None),
+            )
+            missing += (await self.session.scalars(query)).all()
+        return missing
+
+    async def store_public_ids(self, public_ids: Mapping[int, int]) -> None:
+        """Keep comments' public ids (answer id → public id)."""
+        if public_ids:
+            await self.session.execute(  # the ORM's bulk UPDATE by primary key
+                update(MaskedComment),
+                [{"answer_id": a, "public_id": p} for a, p in public_ids.items()],
+            )
 
     async def hidden_comments(self) -> set[int]:
         """The answer ids of the comments a coordinator hid."""

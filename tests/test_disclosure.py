@@ -24,11 +24,11 @@ from audit.disclosure import (
     shown,
     suppress_complement,
 )
-from audit.summary import Period, city_period, round_period, year_period
+from audit.summary import COMMENT_KEY, Period, city_period, round_period, year_period
 from bot.reports import build
 from bot.rounds import close_round
 from bot.services import Services
-from storage.models import Answer, utcnow
+from storage.models import Answer, MaskedComment, utcnow
 from tests.conftest import SECRET
 from tests.test_audit import A, add_response, make_round, person
 
@@ -164,6 +164,34 @@ async def test_comment_ids_are_not_answer_ids_and_tell_no_order(services: Servic
     assert shown_ids == sorted(shown_ids)  # listed by public id …
     written = [int(c["text"].split()[-1]) for c in document["comments"]]
     assert written != sorted(written)  # … which is not the order they were written in
+
+
+async def test_public_ids_are_stored_at_publication_and_survive_a_recount(
+    services: Services,
+) -> None:
+    """Reports read the ids stored when a version was published; where none is stored (after
+    a recount rebuilt the comments) they compute the same ids."""
+    round_id = await make_round(services, 3)
+    for n in range(6):
+        await add_response(
+            services, f"p{n}", A, round_id, person("yes", "once", (4, 4, 4, 4), f"Text {n}")
+        )
+    before = await round_report(services, round_id)
+    async with services.db.reading() as uow:
+        key = bytes.fromhex(await uow.settings.get(COMMENT_KEY) or "")
+        stored = (
+            await uow.session.execute(select(MaskedComment.answer_id, MaskedComment.public_id))
+        ).all()
+    assert len(stored) == 6
+    assert all(public == public_id(answer, key) for answer, public in stored)
+    assert sorted(c["id"] for c in before["comments"]) == sorted(p for _a, p in stored)
+    async with services.db.unit_of_work() as uow:
+        await uow.tallies.recount(services.settings.tz)
+        assert (await uow.session.scalars(select(MaskedComment.public_id))).all() == [None] * 6
+    after = await round_report(services, round_id)
+    assert [(c["id"], c["text"]) for c in after["comments"]] == [
+        (c["id"], c["text"]) for c in before["comments"]
+    ]
 
 
 async def test_a_deletion_changes_no_figure_and_a_closed_round_is_frozen(

@@ -4,14 +4,16 @@ real responses"; docs/privacy.md)."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from audit.summary import round_period, summarize
 from bot.config import Settings
-from bot.reports import compile_due_reports
+from bot.reports import build, compile_due_reports
 from bot.rounds import close_round, reconcile
 from bot.services import Services, start_services
 from bot.staff import COORDINATOR
@@ -339,3 +341,44 @@ async def test_dedupe_keys_queued_with_raw_chat_ids_are_hashed_at_start(
     finally:
         await services.close()
     assert keys == {chat_key("invite", round_id, CHAT), chat_key("remind", round_id, -CHAT)}
+
+
+async def test_a_report_before_and_after_a_delete_sent_in_the_bot_gives_no_one_away(
+    database_url: str,
+) -> None:
+    """Issue 12's third attack, played as it happens: k + 1 people answer in the bot, the one
+    with unusual ratings sends /delete; the round's report downloaded before and after does not
+    differ by that person (their comment goes with them)."""
+    async with running_bot(database_url) as bot:
+        services = bot.services
+        k = services.settings.min_group_size
+        round_id = await open_round_now(services)
+        person = bot.person("en", user_id=CHAT)
+        await consent(person, bot, "en", f"/start r_{round_id}")
+        for label in ("Yes", "Once", "1", "1", "1", "1", "Work", "Done"):
+            await person.tap(label)
+        await person.send(ROUND_COMMENT)
+        rng = random.Random(5)
+        for _n in range(k):
+            plan = Plan.random(rng)
+            await complete(bot, Driver(services, bot.server, bot.server.user(), plan))
+
+        async def download() -> dict[str, Any]:
+            async with services.db.reading() as uow:
+                period = await round_period(uow, round_id, services.settings.tz)
+            _name, content = await build(services, period, "json", "en")
+            document: dict[str, Any] = json.loads(content)
+            return document
+
+        before = await download()
+        await person.send("/delete")
+        await person.tap(said(bot, _("Yes, delete"), "en"))
+        after = await download()
+    shown_before = next(p for p in before["practices"] if p["practice_id"] == PRACTICE)
+    shown_after = next(p for p in after["practices"] if p["practice_id"] == PRACTICE)
+    assert shown_before["completed"] == k + 1
+    rated = [c for c in shown_before["criteria"].values() if c is not None]
+    assert rated and all(c["distribution"][0] >= 1 for c in rated)  # the unusual "1"s count
+    assert shown_after == shown_before  # nothing to subtract
+    assert any(ROUND_COMMENT in c["text"] for c in before["comments"])
+    assert all(ROUND_COMMENT not in c["text"] for c in after["comments"])
