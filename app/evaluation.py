@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from app.editions import existing
+from app.editions import CLOSED, existing, phase_at
 from app.jury import CRITERIA, RECUSED, JuryError
-from audit.evaluation import Entry, Ranked, agreement, jury_part, rank
+from audit.evaluation import (
+    EditionReport,
+    Entry,
+    Justification,
+    Ranked,
+    Reanalysis,
+    agreement,
+    jury_part,
+    rank,
+)
 from audit.stats import Composite
 from audit.summary import publish_due, summarize, year_period
 from storage.uow import UnitOfWork
@@ -73,6 +83,58 @@ async def combined_ranking(uow: UnitOfWork, year: int, zone: ZoneInfo, k: int) -
         )
     ranked = rank(entries, edition.jury_weight, edition.residents_weight, k)
     return Ranking(year, ranked, agreement(per_juror), k)
+
+
+async def reanalysis_verdicts(uow: UnitOfWork, year: int) -> list[Reanalysis]:
+    """REANALYSIS HOOK: the re-analysis verdicts recorded for an edition (practices distinguished
+    in an earlier edition). Nothing records them yet (branch issue-16a does): an empty list."""
+    await existing(uow, year)
+    return []
+
+
+async def edition_report(
+    uow: UnitOfWork, year: int, zone: ZoneInfo, k: int, now: datetime
+) -> EditionReport:
+    """What the edition report shows, gathered in one (writing: see residents_figures) unit
+    of work; render it after the commit. Only once the jury phase has closed: before that,
+    nobody but each juror sees scores (app/jury.py). Jurors appear by letter only."""
+    edition = await existing(uow, year)
+    if phase_at(edition, now) != CLOSED:
+        raise JuryError(f"the {year} edition report is ready once the jury phase has closed")
+    ranking = await combined_ranking(uow, year, zone, k)
+    letters = {j.telegram_user_id: j.label for j in await uow.jury.jurors(year)}
+    justifications, recusals = [], []
+    for row in await uow.jury.scores(year):
+        letter = letters.get(row.telegram_user_id)
+        if letter is None:
+            continue
+        if row.criterion == RECUSED:
+            recusals.append((row.practice_id, letter))
+        elif row.score is not None:
+            text = row.justification or ""
+            justifications.append(
+                Justification(row.practice_id, letter, row.criterion, row.score, text)
+            )
+    justifications.sort(key=lambda j: (j.practice_id, j.juror, CRITERIA.index(j.criterion)))
+    practice_ids = [r.entry.practice_id for rows in ranking.by_category.values() for r in rows]
+    practices = {p: await uow.catalog.practice(p) for p in practice_ids}
+    cities = {c.id: c.name for c in await uow.catalog.cities()}
+    return EditionReport(
+        year=year,
+        generated_at=now,
+        k=k,
+        jury_weight=edition.jury_weight,
+        residents_weight=edition.residents_weight,
+        alpha=ranking.alpha,
+        jurors=tuple(sorted(letters.values())),
+        by_category=ranking.by_category,
+        names={p: (row.name if row else {}) for p, row in practices.items()},
+        cities={p: (cities.get(row.city_id, {}) if row else {}) for p, row in practices.items()},
+        categories={c.id: c.name for c in await uow.catalog.categories()},
+        justifications=justifications,
+        recusals=sorted(recusals),
+        reanalysis=await reanalysis_verdicts(uow, year),
+    )
 
 
 async def confirm_distinction(uow: UnitOfWork, actor: str, year: int, practice_id: str) -> None:

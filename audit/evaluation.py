@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from audit.stats import Composite, overlaps, t_quantile, to_percent
 
@@ -132,3 +133,54 @@ def agreement(scores: Mapping[str, Mapping[tuple[str, str], int]]) -> float | No
             reliability_data=data, level_of_measurement="ordinal", value_domain=[1, 2, 3, 4, 5]
         )
     )
+
+
+# ----------------------------------------------------------------------------- the edition report
+
+
+@dataclass(frozen=True)
+class Justification:
+    """One juror's score of one practice on one criterion, with its reason. The juror is named
+    by letter only (Juror A–E, stable within an edition): never by id or name."""
+
+    practice_id: str
+    juror: str
+    criterion: str
+    score: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Reanalysis:
+    """The re-analysis verdict of a practice distinguished in an earlier edition: whether it is
+    still carried out ("carried_out"), "changed" or "discontinued", with the evidence and the
+    residents' figures of the year (None below k)."""
+
+    practice_id: str
+    distinguished_in: int
+    verdict: str
+    evidence: str
+    residents: Composite | None
+    residents_n: int
+
+
+@dataclass(frozen=True)
+class EditionReport:
+    """Everything the edition report shows (rendered by audit/edition_export.py)."""
+
+    year: int
+    generated_at: datetime
+    k: int
+    jury_weight: int
+    residents_weight: int
+    alpha: float | None
+    jurors: tuple[str, ...]  # the jurors' letters
+    by_category: Mapping[str, Sequence[Ranked]]
+    names: Mapping[str, Mapping[str, str]]  # practice id → its name per language
+    cities: Mapping[str, Mapping[str, str]]  # practice id → its city's name per language
+    categories: Mapping[str, Mapping[str, str]]  # category id → its name per language
+    justifications: Sequence[Justification]
+    recusals: Sequence[tuple[str, str]]  # (practice id, juror letter)
+    # REANALYSIS HOOK: the re-analysis verdicts of earlier distinguished practices (issue 16,
+    # branch issue-16a records them). Empty until then; every format renders an empty list.
+    reanalysis: Sequence[Reanalysis] = ()

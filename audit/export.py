@@ -65,6 +65,24 @@ class Renderer(Protocol):
         ...
 
 
+class Reader(Protocol):
+    """What the shared table, sheet and page helpers need of a view (the audit report's
+    _View, the edition report's view in audit/edition_export.py)."""
+
+    @property
+    def locale(self) -> str:
+        """The reader's language."""
+        ...
+
+    def t(self, text: Text) -> str:
+        """A text in the reader's language."""
+        ...
+
+    def heading(self) -> str:
+        """What the document covers, for page feet."""
+        ...
+
+
 Cell = str | int | float | date | None
 
 CRITERION_NAMES: Mapping[str, Msg] = {
@@ -202,17 +220,33 @@ def reading_span(starts: date | None, ends: date | None, locale: str) -> str:
     return format_interval(starts, ends, "yMMMd", locale=locale)
 
 
-@dataclass(frozen=True)
-class _View:
-    """A report as one reader sees it: texts in their language, suppressed figures as "< k"."""
+class Reading:
+    """What every report's view does in the reader's language (the audit report's _View, the
+    edition report's view in audit/edition_export.py)."""
 
-    report: Report
     translator: Renderer
     locale: str
 
     def t(self, text: Text) -> str:
         """A text in the reader's language."""
         return self.translator.render(text, self.locale)
+
+    def number(self, value: float | None, digits: int = 1) -> str:
+        """A number for reading, e.g. 3,25 in Polish; empty when unknown."""
+        return reading_number(value, self.locale, digits)
+
+    def criterion(self, name: str) -> str:
+        """A criterion's localized name."""
+        return self.t(CRITERION_NAMES.get(name, Plain(name)))
+
+
+@dataclass(frozen=True)
+class _View(Reading):
+    """A report as one reader sees it: texts in their language, suppressed figures as "< k"."""
+
+    report: Report
+    translator: Renderer
+    locale: str
 
     def name(self, texts: Mapping[str, str]) -> str:
         """A city, practice or category name in the reader's language."""
@@ -222,10 +256,6 @@ class _View:
     def hidden(self) -> str:
         """What a suppressed figure shows instead of a number."""
         return f"< {self.report.k}"
-
-    def number(self, value: float | None, digits: int = 1) -> str:
-        """A number for reading, e.g. 3,25 in Polish; empty when unknown."""
-        return reading_number(value, self.locale, digits)
 
     def signed(self, value: float) -> str:
         """A change with its sign, e.g. +3,2."""
@@ -238,10 +268,6 @@ class _View:
     def day(self, value: date | None) -> str:
         """A date for reading."""
         return reading_day(value, self.locale)
-
-    def criterion(self, name: str) -> str:
-        """A criterion's localized name."""
-        return self.t(CRITERION_NAMES.get(name, Plain(name)))
 
     def period(self) -> str:
         """What the report covers: "Round 12", "Year 2026" or a city's rounds, and the channel
@@ -332,7 +358,7 @@ class _View:
         return [self.t(Msg(text.msgid, params)) for text in METHOD] + self.left_out()
 
 
-def _visible_comments(report: Report) -> list[Comment]:
+def visible_comments(report: Report) -> list[Comment]:
     """Comments that may be shown: not hidden, and about a practice that is reported."""
     reported = {(p.city_id, p.practice_id) for p in report.practices if not p.suppressed}
     return [c for c in report.comments if not c.hidden and (c.city_id, c.practice_id) in reported]
@@ -500,19 +526,30 @@ PRACTICE_COLUMN = 1 + [column.label for column in SUMMARY_COLUMNS].index(PRACTIC
 
 def to_xlsx(report: Report, translator: Renderer, locale: str) -> bytes:
     """A workbook with the sheets Summary, Criteria, Trend, Comments and Method."""
-    from openpyxl import Workbook
-
     view = _View(report, translator, locale)
-    book = Workbook()
-    summary = book.active
-    assert summary is not None
-    summary.title = _sheet_title(view.t(SHEET_NAMES["summary"]))
+    book, summary = new_workbook(view.t(SHEET_NAMES["summary"]))
     _fill_sheet(summary, view, SUMMARY_COLUMNS, _summary_rows(view))
     _add_score_chart(summary, view, len(report.ranked()))
     _fill_sheet(_sheet(book, view, "criteria"), view, CRITERIA_COLUMNS, _criteria_rows(view))
     _fill_sheet(_sheet(book, view, "trend"), view, TREND_COLUMNS, _trend_rows(view))
     _fill_sheet(_sheet(book, view, "comments"), view, COMMENT_COLUMNS, _comment_rows(view))
     _fill_method(_sheet(book, view, "method"), view)
+    return workbook_bytes(book)
+
+
+def new_workbook(first_sheet: str) -> tuple[Workbook, Worksheet]:
+    """A workbook and its first sheet, named."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = _sheet_title(first_sheet)
+    return book, sheet
+
+
+def workbook_bytes(book: Workbook) -> bytes:
+    """A workbook as the bytes of an .xlsx file."""
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -529,7 +566,7 @@ def _sheet_title(name: str) -> str:
 
 
 def _fill_sheet(
-    sheet: Worksheet, view: _View, columns: Sequence[_Column], rows: Iterable[list[Cell]]
+    sheet: Worksheet, view: Reader, columns: Sequence[_Column], rows: Iterable[list[Cell]]
 ) -> None:
     """A table with a bold, frozen header row, number formats and column widths."""
     from openpyxl.styles import Alignment, Font
@@ -653,7 +690,7 @@ def _comment_rows(view: _View) -> list[list[Cell]]:
     """The comments that may be shown, with their city and practice."""
     practice_of = _practice_of(view.report)
     rows: list[list[Cell]] = []
-    for comment in _visible_comments(view.report):
+    for comment in visible_comments(view.report):
         practice = practice_of(comment.city_id, comment.practice_id)
         city = view.name(practice.city) if practice else comment.city_id
         name = view.name(practice.practice) if practice else comment.practice_id
@@ -663,12 +700,17 @@ def _comment_rows(view: _View) -> list[list[Cell]]:
 
 def _fill_method(sheet: Worksheet, view: _View) -> None:
     """The method in words, then the practices with too few responses."""
-    from openpyxl.styles import Alignment, Font
-
-    sheet.column_dimensions["A"].width = 110
     lines = [(view.t(METHOD_TITLE), True), *((text, False) for text in view.method())]
     lines += [("", False), (view.t(NOT_ENOUGH), True)]
     lines += [(f"{city} — {name}: {view.hidden}", False) for city, name in _not_enough(view)]
+    fill_lines(sheet, lines)
+
+
+def fill_lines(sheet: Worksheet, lines: Iterable[tuple[str, bool]]) -> None:
+    """A sheet of wrapped lines of text, one per row, bold where marked."""
+    from openpyxl.styles import Alignment, Font
+
+    sheet.column_dimensions["A"].width = 110
     for text, bold in lines:
         sheet.append([_xlsx_value(text)])
         cell = sheet.cell(row=sheet.max_row, column=1)
@@ -708,7 +750,7 @@ def to_json(report: Report, translator: Renderer, locale: str) -> bytes:
         "practices": [_json_practice(view, practice) for practice in report.practices],
         "ranking": [practice.practice_id for practice in report.ranked()],
         "not_enough": [practice.practice_id for practice in report.not_enough()],
-        "comments": [_json_comment(comment) for comment in _visible_comments(report)],
+        "comments": [_json_comment(comment) for comment in visible_comments(report)],
     }
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
@@ -832,7 +874,7 @@ def _section(pdf: FPDF, room: float) -> None:
         pdf.ln(6)
 
 
-def _new_pdf(view: _View) -> FPDF:
+def _new_pdf(view: Reader, title: Text = TITLE) -> FPDF:
     """An A4 document with DejaVu Sans embedded."""
     from fpdf import FPDF
 
@@ -842,7 +884,7 @@ def _new_pdf(view: _View) -> FPDF:
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_font(FONT, "", str(fonts / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(fonts / "DejaVuSans-Bold.ttf"))
-    pdf.set_title(f"{view.t(TITLE)} · {view.heading()}")
+    pdf.set_title(f"{view.t(title)} · {view.heading()}")
     pdf.set_creator("Open Cities Audit Bot")
     pdf.set_lang(view.locale)
     return pdf
@@ -871,7 +913,7 @@ CELL_PADDING = 3.0  # millimetres beside a cell's text: its margins, its borders
 
 def _pdf_table(
     pdf: FPDF,
-    view: _View,
+    view: Reader,
     headings: Sequence[Text],
     rows: Sequence[Sequence[str]],
     widths: Sequence[float],
@@ -1185,7 +1227,7 @@ def _pdf_reevaluation_row(view: _View, practice: PracticeSummary) -> list[str]:
 def _pdf_comments(pdf: FPDF, view: _View) -> None:
     """Residents' comments by city and practice."""
     _pdf_heading(pdf, view.t(_("Comments")), 14)
-    comments = _visible_comments(view.report)
+    comments = visible_comments(view.report)
     if not comments:
         _pdf_paragraph(pdf, view.t(_("No comments.")))
         return
@@ -1209,7 +1251,7 @@ def _pdf_method(pdf: FPDF, view: _View) -> None:
     _pdf_not_enough(pdf, view)
 
 
-def _pdf_page_numbers(pdf: FPDF, view: _View) -> None:
+def _pdf_page_numbers(pdf: FPDF, view: Reader) -> None:
     """The period and "page / pages" at the foot of every page but the title page."""
     pdf.set_auto_page_break(False)
     total = pdf.pages_count
@@ -1245,5 +1287,7 @@ def period_file_name(kind: str, label: str, fmt: str) -> str:
     if fmt not in EXPORTERS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORTERS)}")
     label = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "report"
-    stem = {"round": f"round-{label}", "year": label}.get(kind, label)
+    stem = {"round": f"round-{label}", "year": label, "edition": f"edition-{label}"}.get(
+        kind, label
+    )
     return f"open-cities-{stem}.{fmt}"

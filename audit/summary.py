@@ -490,7 +490,7 @@ async def _comments(
         )
         for answer_id, stored, practice_id, text, day in rows
     ]
-    return sorted(comments, key=lambda c: c.id)
+    return sorted(comments)  # by public id: the first field, and unique
 
 
 def comment_answer_id(key: str | None, public: int) -> int | None:

@@ -24,6 +24,7 @@ from app import jury as jury_cases
 from app import nominations as nomination_cases
 from app.editions import EditionError, Schedule, Weights
 from app.nominations import NominationError
+from app.publishing import publish_round, publish_year
 from audit.summary import (
     city_period,
     published_counts,
@@ -35,7 +36,7 @@ from audit.summary import (
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
-from bot.reports import build, moderate_comment
+from bot.reports import build, build_edition, moderate_comment
 from bot.rounds import RoundError, apply_retention, close_round, create_round, open_round
 from bot.services import Services, start_services, survey_folders
 from bot.transport import without_token
@@ -945,6 +946,49 @@ def report(
     typer.echo(f"wrote {out} ({name}, {len(content):,} bytes)")
 
 
+@app.command()
+def publish(
+    round_id: Annotated[
+        int | None, typer.Option("--round", help="A closed round's final results.")
+    ] = None,
+    year: Annotated[int | None, typer.Option(help="A year's results (its edition).")] = None,
+    static: Annotated[
+        Path | None,
+        typer.Option(help="With --year: also write its public pages as files into this folder."),
+    ] = None,
+) -> None:
+    """Make results public on /results (logged), and maybe write a year's pages as files."""
+    if (round_id is None) == (year is None) or (static is not None and year is None):
+        typer.echo(
+            "give exactly one of --round ID or --year YYYY (--static only with --year)", err=True
+        )
+        raise typer.Exit(2)
+    if static is not None and static.exists() and not static.is_dir():
+        typer.echo(f"--static: {static} is not a folder", err=True)
+        raise typer.Exit(2)
+
+    async def work(services: Services) -> list[str]:
+        from bot.web.public import PublicPages
+
+        lines = []
+        async with services.db.unit_of_work() as uow:
+            if round_id is not None:
+                added = await publish_round(uow, CLI_ACTOR, round_id, utcnow())
+                what = f"round {round_id}"
+            else:
+                assert year is not None
+                added = await publish_year(uow, CLI_ACTOR, year, utcnow())
+                what = f"the results of {year}"
+        lines.append(f"{what}: {'published' if added else 'already published'}")
+        if static is not None and year is not None:
+            written = await PublicPages(services).write_static(year, static)
+            lines.append(f"wrote {written} pages into {static}")
+        return lines
+
+    for line in _run(lambda: _with_services(_settings(), work)):
+        typer.echo(line)
+
+
 comments_app = typer.Typer(help="Free-text comments in reports.", no_args_is_help=True)
 app.add_typer(comments_app, name="comments")
 
@@ -1495,3 +1539,29 @@ def practice_history(
 
     for line in _run(lambda: _with_services(_settings(), history)):
         typer.echo(line)
+
+
+@edition_app.command("report")
+def edition_report(
+    year: Annotated[int, typer.Option(help="The edition's year.")],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    format: Annotated[ReportFormat, typer.Option(help="csv, xlsx, pdf or json.")] = (
+        ReportFormat.pdf
+    ),
+    lang: Annotated[Language, typer.Option(help="Language of the report.")] = Language.pl,
+) -> None:
+    """The edition report: per category the ranking with the jury's and the residents' parts,
+    the jurors' agreement and justifications (Juror A–E), the re-analysis and the method.
+    Ready once the jury phase has closed.
+
+    Example: auditbot edition report --year 2027 --format pdf --lang uk --out edition-2027.pdf
+    """
+    settings = _settings()
+    _output_file(out)
+
+    async def make(services: Services) -> tuple[str, bytes]:
+        return await build_edition(services, year, format.value, lang.value)
+
+    name, content = _run(lambda: _with_services(settings, make))
+    out.write_bytes(content)
+    typer.echo(f"wrote {out} ({name}, {len(content):,} bytes)")

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app.evaluation import edition_report
+from audit.edition_export import EDITION_EXPORTERS, edition_file_name
 from audit.export import EXPORTERS, file_name, period_file_name
 from audit.summary import (
     COMMENT_KEY,
@@ -52,6 +54,18 @@ async def build(
     content = EXPORTERS[fmt](report, services.translator, locale)
     step("done")
     return file_name(report, fmt), content
+
+
+async def build_edition(services: Services, year: int, fmt: str, locale: str) -> tuple[str, bytes]:
+    """The edition report of a year as a file: (file name, content). Gathered in one unit of
+    work (it may publish due residents' figures), rendered after its commit."""
+    if fmt not in EDITION_EXPORTERS:
+        raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+    settings = services.settings
+    async with services.db.unit_of_work() as uow:
+        report = await edition_report(uow, year, settings.tz, settings.min_group_size, utcnow())
+    content = EDITION_EXPORTERS[fmt](report, services.translator, locale)
+    return edition_file_name(year, fmt), content
 
 
 async def compile_due_reports(services: Services, now: datetime | None = None) -> list[str]:

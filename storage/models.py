@@ -619,3 +619,33 @@ class Reanalysis(Base):
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     recorded_by: Mapped[str] = mapped_column(String(40))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Publication(Base):
+    """Results staff made public: a closed round's final figures (kind "round", key its id) or
+    a year's (kind "year", key the year). Only what has a row here is on the public pages."""
+
+    __tablename__ = "publications"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    published_by: Mapped[str] = mapped_column(String(40))
+    published_at: Mapped[datetime]
+
+
+class PracticeReply(Base):
+    """A city's public response to a practice's published results of a year, in one language:
+    proposed by a coordinator of the city, shown only once staff approved it."""
+
+    __tablename__ = "practice_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    locale: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="proposed")
+    proposed_by: Mapped[str] = mapped_column(String(40))
+    proposed_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None]

@@ -13,6 +13,7 @@ from storage.evaluation import (
     NominationRepository,
 )
 from storage.published import PublishedRepository
+from storage.publishing import PublicationRepository, ReplyRepository
 from storage.reporting import AuditRepository, ReportRepository
 from storage.repositories import (
     AuditLogRepository,
@@ -62,6 +63,8 @@ class UnitOfWork:
         self.nominations = NominationRepository(self.session)
         self.jury = JuryRepository(self.session)
         self.analysis = AnalysisRepository(self.session)
+        self.publications = PublicationRepository(self.session)
+        self.replies = ReplyRepository(self.session)
         return self
 
     async def __aexit__(

@@ -43,11 +43,17 @@ async def open_nominations(services: Services, year: int = YEAR) -> None:
         await editions.open_edition(uow, "test", year, schedule, Weights(60, 40), now)
 
 
-async def propose_in_bot(bot: RunningBot, person: Person, locale: str, city: str) -> None:
+async def propose_in_bot(
+    bot: RunningBot,
+    person: Person,
+    locale: str,
+    city: str,
+    name: str = "Welcome point for newcomers",
+) -> None:
     """Walk the /propose dialogue with good answers, one bad answer on the way."""
     await person.send("/propose")
     await person.tap(city)
-    await person.send("Welcome point for newcomers")
+    await person.send(name)
     await person.send("Advice in Ukrainian and Russian on residence permits, twice a week.")
     await person.tap(said(bot, nomination.RUNNER_NAMES["ngo"], locale))
     await person.send("next year")  # not a year: a clear answer, and the question again

@@ -6,9 +6,10 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 
+from app.editions import CLOSED, EditionError, editions, phase_at
 from audit.summary import Period, ScopeError, round_period, year_period
 from bot.config import LOCALES
-from bot.reports import FORMATS, build, moderate_comment, report_preferences
+from bot.reports import FORMATS, build, build_edition, moderate_comment, report_preferences
 from bot.staff import COORDINATOR, Role
 from bot.telegram.context import AuditContext
 from bot.telegram.staff_handlers import actor_of, require, say, show_staff
@@ -22,6 +23,7 @@ from storage.uow import UnitOfWork
 REPORT_PREFIX = "rp|"
 PATTERN = r"^\|?rp\|"  # what the buttons send
 SETTINGS = f"{REPORT_PREFIX}s"
+EDITION = "e"  # an edition report: rp|e:YEAR, then rp|e:YEAR:FORMAT
 
 
 async def on_report(update: Update, context: AuditContext) -> None:
@@ -33,6 +35,12 @@ async def on_report(update: Update, context: AuditContext) -> None:
             return
         rounds = [r for r in await uow.rounds.listing() if role.covers(r.city_id)][:8]
         cities = {c.id: c.name for c in await uow.catalog.cities()}
+        now = utcnow()
+        finished = [
+            e.year
+            for e in await editions(uow)
+            if role.cities is None and phase_at(e, now) == CLOSED
+        ][:3]
     year = utcnow().astimezone(services.settings.tz).year
     rows = [
         (
@@ -45,6 +53,10 @@ async def on_report(update: Update, context: AuditContext) -> None:
     ]
     rows += [
         (Button(_("Year {year}", year=str(y)), f"{REPORT_PREFIX}y:{y}"),) for y in (year, year - 1)
+    ]
+    rows += [
+        (Button(_("Edition {year}", year=str(y)), f"{REPORT_PREFIX}{EDITION}:{y}"),)
+        for y in finished
     ]
     if role.role == COORDINATOR:
         rows.append((Button(_("Scheduled reports…"), SETTINGS),))
@@ -113,7 +125,10 @@ async def on_report_press(update: Update, context: AuditContext) -> None:
             await query.answer()
             return
         try:
-            period = await _period(uow, role, choice, services.settings.tz)
+            if choice[0] == EDITION:
+                period, year = None, _edition_year(role, choice)
+            else:
+                period, year = await _period(uow, role, choice, services.settings.tz), None
         except (ScopeError, ValueError):
             await query.answer(
                 services.translator.render(
@@ -132,7 +147,15 @@ async def on_report_press(update: Update, context: AuditContext) -> None:
     locale = services.translator.choose_locale(
         None, update.effective_user.language_code if update.effective_user else None
     )
-    name, content = await build(services, period, choice[2], locale)
+    if period is not None:
+        name, content = await build(services, period, choice[2], locale)
+    else:
+        assert year is not None
+        try:
+            name, content = await build_edition(services, year, choice[2], locale)
+        except EditionError:  # not over yet, or gone: the button was from an older message
+            await say(update, context, _("This summary is not available to you."))
+            return
     if query.message is not None:
         await query.get_bot().send_document(query.message.chat.id, content, filename=name)
 
@@ -149,6 +172,17 @@ async def _period(uow: UnitOfWork, role: Role, choice: list[str], zone: ZoneInfo
     if kind == "y" and number is not None:
         return year_period(number, zone, role.cities)
     raise ValueError("unknown choice")
+
+
+def _edition_year(role: Role, choice: list[str]) -> int:
+    """The year of the edition a choice names, if the role may read it (the edition is
+    national: staff of every city only)."""
+    if role.cities is not None:
+        raise ScopeError("the edition report covers every city")
+    year = ev.whole_number(([*choice, ""])[1])
+    if year is None:
+        raise ValueError("not a year")
+    return year
 
 
 async def on_hide_comment(update: Update, context: AuditContext) -> None:

@@ -20,6 +20,18 @@ from xml.sax.saxutils import escape, quoteattr
 import jinja2
 from aiohttp import web
 
+from app.jury import juror_now as jury_now
+from app.publishing import (
+    ROUND,
+    YEAR,
+    PublishError,
+    decide_reply,
+    is_published,
+    propose_reply,
+    publish_round,
+    publish_year,
+    waiting_replies,
+)
 from audit.export import (
     CRITERION_NAMES,
     EXPORTERS,
@@ -40,6 +52,7 @@ from audit.summary import (
     year_period,
 )
 from bot.config import LOCALES
+from bot.i18n import Translator
 from bot.reports import moderate_comment, report_preferences
 from bot.services import Services
 from bot.staff import COORDINATOR
@@ -52,11 +65,13 @@ from bot.web.auth import (
     sign_in,
     viewer_of,
 )
+from bot.web.evaluation import EvaluationPages
 from bot.web.security import new_nonce, page_policy
 from conversations.engine import LANGUAGE_NAMES
 from conversations.messages import Local, Msg, Plain, _
 from conversations.notices import last_moment
 from storage.models import utcnow
+from storage.uow import UnitOfWork
 
 TEMPLATES = Path(__file__).parent / "templates"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,11 +82,7 @@ class Dashboard:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-        )
+        self.env = environment()
 
     def routes(self) -> list[web.RouteDef]:
         """Every dashboard route."""
@@ -90,8 +101,21 @@ class Dashboard:
                 "/dashboard/comments/{comment_id:\\d+}/{action:hide|unhide}",
                 self.signed_in(self.moderate, form=True),
             ),
+            web.post(
+                "/dashboard/rounds/{round_id:\\d+}/publish",
+                self.signed_in(self.publish, form=True),
+            ),
+            web.post(
+                "/dashboard/years/{year:\\d{4}}/publish", self.signed_in(self.publish, form=True)
+            ),
+            web.post("/dashboard/replies", self.signed_in(self.propose_reply, form=True)),
+            web.post(
+                "/dashboard/replies/{reply_id:\\d+}/{action:approve|reject}",
+                self.signed_in(self.decide_reply, form=True),
+            ),
             web.post("/dashboard/language", self.signed_in(self.language, form=True)),
             web.post("/dashboard/logout", self.signed_in(self.logout, form=True)),
+            *EvaluationPages(self).routes(),
         ]
 
     # --- plumbing -----------------------------------------------------------------------
@@ -139,24 +163,9 @@ class Dashboard:
     ) -> web.Response:
         """Render a page in the viewer's language (or `locale`, before signing in)."""
         locale = viewer.locale if viewer else locale or self.services.translator.default_locale
-        translator = self.services.translator
         nonce = new_nonce()
-
-        def translate(text: str | Msg | Local, **params: Any) -> str:
-            message = Msg(text, params) if isinstance(text, str) else text
-            return translator.render(message, locale)
-
         html = self.env.get_template(template).render(
-            _=translate,
-            fmt=Formats(locale),
-            viewer=viewer,
-            locale=locale,
-            languages=LANGUAGE_NAMES,
-            locales=LOCALES,
-            criteria=CRITERIA,
-            criterion_names=CRITERION_NAMES,
-            csp_nonce=nonce,
-            **context,
+            **page_globals(self.services.translator, locale, nonce), viewer=viewer, **context
         )
         return web.Response(
             text=html,
@@ -255,6 +264,8 @@ class Dashboard:
                     }
                 )
             staff_row = await uow.staff.get(viewer.role.user_id)
+            juror = await jury_now(uow, viewer.role.user_id, utcnow())
+            replies = await self._waiting_replies(uow, viewer)
         settings = None
         if viewer.role.role == COORDINATOR and staff_row is not None:
             settings = report_preferences(self.services, staff_row)
@@ -265,23 +276,44 @@ class Dashboard:
             years=self._years([row["opens"] for row in rows]),
             settings=settings,
             formats=list(EXPORTERS),
+            juror=juror is not None,
+            replies=replies,
         )
+
+    async def _waiting_replies(self, uow: UnitOfWork, viewer: Viewer) -> list[dict[str, Any]]:
+        """The replies waiting for the viewer's decision (staff of the practice's city)."""
+        if not viewer.role.runs_rounds:
+            return []
+        practices = {p.id: p for p in await uow.catalog.practices()}
+        rows = []
+        for reply in await waiting_replies(uow):
+            practice = practices.get(reply.practice_id)
+            if practice is not None and viewer.role.covers(practice.city_id):
+                rows.append({"reply": reply, "practice": Local(practice.name)})
+        return rows
 
     async def round_page(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """A round's summary per practice, with charts, trend, comments and downloads."""
         report = await self._report(request, viewer)
         if report is None:
             return self.not_found(viewer)
-        return self._summary_page(viewer, report, f"/dashboard/rounds/{report.label}")
+        return await self._summary_page(viewer, report, f"/dashboard/rounds/{report.label}")
 
     async def year_page(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """A year's summary of the viewer's cities: the ranking, each practice, downloads."""
         report = await self._report(request, viewer)
         if report is None:
             return self.not_found(viewer)
-        return self._summary_page(viewer, report, f"/dashboard/years/{report.label}")
+        return await self._summary_page(viewer, report, f"/dashboard/years/{report.label}")
 
-    def _summary_page(self, viewer: Viewer, report: Report, path: str) -> web.Response:
+    async def _summary_page(self, viewer: Viewer, report: Report, path: str) -> web.Response:
+        kind = ROUND if report.kind == "round" else YEAR
+        async with self.services.db.reading() as uow:
+            published = await is_published(uow, kind, int(report.label))
+            closed = True
+            if kind == ROUND:
+                round_ = await uow.rounds.get(int(report.label))
+                closed = round_ is not None and round_.status == "closed"
         charts = {
             p.practice_id: criteria_chart(p, viewer.locale, self._criterion_label)
             for p in report.practices
@@ -299,6 +331,92 @@ class Dashboard:
             ),
             formats=list(EXPORTERS),
             path=path,
+            published=published,
+            publishable=closed and self._may_publish(viewer, kind),
+            public_url=f"/results/{report.label}"
+            if kind == YEAR
+            else f"/results/rounds/{report.label}",
+            may_reply=published and kind == YEAR and viewer.role.role == COORDINATOR,
+        )
+
+    def _may_publish(self, viewer: Viewer, kind: str) -> bool:
+        """Staff publish a round of their cities; a year (every city's) needs every city."""
+        return viewer.role.runs_rounds and (kind == ROUND or viewer.role.cities is None)
+
+    async def publish(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Make a closed round's or a year's results public (logged)."""
+        kind = YEAR if "year" in request.match_info else ROUND
+        report_path = (
+            f"/dashboard/years/{request.match_info['year']}"
+            if kind == YEAR
+            else f"/dashboard/rounds/{request.match_info['round_id']}"
+        )
+        actor = f"tg:{viewer.role.user_id}"
+        async with self.services.db.unit_of_work() as uow:
+            if not self._may_publish(viewer, kind):
+                return self.not_found(viewer)
+            try:
+                if kind == YEAR:
+                    await publish_year(uow, actor, int(request.match_info["year"]), utcnow())
+                else:
+                    round_id = int(request.match_info["round_id"])
+                    round_ = await uow.rounds.get(round_id)
+                    if round_ is None or not viewer.role.covers(round_.city_id):
+                        return self.not_found(viewer)
+                    await publish_round(uow, actor, round_id, utcnow())
+            except PublishError as error:
+                return self._refused(viewer, error)
+        return see_other(report_path)
+
+    async def propose_reply(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """A coordinator proposes the city's public response to a practice's results."""
+        data = await request.post()
+        year = str(data.get("year", ""))
+        if viewer.role.role != COORDINATOR or not year.isdigit():
+            return self.not_found(viewer)
+        async with self.services.db.unit_of_work() as uow:
+            try:
+                await propose_reply(
+                    uow,
+                    f"tg:{viewer.role.user_id}",
+                    viewer.role.cities,
+                    str(data.get("practice", "")),
+                    int(year),
+                    str(data.get("reply_locale", "")),
+                    str(data.get("text", "")),
+                    utcnow(),
+                )
+            except PublishError as error:
+                return self._refused(viewer, error)
+        return self.page(
+            "message.html",
+            viewer,
+            title=_("Thank you"),
+            text=_("The response waits for staff to approve it; then it shows on the public page."),
+        )
+
+    async def decide_reply(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Staff approve or reject a proposed reply (logged)."""
+        reply_id = int(request.match_info["reply_id"])
+        async with self.services.db.unit_of_work() as uow:
+            reply = await uow.replies.get(reply_id)
+            practice = await uow.catalog.practice(reply.practice_id) if reply else None
+            if (
+                not viewer.role.runs_rounds
+                or practice is None
+                or not viewer.role.covers(practice.city_id)
+            ):
+                return self.not_found(viewer)
+            approve = request.match_info["action"] == "approve"
+            try:
+                await decide_reply(uow, f"tg:{viewer.role.user_id}", reply_id, approve, utcnow())
+            except PublishError as error:
+                return self._refused(viewer, error)
+        return see_other("/dashboard")
+
+    def _refused(self, viewer: Viewer, error: PublishError) -> web.Response:
+        return self.page(
+            "message.html", viewer, status=400, title=_("Not accepted"), text=error.message
         )
 
     async def report_settings(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
@@ -404,6 +522,39 @@ class Dashboard:
     def _behind_https(self) -> bool:
         url = self.services.settings.dashboard_url or ""
         return url.startswith("https://")
+
+
+def environment() -> jinja2.Environment:
+    """The templates of the dashboard and the public pages (autoescaped, strict)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def translating(translator: Translator, locale: str) -> Callable[..., str]:
+    """The templates' `_`: an interface message (with parameters) or a text in one language."""
+
+    def translate(text: str | Msg | Local, **params: Any) -> str:
+        message = Msg(text, params) if isinstance(text, str) else text
+        return translator.render(message, locale)
+
+    return translate
+
+
+def page_globals(translator: Translator, locale: str, nonce: str) -> dict[str, Any]:
+    """What every page's template may use: `_`, `fmt`, the languages, the criteria."""
+    return {
+        "_": translating(translator, locale),
+        "fmt": Formats(locale),
+        "locale": locale,
+        "languages": LANGUAGE_NAMES,
+        "locales": LOCALES,
+        "criteria": CRITERIA,
+        "criterion_names": CRITERION_NAMES,
+        "csp_nonce": nonce,
+    }
 
 
 def see_other(location: str) -> web.Response:

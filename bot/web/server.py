@@ -4,6 +4,7 @@
   before the answer, so an update Telegram sees as delivered has been committed; when the
   database failed while handling it, the answer is 503 and Telegram delivers it again.
 - /dashboard…: the coordinator dashboard (bot/web/dashboard.py).
+- /results…: the published results, for anyone (bot/web/public.py).
 - GET /healthz: the database answers, this process's background tasks make progress, and
   the leader's heartbeat is fresh and reports none of its tasks stuck.
 - /metrics is served on a port of its own (bot/web/metrics.py), not here.
@@ -33,6 +34,7 @@ from bot.telegram.incoming import ALLOWED_UPDATES, IncomingUpdates
 from bot.telegram.leadership import HEARTBEAT_KEY, Leadership, read_heartbeat
 from bot.web.dashboard import Dashboard
 from bot.web.metrics import UNCONFIRMED
+from bot.web.public import PublicPages
 from bot.web.security import add_security_headers
 from storage.db import is_outage
 from storage.models import utcnow
@@ -59,6 +61,7 @@ def build_web_app(services: Services, application: Any | None) -> web.Applicatio
         app.router.add_post("/telegram/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(Dashboard(services).routes())
+    app.router.add_routes(PublicPages(services).routes())
     add_security_headers(app, https=(services.settings.dashboard_url or "").startswith("https:"))
     return app
 
