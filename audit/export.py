@@ -14,6 +14,11 @@ no thousands separator, shares as fractions from 0 to 1 — so that a Polish or 
 the same as an English one; only the texts (header, names, labels) are localized. It is UTF-8 with
 a byte order mark, which Excel needs to recognise the encoding.
 
+The "Excel" CSV (csv-excel) is the same table for people who open it in a spreadsheet: in a
+language whose decimal separator is a comma (pl, uk, ru) its numbers have a decimal comma and its
+cells are separated by semicolons, as Excel there expects (the plain CSV opens as one column in
+Polish Excel); in English it is the plain CSV.
+
 XLSX stores numbers as numbers with number formats (Excel shows them the reader's way); PDF
 formats numbers and dates for the locale with Babel.
 """
@@ -35,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_interval
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 
 from audit.model import (
     CRITERIA,
@@ -379,7 +384,7 @@ def _trended(report: Report) -> list[tuple[PracticeSummary, Trend, Composite]]:
     ]
 
 
-def _share(stats: ScaleStats, value: int) -> float:
+def rating_share(stats: ScaleStats, value: int) -> float:
     """Share of the ratings that were `value`."""
     return stats.distribution[value - 1] / stats.n if stats.n else 0.0
 
@@ -444,7 +449,7 @@ def _criterion_row(view: _View, practice: PracticeSummary, name: str) -> list[Ce
             stats.ci_low,
             stats.ci_high,
             stats.dont_know_share,
-            *(_share(stats, value) for value in range(1, 6)),
+            *(rating_share(stats, value) for value in range(1, 6)),
         ]
     score = practice.composite.score if practice.composite else None
     return [*head, *figures, score, practice.completed, view.t(YES if stats is None else NO)]
@@ -462,6 +467,33 @@ def to_csv(report: Report, translator: Renderer, locale: str) -> bytes:
     for row in _criteria_rows(view):
         writer.writerow([_csv_value(value) for value in row])
     return out.getvalue().encode("utf-8-sig")
+
+
+def to_csv_excel(report: Report, translator: Renderer, locale: str) -> bytes:
+    """The tidy CSV as a spreadsheet in the reader's language opens it: ";" between cells and a
+    decimal comma where the language writes one, UTF-8 with a BOM."""
+    view = _View(report, translator, locale)
+    comma = get_decimal_symbol(_babel_locale(locale)) == ","
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";" if comma else ",", lineterminator="\r\n")
+    writer.writerow([safe_cell(view.t(column.label)) for column in CRITERIA_COLUMNS])
+    for row in _criteria_rows(view):
+        writer.writerow([_excel_value(value, comma) for value in row])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _excel_value(value: Cell, comma: bool) -> str:
+    """A cell as _csv_value writes it, with a decimal comma in a number where the language uses
+    one (a text keeps its commas)."""
+    text = _csv_value(value)
+    return text.replace(".", ",") if comma and isinstance(value, float) else text
+
+
+def _babel_locale(locale: str) -> Locale:
+    try:
+        return Locale.parse(locale)
+    except (UnknownLocaleError, ValueError):
+        return Locale("en")
 
 
 _CSV_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # what no reader expects in a cell
@@ -1271,6 +1303,7 @@ def _pdf_page_numbers(pdf: FPDF, view: Reader) -> None:
 
 EXPORTERS: Mapping[str, Callable[[Report, Renderer, str], bytes]] = {
     "csv": to_csv,
+    "csv-excel": to_csv_excel,
     "xlsx": to_xlsx,
     "pdf": to_pdf,
     "json": to_json,
@@ -1290,4 +1323,6 @@ def period_file_name(kind: str, label: str, fmt: str) -> str:
     stem = {"round": f"round-{label}", "year": label, "edition": f"edition-{label}"}.get(
         kind, label
     )
+    if fmt == "csv-excel":
+        return f"open-cities-{stem}-excel.csv"
     return f"open-cities-{stem}.{fmt}"

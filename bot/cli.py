@@ -36,7 +36,7 @@ from audit.summary import (
 from bot import staff
 from bot.config import LOCALES, ConfigError, Settings, load_settings
 from bot.i18n import MissingCatalog
-from bot.reports import build, build_edition, moderate_comment
+from bot.reports import build, build_edition, build_open_data, moderate_comment
 from bot.rounds import RoundError, apply_retention, close_round, create_round, open_round
 from bot.services import Services, start_services, survey_folders
 from bot.transport import without_token
@@ -758,7 +758,14 @@ def round_close(round_id: Annotated[int, typer.Argument(help="Round id.")]) -> N
             round_ = await uow.rounds.get(round_id)
             if round_ is None or round_.status == "closed":
                 raise RoundError(f"round {round_id} does not exist or is already closed")
-            await close_round(uow, round_, CLI_ACTOR, utcnow(), services.settings.min_group_size)
+            await close_round(
+                uow,
+                round_,
+                CLI_ACTOR,
+                utcnow(),
+                services.settings.min_group_size,
+                services.pseudonyms,
+            )
 
     _run(lambda: _with_services(_settings(), close))
     typer.echo(f"round {round_id} is closed")
@@ -888,6 +895,7 @@ class ReportFormat(StrEnum):
     """Report file formats."""
 
     csv = "csv"
+    csv_excel = "csv-excel"
     xlsx = "xlsx"
     pdf = "pdf"
     json = "json"
@@ -902,9 +910,12 @@ def report(
         list[str] | None,
         typer.Option(help="Only these cities (repeat); alone: one city across its rounds."),
     ] = None,
-    format: Annotated[ReportFormat, typer.Option(help="csv, xlsx, pdf or json.")] = (
-        ReportFormat.pdf
-    ),
+    format: Annotated[
+        ReportFormat,
+        typer.Option(
+            help="csv, csv-excel (';' and a decimal comma in pl, uk, ru), xlsx, pdf or json."
+        ),
+    ] = (ReportFormat.pdf),
     lang: Annotated[Language, typer.Option(help="Language of the report.")] = Language.pl,
     channel: Annotated[
         Channel | None,
@@ -944,6 +955,31 @@ def report(
     name, content = _run(lambda: _with_services(settings, make))
     out.write_bytes(content)
     typer.echo(f"wrote {out} ({name}, {len(content):,} bytes)")
+
+
+@app.command()
+def opendata(
+    year: Annotated[int, typer.Option(help="The year whose published figures to write.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the data package into.")],
+) -> None:
+    """Write a year's published figures as open data: a Frictionless Data Package (CSV files
+    and datapackage.json), under the licence OPEN_DATA_LICENSE."""
+    settings = _settings()
+    if not 2000 <= year <= 2100:
+        typer.echo(f"--year: expected a year such as 2026, got {year}", err=True)
+        raise typer.Exit(2)
+    if out.exists() and not out.is_dir():
+        typer.echo(f"--out: {out} is a file, not a folder", err=True)
+        raise typer.Exit(2)
+
+    async def make(services: Services) -> dict[str, bytes]:
+        return await build_open_data(services, year)
+
+    files = _run(lambda: _with_services(settings, make))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    typer.echo(f"wrote {len(files)} files to {out}: {', '.join(sorted(files))}")
 
 
 @app.command()

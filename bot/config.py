@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: str | None = Field(default=None, repr=False)
     public_url: str | None = None
+    open_data_license: str = "CC-BY-4.0"
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
@@ -208,6 +209,18 @@ class Settings(BaseSettings):
         """Only the four languages the catalogs cover."""
         if value not in LOCALES:
             raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("open_data_license")
+    @classmethod
+    def _known_license(cls, value: str) -> str:
+        """The open data's licence, as an SPDX id the data package can name and link."""
+        from audit.opendata import DEFAULT_LICENSE, LICENSES
+
+        if not value:
+            return DEFAULT_LICENSE
+        if value not in LICENSES:
+            raise ValueError(f"must be one of {', '.join(LICENSES)}")
         return value
 
     @field_validator("timezone")

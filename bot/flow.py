@@ -30,6 +30,7 @@ from conversations.engine import (
     PracticeInfo,
     Prompt,
     RequestReminder,
+    RequestResults,
     ResponseState,
     RoundInfo,
     SaveAnswer,
@@ -306,6 +307,9 @@ async def load_world(uow: UnitOfWork, services: Services, identity: Identity) ->
         reminders=frozenset(
             await uow.reminders.rounds_of(identity.chat_id) if identity.chat_id else ()
         ),
+        results_requests=frozenset(
+            await uow.results_requests.of_chat(identity.chat_id) if identity.chat_id else ()
+        ),
         nominations_open=_nominations_open(services, identity),
     )
 
@@ -334,6 +338,11 @@ async def store_outcome(
         elif isinstance(write, RequestReminder) and identity.chat_id is not None:
             today = utcnow().astimezone(tz).date()
             await uow.reminders.request(write.round_id, identity.chat_id, write.locale, today)
+        elif isinstance(write, RequestResults) and identity.chat_id is not None:
+            today = utcnow().astimezone(tz).date()
+            await uow.results_requests.request(
+                write.round_id, write.practice_id, identity.chat_id, write.locale, today
+            )
     state = outcome.state
     respondent = await uow.respondents.get(identity.pseudonym)
     consent_at = respondent.consent_at if respondent else None
@@ -398,6 +407,9 @@ async def my_data(services: Services, identity: Identity, language_code: str | N
         for round_id in await uow.reminders.rounds_of(identity.chat_id) if identity.chat_id else []:
             round_ = await uow.rounds.get(round_id)
             reminded.append(catalog.get(round_.city_id, {}) if round_ else {})
+        practices = {p.id: p.name for p in await uow.catalog.practices()}
+        asked = await uow.results_requests.of_chat(identity.chat_id) if identity.chat_id else []
+        results = tuple(practices.get(practice_id, {}) for _round, practice_id in asked)
         responses = await _own_responses(uow, services, own, catalog)
     data = StoredData(
         locale=respondent.locale if respondent else None,
@@ -406,6 +418,7 @@ async def my_data(services: Services, identity: Identity, language_code: str | N
         unfinished=sum(1 for r in own if r.status == "in_progress"),
         subscribed=tuple(names),
         reminders=tuple(reminded),
+        results=results,
         responses=responses,
     )
     locale = services.translator.choose_locale(data.locale, language_code)
@@ -440,19 +453,22 @@ async def _own_responses(
 
 
 async def stop_invitations(services: Services, identity: Identity) -> int:
-    """/stop: no more invitations or reminders to this chat; returns how many cities it was
-    subscribed to and reminders it had asked for."""
+    """/stop: no more invitations, reminders or results to this chat (a results message already
+    queued is cancelled); returns how many cities it was subscribed to and reminders and results
+    it had asked for."""
     if identity.chat_id is None:
         return 0
     async with services.db.unit_of_work() as uow:
         stopped = await uow.subscriptions.opt_out(identity.chat_id)
+        stopped += await uow.results_requests.forget_chat(identity.chat_id)
+        stopped += await uow.outbox.cancel_pending(identity.chat_id, ("results",))
         return stopped + await uow.reminders.forget_chat(identity.chat_id)
 
 
 async def forget(uow: UnitOfWork, identity: Identity) -> None:
     """Erase everything stored about a person (/delete): respondent, progress, responses and
     answers (with their counts, masked comments and moderation), subscriptions, reminders
-    asked for, every message queued or kept for their chat (a queued one is then never sent:
+    and results asked for, every message queued or kept for their chat (a queued one is then never sent:
     the sender claims only rows that still exist), and the audit lines about their refused
     commands. Scheduled reports keep no files, so none holds their comments (bot/reports.py);
     published figures of closed rounds are aggregates of k or more and stay (docs/privacy.md)."""
@@ -461,6 +477,7 @@ async def forget(uow: UnitOfWork, identity: Identity) -> None:
     if identity.chat_id is not None:
         await uow.subscriptions.forget_chat(identity.chat_id)
         await uow.reminders.forget_chat(identity.chat_id)
+        await uow.results_requests.forget_chat(identity.chat_id)
         await uow.outbox.forget_chat(identity.chat_id)
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from app.evaluation import edition_report
 from audit.edition_export import EDITION_EXPORTERS, edition_file_name
 from audit.export import EXPORTERS, file_name, period_file_name
+from audit.opendata import open_data
 from audit.summary import (
     COMMENT_KEY,
     Period,
@@ -34,6 +35,8 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 FORMATS = tuple(EXPORTERS)
+# Scheduled reports' formats (a coordinator's stored choice; the Excel CSV is on request only).
+SCHEDULED_FORMATS = tuple(fmt for fmt in FORMATS if fmt != "csv-excel")
 
 
 async def build(
@@ -54,6 +57,14 @@ async def build(
     content = EXPORTERS[fmt](report, services.translator, locale)
     step("done")
     return file_name(report, fmt), content
+
+
+async def build_open_data(services: Services, year: int) -> dict[str, bytes]:
+    """A year's published figures as a Frictionless Data Package: {file name: content}."""
+    settings = services.settings
+    period = year_period(year, settings.tz)
+    report = await published_report(services.db, period, settings.min_group_size, settings.tz)
+    return open_data(report, year, services.translator, settings.open_data_license)
 
 
 async def build_edition(services: Services, year: int, fmt: str, locale: str) -> tuple[str, bytes]:
@@ -209,7 +220,7 @@ def report_preferences(services: Services, row: Staff) -> tuple[str, str]:
     """The language and format of a coordinator's scheduled reports (REPORT_LOCALE and PDF
     unless they chose otherwise)."""
     locale = row.report_locale if row.report_locale in LOCALES else None
-    fmt = row.report_format if row.report_format in EXPORTERS else None
+    fmt = row.report_format if row.report_format in SCHEDULED_FORMATS else None
     return locale or services.settings.report_locale, fmt or DEFAULT_FORMAT
 
 

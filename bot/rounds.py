@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from audit.summary import freeze_round
-from bot.services import Services
+from bot.services import Pseudonymizer, Services
 from bot.staff import day_start
 from conversations.messages import Local, Msg, Plain, _
 from conversations.notices import last_moment
@@ -144,17 +144,46 @@ async def open_round(
     return invited
 
 
-async def close_round(uow: UnitOfWork, round_: Round, actor: str, now: datetime, k: int) -> None:
+async def close_round(
+    uow: UnitOfWork,
+    round_: Round,
+    actor: str,
+    now: datetime,
+    k: int,
+    pseudonyms: Pseudonymizer | None = None,
+) -> None:
     """Close a round; responses after this count for no round, the reminders asked for it
-    are forgotten, and its figures are frozen (every later report of it shows them)."""
+    are forgotten, and its figures are frozen (every later report of it shows them); with the
+    pseudonyms (the bot's callers), the results people asked for are queued."""
     round_.status, round_.closed_at = "closed", now
     if round_.closes_at > now:
         round_.closes_at = now
     await uow.session.flush()
     await freeze_round(uow, round_.id, k, now)
     await uow.reminders.forget_round(round_.id)
-    await uow.audit_log.add(actor, "round.close", f"round:{round_.id}")
-    log.info("round %s closed", round_.id)
+    results = await queue_results(uow, round_, pseudonyms) if pseudonyms is not None else 0
+    await uow.audit_log.add(actor, "round.close", f"round:{round_.id}", results=results)
+    log.info("round %s closed; %d results messages queued", round_.id, results)
+
+
+async def queue_results(uow: UnitOfWork, round_: Round, pseudonyms: Pseudonymizer) -> int:
+    """Once a round's figures are final: queue one message to each person who asked for a
+    practice's results (its content is looked up when sent), then forget the requests."""
+    queued = 0
+    for request in await uow.results_requests.of_round(round_.id):
+        # a keyed hash of chat and practice: no raw id in the key, one message per practice
+        chat = pseudonyms.of("chat", f"{request.chat_id}:{request.practice_id}")
+        key = f"results:{round_.id}:{chat}"
+        queued += await uow.outbox.enqueue(
+            "results",
+            key,
+            request.chat_id,
+            request.locale,
+            round_.id,
+            {"practice_id": request.practice_id},
+        )
+    await uow.results_requests.forget_round(round_.id)
+    return queued
 
 
 async def remind(uow: UnitOfWork, services: Services, round_: Round, now: datetime) -> int:
@@ -237,7 +266,14 @@ async def reconcile(services: Services, now: datetime | None = None) -> Reconcil
                 await open_round(uow, services, round_, "scheduler", now)
         for round_ in due["open"]:
             if round_.closes_at <= now:  # planned, but its whole window passed while we were down
-                await close_round(uow, round_, "scheduler", now, services.settings.min_group_size)
+                await close_round(
+                    uow,
+                    round_,
+                    "scheduler",
+                    now,
+                    services.settings.min_group_size,
+                    services.pseudonyms,
+                )
         reminded = []
         for round_ in due["remind"]:
             await remind(uow, services, round_, now)
@@ -245,7 +281,9 @@ async def reconcile(services: Services, now: datetime | None = None) -> Reconcil
         asked = await send_asked_reminders(uow, services, now)
         closing = [r for r in due["close"]]
         for round_ in closing:
-            await close_round(uow, round_, "scheduler", now, services.settings.min_group_size)
+            await close_round(
+                uow, round_, "scheduler", now, services.settings.min_group_size, services.pseudonyms
+            )
     return Reconciled(tuple(opened), tuple(reminded), tuple(r.id for r in closing), asked)
 
 

@@ -35,7 +35,7 @@ from conversations.survey import (
 LANGUAGE_NAMES = {"uk": "Українська", "ru": "Русский", "en": "English", "pl": "Polski"}
 PAGE_SIZE = 8
 ACCEPT, DECLINE, ANOTHER, SUBSCRIBE = "accept", "decline", "another", "subscribe"
-REMIND = "remind"
+REMIND, RESULTS = "remind", "results"
 ERASE, KEEP = "erase", "keep"
 
 # Stages of a conversation.
@@ -119,6 +119,8 @@ class World:
     can_subscribe: bool = False  # the channel can deliver invitations (Telegram, not the console)
     subscribed: frozenset[str] = frozenset()  # cities this chat already gets invitations for
     reminders: frozenset[int] = frozenset()  # rounds this chat asked to be reminded of
+    # (round, practice) whose final results this chat asked to be sent
+    results_requests: frozenset[tuple[int, str]] = frozenset()
     nominations_open: bool = False  # an edition takes proposals (and the channel has /propose)
 
     def city(self, city_id: str | None) -> CityInfo | None:
@@ -193,7 +195,17 @@ class RequestReminder:
     locale: str
 
 
-Write = SaveAnswer | DeleteAnswers | ForgetRespondent | Subscribe | RequestReminder
+@dataclass(frozen=True)
+class RequestResults:
+    """Send this chat a practice's final results when its round's figures are frozen, in the
+    respondent's language."""
+
+    round_id: int
+    practice_id: str
+    locale: str
+
+
+Write = SaveAnswer | DeleteAnswers | ForgetRespondent | Subscribe | RequestReminder | RequestResults
 
 
 @dataclass
@@ -229,6 +241,7 @@ class StoredData:
     unfinished: int
     subscribed: tuple[Mapping[str, str], ...]  # names of the cities with invitations
     reminders: tuple[Mapping[str, str], ...] = ()  # cities of the rounds with a reminder asked
+    results: tuple[Mapping[str, str], ...] = ()  # practices whose results were asked for
     responses: tuple[OwnResponse, ...] = ()
 
 
@@ -281,7 +294,7 @@ def answer_label(question: Question, value: AnswerValue | None) -> Text:
 
 def my_data_prompt(data: StoredData) -> Prompt:
     """The answer to /mydata: everything stored, in plain words, and how to delete it."""
-    if data.locale is None and not data.subscribed and not data.reminders:
+    if data.locale is None and not data.subscribed and not data.reminders and not data.results:
         return Prompt((_("Nothing is stored about you."),))
     lines: list[Text] = [_("This is what is stored about you:")]
     if data.locale:
@@ -311,6 +324,13 @@ def my_data_prompt(data: StoredData) -> Prompt:
             _(
                 "• A reminder before the survey closes in: {cities}",
                 cities=Joined(tuple(Local(name) for name in data.reminders)),
+            )
+        )
+    if data.results:
+        lines.append(
+            _(
+                "• Results to send you when they are ready: {practices}",
+                practices=Joined(tuple(Local(name) for name in data.results)),
             )
         )
     lines.append(
@@ -979,10 +999,40 @@ class _Conversation:
     def _finished_buttons(self) -> tuple[tuple[Button, ...], ...]:
         rows: list[tuple[Button, ...]] = []
         city = self.state.city_id
+        if self._results_offer() is not None:
+            rows.append((Button(_("Send me the results when they are ready"), RESULTS),))
         if self.world.can_subscribe and city and city not in self.world.subscribed:
             rows.append((Button(_("Invite me to future surveys"), SUBSCRIBE),))
         rows.append((Button(_("Evaluate another service"), ANOTHER),))
         return tuple(rows)
+
+    def _results_offer(self) -> tuple[int, str] | None:
+        """(round, practice) of the finished response whose results can still be asked for: a
+        round's (the always-on survey has no final figures), on a channel that can deliver."""
+        response = self.state.response
+        if response is None or response.round_id is None or not self.world.can_subscribe:
+            return None
+        key = (response.round_id, response.practice_id)
+        return None if key in self.world.results_requests else key
+
+    def _ask_results(self) -> None:
+        offer = self._results_offer()
+        if offer is None or self.state.locale is None:
+            self._prompt(
+                [_("Thank you for taking part! To evaluate another service, send /start.")]
+            )
+            return
+        self.out.writes.append(RequestResults(*offer, self.state.locale))
+        self.world = replace(self.world, results_requests=self.world.results_requests | {offer})
+        self._prompt(
+            [
+                _(
+                    "Done. When the survey is over and the results are ready, I will send them "
+                    "to you once. To cancel, send /stop."
+                )
+            ],
+            self._finished_buttons(),
+        )
 
     def _ask_current_question(self, path: list[Question] | None = None) -> None:
         self.state.stage = QUESTION
@@ -1096,6 +1146,8 @@ class _Conversation:
             self._ask_practice()
         elif isinstance(event, ev.Choose) and event.value == SUBSCRIBE:
             self._subscribe()
+        elif isinstance(event, ev.Choose) and event.value == RESULTS:
+            self._ask_results()
         elif isinstance(event, ev.Resume) and self._has_unfinished():
             self._offer_resume()
         else:

@@ -97,3 +97,35 @@ def jury_reminder(year: int, closes_at: datetime) -> Prompt:
         date=last_moment(closes_at),
     )
     return Prompt((text,))
+
+
+def results(
+    practice: Mapping[str, str],
+    city: Mapping[str, str],
+    completed: int | None,
+    score: float | None,
+    link: str | None,
+) -> Prompt:
+    """A practice's final results, to someone who asked for them at the end of the survey:
+    the published figures, or that too few people answered to publish them."""
+    if completed is None or score is None:
+        text = _(
+            "{practice}, {city}: the survey is over. Thank you for your answers! Too few people "
+            "answered to publish the results of this service: we only publish results when "
+            "enough people have answered, so that no one can be recognised.",
+            practice=Local(practice),
+            city=Local(city),
+        )
+    else:
+        text = _(
+            "{practice}, {city}: the results of the survey are ready. People who answered: "
+            "{count}. The service's score: {score} out of 100. Thank you for your answers!",
+            practice=Local(practice),
+            city=Local(city),
+            count=str(completed),
+            score=str(round(score)),
+        )
+    lines = [text]
+    if link:
+        lines.append(_("All the results: {link}", link=link))
+    return Prompt(tuple(lines))

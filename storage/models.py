@@ -378,6 +378,25 @@ class ReminderRequest(Base):
     asked_on: Mapped[date]
 
 
+class ResultsRequest(Base):
+    """A person's wish, given at the end of a survey of a round, to be sent the final results
+    of the practice they evaluated when the round's figures are frozen. Kept only for that:
+    deleted when the message is queued, or the person sends /stop or /delete. Like reminder
+    requests: no surrogate key and no time finer than the day, so a row cannot be lined up with
+    the pseudonymous response it came from (docs/privacy.md)."""
+
+    __tablename__ = "results_requests"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    practice_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    locale: Mapped[str] = mapped_column(String(8))
+    asked_on: Mapped[date]
+
+
 class ProcessedUpdate(Base):
     """An update already handled; a redelivery of the same update_id is ignored."""
 

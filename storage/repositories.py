@@ -23,6 +23,7 @@ from storage.models import (
     ReminderRequest,
     Respondent,
     Response,
+    ResultsRequest,
     Round,
     RoundPractice,
     Staff,
@@ -615,6 +616,62 @@ class ReminderRepository(_Repository):
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+class ResultsRequestRepository(_Repository):
+    """People who asked, at the end of a survey, for a practice's final results (raw chat ids,
+    no times)."""
+
+    async def request(
+        self, round_id: int, practice_id: str, chat_id: int, locale: str, asked_on: date
+    ) -> None:
+        """Remember that a chat wants a practice's results when its round's figures are final."""
+        statement = self._insert(ResultsRequest).values(
+            round_id=round_id,
+            practice_id=practice_id,
+            chat_id=chat_id,
+            locale=locale,
+            asked_on=asked_on,
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[
+                    ResultsRequest.round_id,
+                    ResultsRequest.practice_id,
+                    ResultsRequest.chat_id,
+                ],
+                set_={"locale": locale},
+            )
+        )
+
+    async def of_chat(self, chat_id: int) -> list[tuple[int, str]]:
+        """(round, practice) of every request of a chat."""
+        query = select(ResultsRequest.round_id, ResultsRequest.practice_id).where(
+            ResultsRequest.chat_id == chat_id
+        )
+        return [(r, p) for r, p in (await self.session.execute(query)).all()]
+
+    async def of_round(self, round_id: int) -> Sequence[ResultsRequest]:
+        """Every request of a round, in key order."""
+        query = (
+            select(ResultsRequest)
+            .where(ResultsRequest.round_id == round_id)
+            .order_by(ResultsRequest.practice_id, ResultsRequest.chat_id)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def forget_round(self, round_id: int) -> None:
+        """Forget every request of a round (its messages are queued)."""
+        await self.session.execute(
+            delete(ResultsRequest).where(ResultsRequest.round_id == round_id)
+        )
+
+    async def forget_chat(self, chat_id: int) -> int:
+        """Forget every request of a chat (/stop, /delete); returns how many there were."""
+        result = await self.session.execute(
+            delete(ResultsRequest).where(ResultsRequest.chat_id == chat_id)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 class StaffRepository(_Repository):
     """People with roles, and the guided dialogues they are in."""
 
@@ -797,6 +854,20 @@ class OutboxRepository(_Repository):
             )
         result = await self.session.execute(
             query.values(status="pending", claimed_at=None, claimed_by=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def cancel_pending(self, chat_id: int, kinds: Sequence[str]) -> int:
+        """Cancel a chat's messages of some kinds that are not sent yet (/stop); the sender
+        claims only pending rows, so none of them goes out. Returns how many."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.kind.in_(kinds),
+                OutboxMessage.status == "pending",
+            )
+            .values(status="cancelled", error="stopped: the person sent /stop", **_done_times(None))
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -22,6 +22,7 @@ from storage.repositories import (
     ReminderRepository,
     RespondentRepository,
     ResponseRepository,
+    ResultsRequestRepository,
     RoundRepository,
     SettingsRepository,
     StaffRepository,
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.responses = ResponseRepository(self.session)
         self.subscriptions = SubscriptionRepository(self.session)
         self.reminders = ReminderRepository(self.session)
+        self.results_requests = ResultsRequestRepository(self.session)
         self.updates = UpdateLog(self.session)
         self.staff = StaffRepository(self.session)
         self.audit_log = AuditLogRepository(self.session)

@@ -150,6 +150,14 @@ async def test_sign_in_open_a_round_see_its_chart_switch_language_and_download(
     workbook = load_workbook(io.BytesIO(content))
     assert len(workbook.sheetnames) == 5
 
+    async with page.expect_download() as download_info:  # the Excel CSV, in Ukrainian
+        await page.click(f"a[href='/dashboard/rounds/{site['krakow']}/download/csv-excel']")
+    download = await download_info.value
+    assert download.suggested_filename.endswith("-excel.csv")
+    content = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    header = content.decode("utf-8-sig").splitlines()[0]
+    assert header.startswith("Період;Місто;")
+
 
 async def test_a_used_or_expired_link_is_refused(site: dict[str, Any], browser: Any) -> None:
     services = site["services"]

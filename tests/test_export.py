@@ -12,7 +12,16 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from audit.export import CRITERIA_COLUMNS, EXPORTERS, file_name, to_csv, to_json, to_pdf, to_xlsx
+from audit.export import (
+    CRITERIA_COLUMNS,
+    EXPORTERS,
+    file_name,
+    to_csv,
+    to_csv_excel,
+    to_json,
+    to_pdf,
+    to_xlsx,
+)
 from audit.model import CRITERIA, Comment, PracticeSummary, Report, Trend
 from audit.privacy import mask_contacts, safe_cell
 from audit.stats import ScaleStats, composite, scale_stats
@@ -208,6 +217,35 @@ def test_csv_neutralises_formulas_in_names(translator: Translator) -> None:
     assert {row[2] for row in rows[1:5]} == {"'=cmd|' /C calc'!A0"}
 
 
+@pytest.mark.parametrize("locale", ["pl", "uk", "ru"])
+def test_excel_csv_uses_semicolons_and_decimal_commas(
+    report: Report, translator: Translator, locale: str
+) -> None:
+    content = to_csv_excel(report, translator, locale)
+    assert content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(content[3:].decode("utf-8")), delimiter=";"))
+    header, body = rows[0], rows[1:]
+    assert header == [translator.render(column.label, locale) for column in CRITERIA_COLUMNS]
+    assert {len(row) for row in rows} == {len(header)}  # ";" splits every row into its columns
+    info = [row for row in body if row[2] == INFO_POINT[locale]]
+    assert info[0][4] == "12"
+    assert info[0][5] == "3,8333"  # the number Excel reads in this language
+    assert "." not in info[0][5] + info[0][7] + info[0][8]
+    assert all("," in row[5] for row in info)
+
+
+def test_excel_csv_in_english_is_the_plain_csv(report: Report, translator: Translator) -> None:
+    assert to_csv_excel(report, translator, "en") == to_csv(report, translator, "en")
+
+
+def test_excel_csv_neutralises_formulas(translator: Translator) -> None:
+    report = build_report()
+    report.practices[0].practice = {locale: "=cmd|' /C calc'!A0" for locale in LOCALES}
+    content = to_csv_excel(report, translator, "pl")
+    rows = list(csv.reader(io.StringIO(content[3:].decode("utf-8")), delimiter=";"))
+    assert {row[2] for row in rows[1:5]} == {"'=cmd|' /C calc'!A0"}
+
+
 # ----------------------------------------------------------------------------- XLSX
 
 
@@ -320,7 +358,8 @@ def test_file_names(report: Report) -> None:
     year = build_report()
     year.kind, year.label = "year", "2026"
     assert file_name(year, "xlsx") == "open-cities-2026.xlsx"
-    assert set(EXPORTERS) == {"csv", "xlsx", "pdf", "json"}
+    assert file_name(year, "csv-excel") == "open-cities-2026-excel.csv"
+    assert set(EXPORTERS) == {"csv", "csv-excel", "xlsx", "pdf", "json"}
     with pytest.raises(ValueError):
         file_name(report, "doc")
 

@@ -32,6 +32,8 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from app.jury import JURY_REMINDER, still_to_remind
+from audit.model import Report
+from audit.summary import ScopeError, published_report, round_period
 from bot.flow import Reply
 from bot.health import Backoff, pause
 from bot.reports import build_stored
@@ -57,6 +59,7 @@ RESPONDENT_KINDS = (
     "reminder",
     "nomination",
     JURY_REMINDER,
+    "results",
 )  # every other kind of message is for staff
 SEND_TIMEOUT = 4.0  # seconds for Telegram to answer a sendMessage: bounded, so a stop is too
 
@@ -145,6 +148,7 @@ class OutboxSender:
         self.stopping = stopping  # the process is stopping (default: whatever stops `run`)
         self.database_away: BaseException | None = None  # a claim failed: stop the pass
         self.rounds: dict[int, tuple[dict[str, str], list[dict[str, str]], datetime]] = {}
+        self.reports: dict[int, Report] = {}  # a closed round's final figures, for results
 
     async def recover(self) -> int:
         """Messages claimed by senders that are gone go back to the queue, and so do this
@@ -448,12 +452,36 @@ class OutboxSender:
             )
         if message.round_id is None:
             raise BadRequest("an outbox message without a round")
+        if message.kind == "results":
+            return await self._results(message.round_id, str(message.payload.get("practice_id")))
         city, practices, closes_at = await self._round_facts(message.round_id)
         if message.kind == "invitation":
             return notices.invitation(message.round_id, city, practices, closes_at)
         async with self.services.db.reading() as uow:
             status = await round_status(uow, self.services, message)
         return notices.reminder(message.round_id, city, closes_at, started=status is not None)
+
+    async def _results(self, round_id: int, practice_id: str) -> Prompt:
+        """A practice's final results in a closed round, from its published (frozen) figures."""
+        settings = self.services.settings
+        if round_id not in self.reports:
+            async with self.services.db.reading() as uow:
+                try:
+                    period = await round_period(uow, round_id, settings.tz)
+                except ScopeError:
+                    raise BadRequest("the round of this message no longer exists") from None
+            self.reports[round_id] = await published_report(
+                self.services.db, period, settings.min_group_size, settings.tz
+            )
+        report = self.reports[round_id]
+        practice = next((p for p in report.practices if p.practice_id == practice_id), None)
+        if practice is None:
+            raise BadRequest("the practice of this message is not in its round")
+        base = settings.dashboard_url
+        year = report.starts.year if report.starts else utcnow().year
+        link = f"{base}/results/{year}/{practice.city_id}/{practice_id}" if base else None
+        score = practice.composite.score if practice.composite else None
+        return notices.results(practice.practice, practice.city, practice.completed, score, link)
 
     async def _round_facts(
         self, round_id: int
@@ -488,7 +516,7 @@ async def unwanted(uow: UnitOfWork, services: Services, message: OutboxMessage) 
         if not await still_to_remind(uow, year, message.chat_id, utcnow()):
             return "jury: submitted, or the jury phase is over"
         return None
-    if message.round_id is None:
+    if message.round_id is None or message.kind == "results":  # /stop cancels queued results
         return None
     round_ = await uow.rounds.get(message.round_id)
     if round_ is None or round_.status != "open":

@@ -9,7 +9,14 @@ from telegram import Update
 from app.editions import CLOSED, EditionError, editions, phase_at
 from audit.summary import Period, ScopeError, round_period, year_period
 from bot.config import LOCALES
-from bot.reports import FORMATS, build, build_edition, moderate_comment, report_preferences
+from bot.reports import (
+    FORMATS,
+    SCHEDULED_FORMATS,
+    build,
+    build_edition,
+    moderate_comment,
+    report_preferences,
+)
 from bot.staff import COORDINATOR, Role
 from bot.telegram.context import AuditContext
 from bot.telegram.staff_handlers import actor_of, require, say, show_staff
@@ -82,7 +89,7 @@ async def _settings(update: Update, context: AuditContext, change: list[str]) ->
             await say(update, context, _("Scheduled reports go to coordinators only."))
             return
         kind, value = ([*change, "", ""])[:2]
-        if (kind == "l" and value in LOCALES) or (kind == "f" and value in FORMATS):
+        if (kind == "l" and value in LOCALES) or (kind == "f" and value in SCHEDULED_FORMATS):
             locale, fmt = (value, None) if kind == "l" else (None, value)
             await uow.staff.set_report_preferences(role.user_id, locale, fmt)
             await uow.audit_log.add(actor_of(update), "report.settings", None, **{kind: value})
@@ -98,7 +105,10 @@ async def _settings(update: Update, context: AuditContext, change: list[str]) ->
             Button(_mark(LANGUAGE_NAMES[code], code == locale), f"{SETTINGS}:l:{code}")
             for code in LOCALES
         ),
-        tuple(Button(_mark(name.upper(), name == fmt), f"{SETTINGS}:f:{name}") for name in FORMATS),
+        tuple(
+            Button(_mark(name.upper(), name == fmt), f"{SETTINGS}:f:{name}")
+            for name in SCHEDULED_FORMATS
+        ),
     )
     await show_staff(update, context, [Prompt((text,), rows)], prefix="")
 

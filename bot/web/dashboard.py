@@ -53,7 +53,7 @@ from audit.summary import (
 )
 from bot.config import LOCALES
 from bot.i18n import Translator
-from bot.reports import moderate_comment, report_preferences
+from bot.reports import SCHEDULED_FORMATS, moderate_comment, report_preferences
 from bot.services import Services
 from bot.staff import COORDINATOR
 from bot.web.auth import (
@@ -275,7 +275,7 @@ class Dashboard:
             rows=rows,
             years=self._years([row["opens"] for row in rows]),
             settings=settings,
-            formats=list(EXPORTERS),
+            formats=list(SCHEDULED_FORMATS),
             juror=juror is not None,
             replies=replies,
         )
@@ -423,7 +423,7 @@ class Dashboard:
         """A coordinator chooses the language and format of their scheduled reports."""
         data = await request.post()
         locale, fmt = str(data.get("report_locale", "")), str(data.get("report_format", ""))
-        if viewer.role.role != COORDINATOR or locale not in LOCALES or fmt not in EXPORTERS:
+        if viewer.role.role != COORDINATOR or locale not in LOCALES or fmt not in SCHEDULED_FORMATS:
             return self.not_found(viewer)
         actor = f"tg:{viewer.role.user_id}"
         async with self.services.db.unit_of_work() as uow:
@@ -564,6 +564,7 @@ def see_other(location: str) -> web.Response:
 
 _CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
+    "csv-excel": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
     "json": "application/json; charset=utf-8",
