@@ -86,11 +86,23 @@ async def combined_ranking(uow: UnitOfWork, year: int, zone: ZoneInfo, k: int) -
     return Ranking(year, ranked, agreement(per_juror), k)
 
 
-async def reanalysis_verdicts(uow: UnitOfWork, year: int) -> list[Reanalysis]:
-    """REANALYSIS HOOK: the re-analysis verdicts recorded for an edition (practices distinguished
-    in an earlier edition). Nothing records them yet (branch issue-16a does): an empty list."""
+async def reanalysis_verdicts(
+    uow: UnitOfWork, year: int, zone: ZoneInfo, k: int
+) -> list[Reanalysis]:
+    """The re-analysis verdicts recorded in an edition (app/analysis.py records them) on the
+    practices distinguished earlier, with the residents' figures of the year (None below k)."""
     await existing(uow, year)
-    return []
+    figures = await residents_figures(uow, year, zone, k)
+    verdicts = []
+    for row in await uow.analysis.verdicts(year):
+        practice = await uow.catalog.practice(row.practice_id)
+        composite, n = figures.get(row.practice_id, (None, 0))
+        evidence = " ".join([row.notes or "", *row.evidence]).strip()
+        distinguished = practice.distinguished_in if practice is not None else None
+        verdicts.append(
+            Reanalysis(row.practice_id, distinguished or 0, row.verdict, evidence, composite, n)
+        )
+    return verdicts
 
 
 async def edition_report(
@@ -134,7 +146,7 @@ async def edition_report(
         categories={c.id: c.name for c in await uow.catalog.categories()},
         justifications=justifications,
         recusals=sorted(recusals),
-        reanalysis=await reanalysis_verdicts(uow, year),
+        reanalysis=await reanalysis_verdicts(uow, year, zone, k),
     )
 
 

@@ -7,12 +7,13 @@ locks them. Before the edition closes nobody sees another juror's scores — sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from app.editions import CLOSED, JURY, EditionError, existing, phase_at
-from storage.models import Juror, JuryScore
+from app.services import Services
+from storage.models import Juror, JuryScore, utcnow
 from storage.repositories import telegram_id
 from storage.uow import UnitOfWork
 
@@ -36,7 +37,14 @@ class JuryProgress:
     submitted: bool
 
 
-async def add_juror(uow: UnitOfWork, actor: str, year: int, user_id: int, now: datetime) -> Juror:
+async def add_juror(
+    uow: UnitOfWork,
+    actor: str,
+    year: int,
+    user_id: int,
+    now: datetime,
+    locale: str | None = None,
+) -> Juror:
     """Make someone a juror of an edition (at most five, before it closes); logged."""
     edition = await existing(uow, year, lock=True)
     if edition.status == CLOSED:
@@ -55,10 +63,25 @@ async def add_juror(uow: UnitOfWork, actor: str, year: int, user_id: int, now: d
             label=LABELS[len(jurors)],
             added_by=actor,
             added_at=now,
+            locale=locale,
         )
     )
     await uow.audit_log.add(actor, "jury.add", f"user:{user_id}", edition=year, label=juror.label)
     return juror
+
+
+async def current_edition(uow: UnitOfWork) -> int:
+    """The year of the edition a juror granted now joins: the newest one not closed."""
+    for edition in await uow.editions.listing():
+        if edition.status != CLOSED:
+            return edition.year
+    raise JuryError("no edition is open; open one with `auditbot edition open` first")
+
+
+def remember_locale(juror: Juror, locale: str) -> None:
+    """Keep the language a juror uses, for the reminders they get."""
+    if juror.locale != locale:
+        juror.locale = locale
 
 
 async def _scoring_juror(uow: UnitOfWork, year: int, user_id: int, now: datetime) -> Juror:
@@ -210,3 +233,87 @@ async def progress(uow: UnitOfWork, year: int) -> list[JuryProgress]:
             JuryProgress(juror.label, len(done) - recused, recused, juror.submitted_at is not None)
         )
     return result
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A juror to remind: who, in which language, of which edition and until when."""
+
+    year: int
+    user_id: int
+    locale: str | None
+    until: datetime
+
+
+async def jurors_to_remind(uow: UnitOfWork, now: datetime) -> list[Reminder]:
+    """The jurors of every edition in its jury phase who have not submitted yet."""
+    due = []
+    for edition in await uow.editions.listing():
+        if phase_at(edition, now) != JURY:
+            continue
+        for juror in await uow.jury.jurors(edition.year):
+            if juror.submitted_at is None:
+                due.append(
+                    Reminder(edition.year, juror.telegram_user_id, juror.locale, edition.closes_at)
+                )
+    return due
+
+
+JURY_REMINDER = "jury_reminder"  # the outbox kind
+
+
+REMIND_FROM_HOUR = 10  # local time: a reminder is not the first thing after midnight
+
+
+async def queue_reminders(
+    uow: UnitOfWork,
+    now: datetime,
+    zone: tzinfo,
+    fallback_locale: Callable[[int], Awaitable[str]],
+) -> int:
+    """Queue, through the outbox, one reminder a day at most (from REMIND_FROM_HOUR local
+    time) to each juror who has not submitted while the jury phase is open, in the juror's
+    language (the one they used in /jury, else `fallback_locale`); returns how many were
+    queued now."""
+    local = now.astimezone(zone)
+    if local.hour < REMIND_FROM_HOUR:
+        return 0
+    today = local.date()
+    queued = 0
+    for due in await jurors_to_remind(uow, now):
+        locale = due.locale or await fallback_locale(due.user_id)
+        queued += await uow.outbox.enqueue(
+            JURY_REMINDER,
+            f"jury:{due.year}:{due.user_id}:{today.isoformat()}",
+            due.user_id,
+            locale,
+            None,
+            {"year": due.year, "until": due.until.isoformat()},
+        )
+    return queued
+
+
+async def still_to_remind(uow: UnitOfWork, year: int, user_id: int, now: datetime) -> bool:
+    """Whether a queued reminder still makes sense at send time (jury open, not submitted)."""
+    edition = await uow.editions.get(year)
+    juror = await uow.jury.juror(year, user_id)
+    return (
+        edition is not None
+        and juror is not None
+        and juror.submitted_at is None
+        and phase_at(edition, now) == JURY
+    )
+
+
+async def queue_juror_reminders(services: Services, now: datetime | None = None) -> int:
+    """Queue the jurors' reminders due now; a juror who never used /jury is written to in the
+    language of their survey answers, else the default one."""
+    now = now or utcnow()
+    async with services.db.unit_of_work() as uow:
+
+        async def survey_locale(user_id: int) -> str:
+            respondent = await uow.respondents.get(services.pseudonyms.of("tg", user_id))
+            stored = respondent.locale if respondent is not None else None
+            return services.translator.choose_locale(stored, None)
+
+        return await queue_reminders(uow, now, services.settings.tz, survey_locale)

@@ -102,7 +102,7 @@ EDITION_METHOD = (
     METHOD[-1],  # the disclosure rule of the residents' figures, as every report states it
 )
 VERDICT_NAMES: Mapping[str, Msg] = {
-    "carried_out": _("still carried out"),
+    "continued": _("still carried out"),
     "changed": _("changed"),
     "discontinued": _("discontinued"),
 }

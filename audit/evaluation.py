@@ -153,7 +153,7 @@ class Justification:
 @dataclass(frozen=True)
 class Reanalysis:
     """The re-analysis verdict of a practice distinguished in an earlier edition: whether it is
-    still carried out ("carried_out"), "changed" or "discontinued", with the evidence and the
+    still carried out ("continued"), "changed" or "discontinued", with the evidence and the
     residents' figures of the year (None below k)."""
 
     practice_id: str

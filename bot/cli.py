@@ -18,6 +18,7 @@ import uvloop
 from rich.progress import BarColumn, SpinnerColumn, TextColumn
 from rich.progress import Progress as ProgressBar
 
+from app import analysis as analysis_cases
 from app import editions as edition_cases
 from app import evaluation as evaluation_cases
 from app import jury as jury_cases
@@ -99,6 +100,27 @@ jury_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(jury_app, name="jury")
+analysis_app = typer.Typer(
+    help="Stage one of an edition: the analysis of each nominated practice per criterion, and a "
+    "recommendation, with the residents' survey figures beside it.\n\n"
+    "Example: auditbot analysis record --edition 2027 --practice krakow-nominated-1 "
+    "--criterion engagement --notes 'The city funds it.' --evidence https://example.org/budget",
+    no_args_is_help=True,
+)
+app.add_typer(analysis_app, name="analysis")
+reanalysis_app = typer.Typer(
+    help="Re-analysis of the practices distinguished in earlier editions: still carried out, "
+    "changed or discontinued.\n\n"
+    "Example: auditbot reanalysis record --edition 2028 --practice krakow-otwarty-krakow "
+    "--verdict continued --evidence https://example.org/report-2028",
+    no_args_is_help=True,
+)
+app.add_typer(reanalysis_app, name="reanalysis")
+practice_app = typer.Typer(
+    help="One practice across editions.\n\nExample: auditbot practice history krakow-otwarty-krakow",
+    no_args_is_help=True,
+)
+app.add_typer(practice_app, name="practice")
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"
@@ -1359,6 +1381,198 @@ def edition_distinguish(
 
     _run(lambda: _with_services(_settings(), confirm))
     typer.echo(f"{practice} is distinguished in {year}")
+
+
+def _practice_name(practice: Any) -> str:
+    """A practice's name for the command line: English, else the first language it has."""
+    names = practice.name or {}
+    return str(names.get("en") or next(iter(names.values()), practice.id))
+
+
+def _residents_line(residents: analysis_cases.Residents) -> str:
+    """The residents' figures as the disclosure rule lets them out."""
+    if residents.composite is None or residents.n < residents.k:
+        return f"residents: fewer than k={residents.k} answers this year, not shown"
+    c = residents.composite
+    return f"residents: composite {c.score:.1f} ({c.ci_low:.1f}–{c.ci_high:.1f}), n={residents.n}"
+
+
+def _analysis_lines(view: analysis_cases.AnalysisView) -> list[str]:
+    """One nominated practice's analysis, with the residents' figures beside it."""
+    analysis = view.analysis
+    lines = [
+        f"{view.practice.id}\t{_practice_name(view.practice)}",
+        "  " + _residents_line(view.residents),
+        "  recommendation: " + ((analysis.recommendation if analysis else None) or "not yet"),
+    ]
+    criteria = analysis.criteria if analysis else {}
+    for criterion in jury_cases.CRITERIA:
+        entry = criteria.get(criterion)
+        if entry is None:
+            lines.append(f"  {criterion}: not analysed yet")
+            continue
+        lines.append(f"  {criterion}: {entry.get('notes') or '-'}")
+        lines.extend(f"    evidence: {link}" for link in entry.get("evidence", []))
+    return lines
+
+
+@analysis_app.command("record")
+def analysis_record(
+    edition: Annotated[int, typer.Option(help="The edition's year.")],
+    practice: Annotated[str, typer.Option(help="A practice nominated in the edition.")],
+    criterion: Annotated[
+        str | None,
+        typer.Option(help="engagement, sustainability or comprehensiveness."),
+    ] = None,
+    notes: Annotated[str | None, typer.Option(help="The analysis of the criterion.")] = None,
+    evidence: Annotated[
+        list[str] | None, typer.Option(help="An evidence link, https://… (repeat for more).")
+    ] = None,
+    recommendation: Annotated[
+        str | None,
+        typer.Option(help="recommend, do-not-recommend or more-evidence."),
+    ] = None,
+) -> None:
+    """Record (or revise) the analysis of one criterion and/or the recommendation (logged).
+
+    Example: auditbot analysis record --edition 2027 --practice krakow-nominated-1
+    --criterion sustainability --notes "Funded in the city budget since 2019."
+    --evidence https://example.org/budget --recommendation recommend
+    """
+
+    async def record(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            await analysis_cases.record_analysis(
+                uow,
+                CLI_ACTOR,
+                edition,
+                practice,
+                utcnow(),
+                criterion=criterion,
+                notes=notes,
+                evidence=evidence or [],
+                recommendation=recommendation,
+            )
+
+    _run(lambda: _with_services(_settings(), record))
+    typer.echo(f"analysis of {practice} in {edition} recorded")
+
+
+@analysis_app.command("show")
+def analysis_show(
+    edition: Annotated[int, typer.Option(help="The edition's year.")],
+    practice: Annotated[str | None, typer.Option(help="One practice (default: all).")] = None,
+) -> None:
+    """The analysis of the nominated practices, with the residents' survey figures of the year
+    (shown only when at least k people answered).
+
+    Example: auditbot analysis show --edition 2027 --practice krakow-nominated-1
+    """
+    settings = _settings()
+
+    async def show(services: Services) -> list[str]:
+        k = settings.min_group_size
+        async with services.db.unit_of_work() as uow:
+            if practice is not None:
+                views = [await analysis_cases.analysis_of(uow, edition, practice, settings.tz, k)]
+            else:
+                views = await analysis_cases.analyses(uow, edition, settings.tz, k)
+        return [line for view in views for line in _analysis_lines(view)]
+
+    for line in _run(lambda: _with_services(settings, show)) or ["no nominated practices yet"]:
+        typer.echo(line)
+
+
+@reanalysis_app.command("list")
+def reanalysis_list(edition: Annotated[int, typer.Option(help="The edition's year.")]) -> None:
+    """The practices distinguished in earlier editions, their verdicts in this one, and the
+    residents' survey figures of the year.
+
+    Example: auditbot reanalysis list --edition 2028
+    """
+    settings = _settings()
+
+    async def listing(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            items = await analysis_cases.reanalysis_list(
+                uow, edition, settings.tz, settings.min_group_size
+            )
+        lines = []
+        for item in items:
+            verdict = item.verdict
+            lines.append(
+                f"{item.practice.id}\t{_practice_name(item.practice)}\t"
+                f"distinguished in {item.distinguished_in}\t"
+                + (f"verdict: {verdict.verdict}" if verdict else "verdict: not yet")
+            )
+            lines.append("  " + _residents_line(item.residents))
+            if verdict is not None:
+                if verdict.notes:
+                    lines.append(f"  notes: {verdict.notes}")
+                lines.extend(f"  evidence: {link}" for link in verdict.evidence)
+        return lines
+
+    for line in _run(lambda: _with_services(settings, listing)) or ["nothing to re-analyse"]:
+        typer.echo(line)
+
+
+@reanalysis_app.command("record")
+def reanalysis_record(
+    edition: Annotated[int, typer.Option(help="The edition's year.")],
+    practice: Annotated[str, typer.Option(help="A practice on the re-analysis list.")],
+    verdict: Annotated[str, typer.Option(help="continued, changed or discontinued.")],
+    notes: Annotated[str | None, typer.Option(help="What was found.")] = None,
+    evidence: Annotated[
+        list[str] | None, typer.Option(help="An evidence link, https://… (repeat for more).")
+    ] = None,
+) -> None:
+    """Record (or revise) the verdict on a practice distinguished earlier (logged).
+
+    Example: auditbot reanalysis record --edition 2028 --practice krakow-otwarty-krakow
+    --verdict changed --notes "Now also online." --evidence https://example.org/2028
+    """
+
+    async def record(services: Services) -> None:
+        async with services.db.unit_of_work() as uow:
+            await analysis_cases.record_verdict(
+                uow, CLI_ACTOR, edition, practice, verdict, notes, evidence or [], utcnow()
+            )
+
+    _run(lambda: _with_services(_settings(), record))
+    typer.echo(f"{practice}: {verdict} in {edition}")
+
+
+@practice_app.command("history")
+def practice_history(
+    practice: Annotated[str, typer.Argument(help="The practice's id.")],
+) -> None:
+    """A practice across editions: nominated, the recommendation, distinguished, re-analysed.
+
+    Example: auditbot practice history krakow-otwarty-krakow
+    """
+
+    async def history(services: Services) -> list[str]:
+        async with services.db.unit_of_work() as uow:
+            found, entries = await analysis_cases.history(uow, practice)
+        lines = [f"{found.id}\t{_practice_name(found)}"]
+        for e in entries:
+            parts = []
+            if e.nominated:
+                parts.append(f"nominated (recommendation: {e.recommendation or 'none'})")
+            if e.distinguished:
+                parts.append("distinguished")
+            if e.verdict is not None:
+                parts.append(
+                    f"re-analysed: {e.verdict}"
+                    + (f" — {e.verdict_notes}" if e.verdict_notes else "")
+                )
+            lines.append(f"{e.year}\t" + "; ".join(parts or ["listed"]))
+        if not entries:
+            lines.append("no edition has evaluated it yet")
+        return lines
+
+    for line in _run(lambda: _with_services(_settings(), history)):
+        typer.echo(line)
 
 
 @edition_app.command("report")

@@ -27,6 +27,19 @@ CRITERION_NAMES: Mapping[str, Msg] = {
     "comprehensiveness": _("Comprehensiveness"),
 }
 REASON_LIMITS = (5, 300)
+RECOMMENDATION_NAMES: Mapping[str, Msg] = {
+    "recommend": _("The analysis recommends this practice."),
+    "do-not-recommend": _("The analysis does not recommend this practice."),
+    "more-evidence": _("The analysis asks for more evidence."),
+}
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    """What stage one found about a practice: a recommendation and notes per criterion."""
+
+    recommendation: str | None
+    notes: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,7 @@ class JuryFacts:
     practices: tuple[Choice, ...]
     descriptions: Mapping[str, Mapping[str, str]]
     done: Mapping[str, str]  # practice id -> "scored" or "recused"
+    analyses: Mapping[str, AnalysisSummary] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,6 +156,7 @@ class _Jury(Guided):
         elif step == PRACTICE:
             practice = next(p for p in self.facts.practices if p.id == self.data["practice"])
             lines = [Local(practice.name), Local(self.facts.descriptions.get(practice.id, {}))]
+            lines.extend(_summary_lines(self.facts.analyses.get(practice.id)))
             rows = [
                 (Button(_("Score this practice"), RATE),),
                 (Button(_("I am involved with this practice"), RECUSE),),
@@ -160,3 +175,23 @@ class _Jury(Guided):
             rows.append((Button(_("‹ Back"), ev.BACK),))
         prompt = Prompt(tuple(lines), tuple(rows), self.data["rev"], "question")
         return JuryOutcome(self.data, [*self.notices, prompt], action)
+
+
+def _summary_lines(summary: AnalysisSummary | None) -> list[Text]:
+    """The analysis summary a juror reads before scoring (nothing until staff record it)."""
+    if summary is None or (summary.recommendation is None and not summary.notes):
+        return []
+    lines: list[Text] = [_("Analysis (stage one):")]
+    for criterion in CRITERIA:
+        if summary.notes.get(criterion):
+            lines.append(
+                _(
+                    "{criterion}: {notes}",
+                    criterion=CRITERION_NAMES[criterion],
+                    notes=summary.notes[criterion],
+                )
+            )
+    recommendation = RECOMMENDATION_NAMES.get(summary.recommendation or "")
+    if recommendation is not None:
+        lines.append(recommendation)
+    return lines

@@ -88,6 +88,17 @@ def nomination_outcome(outcome: str, name: str, year: int, reason: str) -> Promp
     return Prompt((text,))
 
 
+def jury_reminder(year: int, closes_at: datetime) -> Prompt:
+    """A daily reminder to a juror who has not submitted their scores yet."""
+    text = _(
+        "Reminder: your scores for the Open Cities evaluation {year} are not submitted yet. "
+        "The jury is open until {date}. Send /jury to continue.",
+        year=str(year),
+        date=last_moment(closes_at),
+    )
+    return Prompt((text,))
+
+
 def results(
     practice: Mapping[str, str],
     city: Mapping[str, str],

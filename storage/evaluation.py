@@ -8,7 +8,15 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Edition, EditionPractice, Juror, JuryScore, Nomination
+from storage.models import (
+    Analysis,
+    Edition,
+    EditionPractice,
+    Juror,
+    JuryScore,
+    Nomination,
+    Reanalysis,
+)
 from storage.repositories import MAX_SERIAL
 
 
@@ -139,3 +147,59 @@ class JuryRepository:
                 JuryScore.practice_id == practice_id,
             )
         )
+
+
+class AnalysisRepository:
+    """Stage one (the analysis of nominated practices) and the re-analysis verdicts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, year: int, practice_id: str, *, lock: bool = False) -> Analysis | None:
+        """The analysis of one practice in an edition (locked for this transaction when asked)."""
+        return await self.session.get(Analysis, (year, practice_id), with_for_update=lock)
+
+    async def add(self, analysis: Analysis) -> Analysis:
+        """Store a new analysis."""
+        self.session.add(analysis)
+        await self.session.flush()
+        return analysis
+
+    async def of_edition(self, year: int) -> Sequence[Analysis]:
+        """An edition's analyses, by practice."""
+        query = select(Analysis).where(Analysis.edition_year == year)
+        return (await self.session.scalars(query.order_by(Analysis.practice_id))).all()
+
+    async def verdict(
+        self, year: int, practice_id: str, *, lock: bool = False
+    ) -> Reanalysis | None:
+        """An edition's re-analysis verdict on one practice."""
+        return await self.session.get(Reanalysis, (year, practice_id), with_for_update=lock)
+
+    async def add_verdict(self, verdict: Reanalysis) -> Reanalysis:
+        """Store a new re-analysis verdict."""
+        self.session.add(verdict)
+        await self.session.flush()
+        return verdict
+
+    async def verdicts(
+        self, year: int | None = None, practice_id: str | None = None
+    ) -> Sequence[Reanalysis]:
+        """Re-analysis verdicts of an edition and/or of a practice, oldest edition first."""
+        query = select(Reanalysis)
+        if year is not None:
+            query = query.where(Reanalysis.edition_year == year)
+        if practice_id is not None:
+            query = query.where(Reanalysis.practice_id == practice_id)
+        order = (Reanalysis.edition_year, Reanalysis.practice_id)
+        return (await self.session.scalars(query.order_by(*order))).all()
+
+    async def analyses_of(self, practice_id: str) -> Sequence[Analysis]:
+        """Every edition's analysis of one practice, oldest first."""
+        query = select(Analysis).where(Analysis.practice_id == practice_id)
+        return (await self.session.scalars(query.order_by(Analysis.edition_year))).all()
+
+    async def editions_of(self, practice_id: str) -> Sequence[EditionPractice]:
+        """The editions a practice was on the list of, oldest first."""
+        query = select(EditionPractice).where(EditionPractice.practice_id == practice_id)
+        return (await self.session.scalars(query.order_by(EditionPractice.edition_year))).all()

@@ -589,6 +589,7 @@ class Juror(Base):
     submitted_at: Mapped[datetime | None]
     added_by: Mapped[str] = mapped_column(String(40))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locale: Mapped[str | None] = mapped_column(String(8))  # for reminders; set at /jury or /grant
 
 
 class JuryScore(Base):
@@ -604,6 +605,39 @@ class JuryScore(Base):
     score: Mapped[int | None]
     justification: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Analysis(Base):
+    """Stage one of an edition: staff's analysis of a nominated practice — per criterion notes
+    and evidence links ({criterion: {"notes": str, "evidence": [url]}}) — and a recommendation."""
+
+    __tablename__ = "analyses"
+
+    edition_year: Mapped[int] = mapped_column(
+        ForeignKey("editions.year", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+    criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    recommendation: Mapped[str | None] = mapped_column(String(24))
+    updated_by: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reanalysis(Base):
+    """An edition's verdict on a practice distinguished in an earlier one: still carried out,
+    changed or discontinued, with notes and evidence links."""
+
+    __tablename__ = "reanalyses"
+
+    edition_year: Mapped[int] = mapped_column(
+        ForeignKey("editions.year", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    recorded_by: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Publication(Base):

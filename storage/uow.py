@@ -6,7 +6,12 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.evaluation import EditionRepository, JuryRepository, NominationRepository
+from storage.evaluation import (
+    AnalysisRepository,
+    EditionRepository,
+    JuryRepository,
+    NominationRepository,
+)
 from storage.published import PublishedRepository
 from storage.publishing import PublicationRepository, ReplyRepository
 from storage.reporting import AuditRepository, ReportRepository
@@ -59,6 +64,7 @@ class UnitOfWork:
         self.editions = EditionRepository(self.session)
         self.nominations = NominationRepository(self.session)
         self.jury = JuryRepository(self.session)
+        self.analysis = AnalysisRepository(self.session)
         self.publications = PublicationRepository(self.session)
         self.replies = ReplyRepository(self.session)
         return self

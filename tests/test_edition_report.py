@@ -7,17 +7,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from app import editions, evaluation, jury
+from app import analysis, editions, evaluation, jury
 from app.config import Settings
 from app.jury import JuryError
 from app.reports import build_edition
 from app.services import Services
+from storage.uow import UnitOfWork
 from tests.telegram_harness import running_bot
 from tests.test_cli import auditbot, ok
 from tests.test_editions import open_by_cli
@@ -34,9 +36,11 @@ STEPPED_ASIDE = {
 }
 
 
-async def scored_and_closed(services: Services) -> None:
+async def scored_and_closed(
+    services: Services, before_close: Callable[[UnitOfWork], Awaitable[None]] | None = None
+) -> None:
     """The jury of test_jury scores both practices (Juror A's first reason is a formula, Juror
-    E steps aside from the second one), then the edition closes."""
+    E steps aside from the second one), then (after `before_close`) the edition closes."""
     await jury_phase(services)
     first, second = PRACTICES
     async with services.db.unit_of_work() as uow:
@@ -52,6 +56,8 @@ async def scored_and_closed(services: Services) -> None:
             for criterion in jury.CRITERIA:
                 await jury.score(uow, YEAR, user, second, criterion, 2, "Too small so far.", NOW)
         await jury.recuse(uow, YEAR, JURORS[4], second, NOW)
+        if before_close is not None:
+            await before_close(uow)
         await editions.close_edition(uow, "test", YEAR, NOW)
 
 
@@ -160,6 +166,30 @@ async def test_the_json_figures_are_those_of_the_combined_ranking(services: Serv
     assert [r["jury"]["n"] for r in first] == [5, 4]  # Juror E stepped aside from the second
     assert first[0]["combined"]["score"] == pytest.approx((100 + 75 + 75 + 100 + 50) / 5)
     assert len(document["justifications"]) == 5 * 3 + 4 * 3
+
+
+async def test_the_re_analysis_verdicts_of_earlier_distinctions_are_in_the_report(
+    services: Services,
+) -> None:
+    earlier = "gdansk-model-integracji-imigrantow"
+
+    async def reanalyse(uow: UnitOfWork) -> None:
+        practice = await uow.catalog.practice(earlier)
+        assert practice is not None
+        practice.distinguished_in = YEAR - 1
+        await analysis.record_verdict(
+            uow, "test", YEAR, earlier, "changed", "Fewer opening hours.", [], NOW
+        )
+
+    await scored_and_closed(services, reanalyse)
+    document = json.loads((await build_edition(services, YEAR, "json", "en"))[1])
+    assert [
+        (r["practice_id"], r["distinguished_in"], r["verdict"], r["evidence"])
+        for r in document["reanalysis"]
+    ] == [(earlier, YEAR - 1, "changed", "Fewer opening hours.")]
+    assert document["reanalysis"][0]["residents"] is None  # nobody answered: below k
+    pdf = pdf_text((await build_edition(services, YEAR, "pdf", "uk"))[1])
+    assert "Fewer opening hours." in pdf
 
 
 async def test_the_report_waits_for_the_jury_phase_to_close(services: Services) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram import Update
 
+from app import analysis as analysis_cases
 from app import jury as jury_cases
 from app import nominations as nomination_cases
 from app.jury import JuryError
@@ -178,6 +179,7 @@ async def on_jury(update: Update, context: AuditContext) -> None:
         elif juror.submitted_at is not None:
             prompts = [Prompt((_("Thank you! Your scores are submitted and locked."),))]
         else:
+            jury_cases.remember_locale(juror, locale)
             outcome = jury_scoring.begin(await _jury_facts(uow, juror.edition_year, user_id), 1)
             assert outcome.data is not None
             await uow.staff.save_dialog(user_id, JURY, outcome.data)
@@ -230,4 +232,11 @@ async def _jury_facts(uow: UnitOfWork, year: int, user_id: int) -> jury_scoring.
             choices.append(Choice(practice.id, practice.name))
             descriptions[practice.id] = practice.description
     done = await jury_cases.finished_practices(uow, year, user_id)
-    return jury_scoring.JuryFacts(year, tuple(choices), descriptions, done)
+    analyses = {
+        practice_id: jury_scoring.AnalysisSummary(
+            a.recommendation,
+            {c: str(entry.get("notes") or "") for c, entry in a.criteria.items()},
+        )
+        for practice_id, a in (await analysis_cases.summaries(uow, year)).items()
+    }
+    return jury_scoring.JuryFacts(year, tuple(choices), descriptions, done, analyses)

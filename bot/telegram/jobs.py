@@ -1,5 +1,6 @@
 """Scheduled work on PTB's JobQueue (APScheduler): rounds open, remind and close by themselves,
-and the editions of the annual evaluation move through their phases.
+the editions of the annual evaluation move through their phases, and jurors who have not
+submitted are reminded once a day.
 
 Nothing is scheduled from memory: every minute (and right at start) the job re-derives what is
 due from the database, so a restart or a deploy loses nothing and a missed moment is caught up.
@@ -16,6 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from app.editions import reconcile_editions
+from app.jury import queue_juror_reminders
 from app.reports import compile_due_reports
 from app.rounds import apply_retention, reconcile
 from app.services import Services
@@ -41,6 +43,7 @@ def schedule_jobs(application: Any, sender: OutboxSender | None = None) -> list[
         (reconcile_rounds, RECONCILE_EVERY, 0.5),
         (move_editions, RECONCILE_EVERY, 1.0),
         (compile_reports, REPORTS_EVERY, 5.0),
+        (remind_jurors, REPORTS_EVERY, 10.0),
         (retention, RETENTION_EVERY, 30.0),
     ):
         name = JOB_NAMES[job]
@@ -101,6 +104,16 @@ async def move_editions(context: AuditContext) -> None:
         log.info("editions: %s", ", ".join(f"{year} now {phase}" for year, phase in moved))
 
 
+async def remind_jurors(context: AuditContext) -> None:
+    """Queue the day's reminders to jurors who have not submitted, and wake the sender."""
+    queued = await queue_juror_reminders(context.services)
+    if queued:
+        log.info("jury: %d reminder(s) queued", queued)
+        sender: OutboxSender | None = context.bot_data.get("sender")
+        if sender is not None:
+            sender.wake.set()
+
+
 async def compile_reports(context: AuditContext) -> None:
     """Compile the weekly, final and annual reports that are due, and wake the sender."""
     compiled = await compile_due_reports(context.services)
@@ -120,5 +133,6 @@ JOB_NAMES: dict[Job, str] = {
     reconcile_rounds: "rounds",
     move_editions: "editions",
     compile_reports: "reports",
+    remind_jurors: "jury_reminders",
     retention: "retention",
 }

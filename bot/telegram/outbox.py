@@ -31,6 +31,7 @@ from typing import Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from app.jury import JURY_REMINDER, still_to_remind
 from app.reports import build_stored
 from app.respond import Reply
 from app.services import Services
@@ -58,6 +59,7 @@ RESPONDENT_KINDS = (
     "invitation",
     "reminder",
     "nomination",
+    JURY_REMINDER,
     "results",
 )  # every other kind of message is for staff
 SEND_TIMEOUT = 4.0  # seconds for Telegram to answer a sendMessage: bounded, so a stop is too
@@ -440,6 +442,10 @@ class OutboxSender:
 
     async def _compose(self, message: OutboxMessage) -> Prompt:
         """The message for a queued row, from the round it belongs to (or its own payload)."""
+        if message.kind == JURY_REMINDER:
+            payload = message.payload
+            until = datetime.fromisoformat(payload["until"])
+            return notices.jury_reminder(int(payload["year"]), until)
         if message.kind == "nomination":
             payload = message.payload
             return notices.nomination_outcome(
@@ -506,6 +512,11 @@ async def unwanted(uow: UnitOfWork, services: Services, message: OutboxMessage) 
     if message.kind not in RESPONDENT_KINDS:  # reports and anything else for staff
         role = await role_of(uow, services, message.chat_id)
         return None if role is not None and role.reads_reports else "no role: no longer staff"
+    if message.kind == JURY_REMINDER:
+        year = int(message.payload["year"])
+        if not await still_to_remind(uow, year, message.chat_id, utcnow()):
+            return "jury: submitted, or the jury phase is over"
+        return None
     if message.round_id is None or message.kind == "results":  # /stop cancels queued results
         return None
     round_ = await uow.rounds.get(message.round_id)

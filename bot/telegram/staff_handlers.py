@@ -1,4 +1,4 @@
-"""Staff commands: /grant, /revoke, /round (a guided dialogue), /status, /poster, /nominations."""
+"""Staff commands: /grant (roles, and jurors), /revoke, /round (a guided dialogue), /status, /poster, /nominations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
+from app import jury as jury_cases
 from app import staff
+from app.jury import JuryError
 from app.respond import Reply
 from app.rounds import RoundError, plan_round
 from app.services import Services
@@ -39,19 +41,19 @@ STAFF_PREFIX = "s"
 
 
 async def on_grant(update: Update, context: AuditContext) -> None:
-    """/grant USER_ID ROLE [city,city]: admins give roles."""
+    """/grant USER_ID ROLE [city,city]: admins give roles; /grant USER_ID juror: staff seat a
+    juror in the current edition."""
+    args = context.args or []
+    if len(args) >= 2 and args[1].lower() == JUROR:
+        await _grant_juror(update, context, args)
+        return
     async with writing(context.services) as uow:
         role = await require(uow, context, update, "grant", lambda r: r.role == staff.ADMIN)
         if role is None:
             return
-        args = context.args or []
         user_id = ev.whole_number(args[0], signed=True) if args else None
         if len(args) < 2 or user_id is None:
-            await say(
-                update,
-                context,
-                _("Usage: /grant USER_ID ROLE [CITY,CITY]. Roles: admin, staff, coordinator."),
-            )
+            await say(update, context, GRANT_USAGE)
             return
         cities = [c for c in (args[2] if len(args) > 2 else "").split(",") if c]
         try:
@@ -60,6 +62,41 @@ async def on_grant(update: Update, context: AuditContext) -> None:
             await say(update, context, _("Not done: {reason}", reason=str(error)))
             return
     await say(update, context, _("Done: {user} is now {role}.", user=args[0], role=args[1].lower()))
+
+
+JUROR = "juror"
+GRANT_USAGE = _(
+    "Usage: /grant USER_ID ROLE [CITY,CITY]. Roles: admin, staff, coordinator, "
+    "and juror (of the current edition)."
+)
+
+
+async def _grant_juror(update: Update, context: AuditContext, args: list[str]) -> None:
+    """/grant USER_ID juror: seat a juror in the current edition (admins and staff); logged."""
+    async with writing(context.services) as uow:
+        role = await require(uow, context, update, "grant", lambda r: r.runs_rounds)
+        if role is None:
+            return
+        user_id = ev.whole_number(args[0])
+        if user_id is None:
+            await say(update, context, GRANT_USAGE)
+            return
+        try:
+            year = await jury_cases.current_edition(uow)
+            juror = await jury_cases.add_juror(uow, actor_of(update), year, user_id, utcnow())
+        except JuryError as error:
+            await say(update, context, _("Not done: {reason}", reason=str(error)))
+            return
+    await say(
+        update,
+        context,
+        _(
+            "Done: {user} is Juror {label} of the {year} edition.",
+            user=str(user_id),
+            label=juror.label,
+            year=str(year),
+        ),
+    )
 
 
 async def on_revoke(update: Update, context: AuditContext) -> None:
