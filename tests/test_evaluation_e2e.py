@@ -4,7 +4,7 @@ staff accept two and reject one (the rejected person is told in Russian); five j
 pl, en, pl) score — four in the bot, one in the dashboard (Chromium, a phone's screen, axe-core) —
 and one recuses from a practice; the combined ranking equals the hand computation below; a juror
 cannot see another's scores before the close; the weights cannot change once the jury phase has
-opened. Not covered: the next year's re-analysis list (re-analysis is not built yet)."""
+opened; staff confirm a distinction, and the next year's edition lists it for re-analysis."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from app import editions, evaluation, jury
+from app import analysis, editions, evaluation, jury
 from app.editions import EditionError, Weights
 from app.jury import JuryError
 from app.services import Services
@@ -260,6 +260,20 @@ async def test_an_edition_end_to_end(database_url: str, browser: Any) -> None:
             assert ranking.alpha == pytest.approx(expected)
             page = (await staff.get(f"/dashboard/editions/{YEAR}/ranking"))[1]
             assert HELP_DESK in page and LANGUAGE_CAFE in page and "n = 4" in page
+
+            # Staff confirm the first as distinguished; next year's edition re-analyses it.
+            confirmed = await staff.post(
+                f"/dashboard/editions/{YEAR}/distinguish", {"practice": practice_of[HELP_DESK]}
+            )
+            assert confirmed[0] == 303
+            await open_nominations(services, YEAR + 1)
+            async with services.db.unit_of_work() as uow:
+                listed = await analysis.reanalysis_list(
+                    uow, YEAR + 1, services.settings.tz, services.settings.min_group_size
+                )
+            assert [(i.practice.id, i.distinguished_in, i.verdict) for i in listed] == [
+                (practice_of[HELP_DESK], YEAR, None)
+            ]
         finally:
             for session in sessions:
                 await anext(session, None)
