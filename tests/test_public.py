@@ -95,11 +95,15 @@ async def test_nothing_is_public_until_staff_publish_it(
         f"/results/{year}",
         f"/results/{year}/krakow",
         f"/results/{year}/krakow/{A}",
-        f"/results/rounds/{round_id}",
     ):
         status, html = await get(web_client, path)
         assert status == 404, path
         assert "Uwaga" not in html and "Open Kraków" not in html
+    # The closed round's page (linked from the results message) says its results are coming.
+    status, html = await get(web_client, f"/results/rounds/{round_id}")
+    assert status == 200 and "Results coming soon" in html
+    assert "Uwaga" not in html and "Open Kraków" not in html
+    assert (await get(web_client, f"/results/rounds/{round_id + 100}"))[0] == 404
     status, html = await get(web_client, "/results")
     assert status == 200 and "Nothing has been published yet." in html
     async with services.db.unit_of_work() as uow:

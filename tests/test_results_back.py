@@ -104,8 +104,7 @@ async def test_each_person_who_asked_gets_one_results_message_in_their_language(
     for locale, respondent in asked.items():
         ready = said(bot, _("All the results: {link}", link="§"), locale).split("§")[0]
         [message] = results_messages(bot, respondent, ready)
-        assert "100" in message and f"{PUBLIC}/results/" in message
-        assert f"/{A}" in message
+        assert "100" in message and f"{PUBLIC}/results/rounds/{round_id}" in message
     assert "Усі результати" in results_messages(bot, asked["uk"], "Усі")[0]
     assert "Все результаты" in results_messages(bot, asked["ru"], "Все")[0]
     assert "Wszystkie wyniki" in results_messages(bot, asked["pl"], "Wszystkie")[0]
@@ -129,7 +128,7 @@ async def test_a_practice_below_k_gets_the_too_few_message_and_stop_cancels(
     await OutboxSender(bot.services, bot.application.bot, rate=200).drain()
     texts = [m.get("text", "") for m in bot.server.messages(few.id)]
     too_few = [t for t in texts if "Відповіло занадто мало людей" in t]
-    assert len(too_few) == 1 and f"{PUBLIC}/results/" in too_few[0]
+    assert len(too_few) == 1 and "/results/rounds/" in too_few[0]
     assert not any(
         "ankieta się zakończyła" in m.get("text", "") for m in bot.server.messages(stopping.id)
     )

@@ -479,8 +479,8 @@ class OutboxSender:
         if practice is None:
             raise BadRequest("the practice of this message is not in its round")
         base = settings.dashboard_url
-        year = report.starts.year if report.starts else utcnow().year
-        link = f"{base}/results/{year}/{practice.city_id}/{practice_id}" if base else None
+        # the round's public page: "coming soon" until staff publish the round, then its results
+        link = f"{base}/results/rounds/{round_id}" if base else None
         score = practice.composite.score if practice.composite else None
         return notices.results(practice.practice, practice.city, practice.completed, score, link)
 

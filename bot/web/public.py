@@ -140,18 +140,22 @@ class PublicPages:
         return Page("public_practice.html", f"{year}/{city_id}/{practice_id}", context)
 
     async def round(self, round_id: int) -> Page | None:
-        """A published round's final figures."""
+        """A published round's final figures. A closed round not published yet says that its
+        results come here: the link in the results message to respondents (sent when the round
+        closes) leads to this page, before staff have published it."""
         zone, k = self.services.settings.tz, self.services.settings.min_group_size
         async with self.services.db.reading() as uow:
-            if not await is_published(uow, ROUND, round_id):
-                return None
             round_ = await uow.rounds.get(round_id)
             if round_ is None:
                 return None
             city = await uow.catalog.city(round_.city_id)
+            name = city.name if city is not None else {}
+            if not await is_published(uow, ROUND, round_id):
+                if round_.status != "closed":
+                    return None
+                return Page("public_pending.html", f"rounds/{round_id}", {"city": name})
             period = await round_period(uow, round_id, zone)
         report = await published_report(self.services.db, period, k, zone)
-        name = city.name if city is not None else {}
         return Page("public_round.html", f"rounds/{round_id}", {"report": report, "city": name})
 
     async def _year_report(self, year: int, city_id: str | None = None) -> Report | None:
