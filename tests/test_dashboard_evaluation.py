@@ -219,6 +219,31 @@ async def test_staff_see_editions_and_set_weights_until_the_jury_opens(
     assert actions.count("edition.weights") == 1 and "edition.weights_frozen" in actions
 
 
+async def test_staff_close_an_edition_in_the_dashboard(
+    web_app: tuple[Services, TestServer], people: People
+) -> None:
+    services, _server = web_app
+    await open_edition(services, jury_open=True)
+    coordinator = await people(KRAKOW)
+    assert (await coordinator.post(f"/dashboard/editions/{YEAR}/close", {}))[0] == 404
+    staff = await people(STAFF, "pl")
+    status, page = await staff.get(f"/dashboard/editions/{YEAR}")
+    assert text_of(services, _("Close the edition now"), "pl") in page
+    assert (await staff.post(f"/dashboard/editions/{YEAR}/close", {}, csrf=False))[0] == 403
+    assert (await staff.post(f"/dashboard/editions/{YEAR}/close", {}))[0] == 303
+    async with services.db.reading() as uow:
+        edition = await uow.editions.get(YEAR)
+        assert edition is not None and edition.status == "closed"
+        log = [(e.actor, e.action) for e in await uow.audit_log.latest(10)]
+    assert (f"tg:{STAFF}", "edition.phase") in log  # the move into "closed", by whom
+    status, page = await staff.get(f"/dashboard/editions/{YEAR}")
+    assert text_of(services, _("Close the edition now"), "pl") not in page
+    assert f"/dashboard/editions/{YEAR}/ranking" in page
+    status, page = await staff.post(f"/dashboard/editions/{YEAR}/close", {})
+    assert status == 409 and text_of(services, _("This edition is closed already."), "pl") in page
+    assert (await staff.post("/dashboard/editions/2050/close", {}))[0] == 404
+
+
 GOOD = {
     "city": "krakow",
     "name": "Welcome point",

@@ -99,6 +99,10 @@ class EvaluationPages:
                 f"/dashboard/editions/{year}/weights",
                 signed_in(self.staff(self.weights), form=True),
             ),
+            web.post(
+                f"/dashboard/editions/{year}/close",
+                signed_in(self.staff(self.close), form=True),
+            ),
             web.get(f"/dashboard/editions/{year}/nominations", signed_in(self.staff(self.queue))),
             web.post(
                 "/dashboard/nominations/{nomination_id:\\d+}/{action:accept|reject|merge}",
@@ -215,6 +219,21 @@ class EvaluationPages:
                     jury=str(found.jury_weight),
                     residents=str(found.residents_weight),
                 )
+            return await self._edition_page(viewer, year, problem=problem, status=409)
+        return _see_other(f"/dashboard/editions/{year}")
+
+    async def close(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """End an edition now (as `auditbot edition close` does): the jury's scores lock and
+        the ranking can be read; logged."""
+        year = int(request.match_info["year"])
+        try:
+            async with self.services.db.unit_of_work() as uow:
+                await edition_cases.close_edition(uow, self._actor(viewer), year, utcnow())
+        except EditionError:
+            async with self.services.db.reading() as uow:
+                if await _edition(uow, year) is None:
+                    return self.dashboard.not_found(viewer)
+            problem = _("This edition is closed already.")
             return await self._edition_page(viewer, year, problem=problem, status=409)
         return _see_other(f"/dashboard/editions/{year}")
 
