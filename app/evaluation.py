@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from app.editions import CLOSED, existing, phase_at
 from app.jury import CRITERIA, RECUSED, JuryError
+from app.publishing import approved_replies
 from app.summaries import publish_due, summarize
 from audit.evaluation import (
     EditionReport,
@@ -129,8 +130,11 @@ async def edition_report(
                 Justification(row.practice_id, letter, row.criterion, row.score, text)
             )
     justifications.sort(key=lambda j: (j.practice_id, j.juror, CRITERIA.index(j.criterion)))
+    reanalysis = await reanalysis_verdicts(uow, year, zone, k)
     practice_ids = [r.entry.practice_id for rows in ranking.by_category.values() for r in rows]
-    practices = {p: await uow.catalog.practice(p) for p in practice_ids}
+    replies = await approved_replies(uow, year, practice_ids)
+    named = [*practice_ids, *(item.practice_id for item in reanalysis)]
+    practices = {p: await uow.catalog.practice(p) for p in named}
     cities = {c.id: c.name for c in await uow.catalog.cities()}
     return EditionReport(
         year=year,
@@ -146,7 +150,8 @@ async def edition_report(
         categories={c.id: c.name for c in await uow.catalog.categories()},
         justifications=justifications,
         recusals=sorted(recusals),
-        reanalysis=await reanalysis_verdicts(uow, year, zone, k),
+        reanalysis=reanalysis,
+        replies=replies,
     )
 
 

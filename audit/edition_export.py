@@ -121,8 +121,12 @@ SHEETS: Mapping[str, Msg] = {
     "ranking": _("Ranking"),
     "justifications": _("Justifications"),
     "reanalysis": _("Re-analysis"),
+    "replies": _("Responses"),
     "method": SHEET_NAMES["method"],
 }
+REPLIES_TITLE = _("The cities' responses to the results")
+NO_REPLIES = _("No city has sent a response to these results.")
+LANGUAGE_COLUMN, RESPONSE = _("Language"), _("The city's response")
 JUSTIFICATIONS_TITLE = _("The jury's justifications")
 REANALYSIS_TITLE = _("Re-analysis of practices distinguished earlier")
 NO_REANALYSIS = _("No re-analysis verdicts are recorded for this edition.")
@@ -280,6 +284,34 @@ def _said_of(view: _EditionView, practice_id: str) -> list[list[Cell]]:
     ] + [_recusal_cells(view, letter) for pid, letter in report.recusals if pid == practice_id]
 
 
+REPLY_COLUMNS = (
+    _Column(CITY, None, 14),
+    _Column(PRACTICE, None, 36),
+    _Column(LANGUAGE_COLUMN, None, 10),
+    _Column(RESPONSE, None, 80, wrap=True),
+)
+
+
+def _reply_rows(view: _EditionView) -> list[list[Cell]]:
+    """Every approved response of a city, in every language it was given in."""
+    return [
+        [view.city(practice_id), view.practice(practice_id), locale, text]
+        for practice_id, texts in sorted(view.report.replies.items())
+        for locale, text in sorted(texts.items())
+    ]
+
+
+def _replies_for_reader(view: _EditionView) -> list[tuple[str, list[str]]]:
+    """Per practice with a response: "City — Practice" and the response in the reader's
+    language, else every language it was given in (as the public pages show it)."""
+    shown = []
+    for practice_id, texts in sorted(view.report.replies.items()):
+        own = texts.get(view.locale)
+        heading = " — ".join(t for t in (view.city(practice_id), view.practice(practice_id)) if t)
+        shown.append((heading, [own] if own else [texts[code] for code in sorted(texts)]))
+    return shown
+
+
 def _reanalysis_row(view: _EditionView, item: Reanalysis) -> list[Cell]:
     """A re-analysed practice: its verdict, evidence and the residents' figures of the year."""
     shown = (
@@ -318,7 +350,7 @@ def edition_to_csv(report: EditionReport, translator: TextRenderer, locale: str)
 
 
 def edition_to_xlsx(report: EditionReport, translator: TextRenderer, locale: str) -> bytes:
-    """A workbook with the sheets Ranking, Justifications, Re-analysis and Method."""
+    """A workbook with the sheets Ranking, Justifications, Re-analysis, Responses and Method."""
     view = _EditionView(report, translator, locale)
     book, ranking = new_workbook(view.t(SHEETS["ranking"]))
     _fill_sheet(
@@ -337,6 +369,8 @@ def edition_to_xlsx(report: EditionReport, translator: TextRenderer, locale: str
     _fill_sheet(
         reanalysis, view, REANALYSIS_COLUMNS, [_reanalysis_row(view, r) for r in report.reanalysis]
     )
+    replies = book.create_sheet(_sheet_title(view.t(SHEETS["replies"])))
+    _fill_sheet(replies, view, REPLY_COLUMNS, _reply_rows(view))
     method = book.create_sheet(_sheet_title(view.t(SHEETS["method"])))
     fill_lines(method, [(text, bold) for text, bold in _method_lines(view)])
     return workbook_bytes(book)
@@ -394,6 +428,10 @@ def edition_to_json(report: EditionReport, translator: TextRenderer, locale: str
             {"practice_id": pid, "juror": view.juror(letter)} for pid, letter in report.recusals
         ],
         "reanalysis": [_json_reanalysis(view, item) for item in report.reanalysis],
+        "replies": [
+            {"practice_id": practice_id, "practice": view.practice(practice_id), "texts": texts}
+            for practice_id, texts in sorted(report.replies.items())
+        ],
         "labels": {
             "criteria": {name: view.criterion(name) for name in CRITERION_NAMES},
             "verdicts": {name: view.verdict(name) for name in VERDICT_NAMES},
@@ -446,7 +484,7 @@ def _json_reanalysis(view: _EditionView, item: Reanalysis) -> dict[str, Any]:
 
 def edition_to_pdf(report: EditionReport, translator: TextRenderer, locale: str) -> bytes:
     """A printable report: a cover, the ranking per category, the justifications, the
-    re-analysis and the method."""
+    re-analysis, the cities' responses and the method."""
     view = _EditionView(report, translator, locale)
     pdf = _new_pdf(view, EDITION_TITLE)
     pdf.add_page()
@@ -464,6 +502,8 @@ def edition_to_pdf(report: EditionReport, translator: TextRenderer, locale: str)
     _pdf_justifications(pdf, view)
     _section(pdf, 40)
     _pdf_reanalysis(pdf, view)
+    _section(pdf, 40)
+    _pdf_replies(pdf, view)
     _section(pdf, 80)
     _pdf_heading(pdf, view.t(METHOD_TITLE), 16)
     for text, _bold in _method_lines(view)[1:]:
@@ -535,6 +575,18 @@ def _pdf_reanalysis(pdf: FPDF, view: _EditionView) -> None:
     ]
     headings = [column.label for column in REANALYSIS_COLUMNS]
     _pdf_table(pdf, view, headings, rows, (12, 24, 10, 14, 30, 10, 9, 9, 9), numeric_from=5)
+
+
+def _pdf_replies(pdf: FPDF, view: _EditionView) -> None:
+    """The cities' approved responses (the right of reply), by practice."""
+    _pdf_heading(pdf, view.t(REPLIES_TITLE), 14)
+    shown = _replies_for_reader(view)
+    if not shown:
+        _pdf_paragraph(pdf, view.t(NO_REPLIES))
+    for heading, texts in shown:
+        _pdf_paragraph(pdf, heading, 10, bold=True)
+        for text in texts:
+            _pdf_paragraph(pdf, text, 9.5)
 
 
 # ----------------------------------------------------------------------------- formats

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from audit.stats import Composite, overlaps, t_quantile, to_percent
@@ -184,3 +184,6 @@ class EditionReport:
     # REANALYSIS HOOK: the re-analysis verdicts of earlier distinguished practices (issue 16,
     # branch issue-16a records them). Empty until then; every format renders an empty list.
     reanalysis: Sequence[Reanalysis] = ()
+    # the cities' approved responses to the year's published results (the right of reply):
+    # practice id → language → text
+    replies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

@@ -14,9 +14,10 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from app import analysis, editions, evaluation, jury
+from app import analysis, editions, evaluation, jury, publishing
 from app.config import Settings
 from app.jury import JuryError
+from app.publishing import YEAR as PUBLISHED_YEAR
 from app.reports import build_edition
 from app.services import Services
 from storage.uow import UnitOfWork
@@ -109,7 +110,7 @@ async def test_each_format_in_each_language_names_jurors_by_letter_only(
             {"practice_id": PRACTICES[1], "juror": JUROR_WORD[locale].replace("A", "E")}
         ]
         sheets = xlsx_texts((await build_edition(services, YEAR, "xlsx", locale))[1])
-        assert len(sheets) == 4
+        assert len(sheets) == 5  # ranking, justifications, re-analysis, responses, method
     en_pdf = pdf_text((await build_edition(services, YEAR, "pdf", "en"))[1])
     assert "Krippendorff" in en_pdf and "60 % × jury part + 40 %" in en_pdf
     assert "No re-analysis verdicts are recorded for this edition." in en_pdf
@@ -168,10 +169,13 @@ async def test_the_json_figures_are_those_of_the_combined_ranking(services: Serv
     assert len(document["justifications"]) == 5 * 3 + 4 * 3
 
 
-async def test_the_re_analysis_verdicts_of_earlier_distinctions_are_in_the_report(
+async def test_re_analysis_verdicts_and_the_cities_responses_are_in_the_report(
     services: Services,
 ) -> None:
+    """A practice distinguished the year before has its verdict in the report; a city's
+    approved response to the published results is in it, a rejected one never."""
     earlier = "gdansk-model-integracji-imigrantow"
+    approved, rejected = f"{FORMULA} We extend the hours.", "Not for print."
 
     async def reanalyse(uow: UnitOfWork) -> None:
         practice = await uow.catalog.practice(earlier)
@@ -180,6 +184,12 @@ async def test_the_re_analysis_verdicts_of_earlier_distinctions_are_in_the_repor
         await analysis.record_verdict(
             uow, "test", YEAR, earlier, "changed", "Fewer opening hours.", [], NOW
         )
+        await uow.publications.add(PUBLISHED_YEAR, str(YEAR), "test", NOW)  # a future year
+        for text, approve in ((approved, True), (rejected, False)):
+            reply = await publishing.propose_reply(
+                uow, "tg:7", None, PRACTICES[0], YEAR, "uk", text, NOW
+            )
+            await publishing.decide_reply(uow, "test", reply.id, approve, NOW)
 
     await scored_and_closed(services, reanalyse)
     document = json.loads((await build_edition(services, YEAR, "json", "en"))[1])
@@ -187,9 +197,21 @@ async def test_the_re_analysis_verdicts_of_earlier_distinctions_are_in_the_repor
         (r["practice_id"], r["distinguished_in"], r["verdict"], r["evidence"])
         for r in document["reanalysis"]
     ] == [(earlier, YEAR - 1, "changed", "Fewer opening hours.")]
+    assert document["reanalysis"][0]["practice"] != earlier  # named, not by id
     assert document["reanalysis"][0]["residents"] is None  # nobody answered: below k
+    assert [(r["practice_id"], r["texts"]) for r in document["replies"]] == [
+        (PRACTICES[0], {"uk": approved})
+    ]
     pdf = pdf_text((await build_edition(services, YEAR, "pdf", "uk"))[1])
-    assert "Fewer opening hours." in pdf
+    assert "Fewer opening hours." in pdf and "We extend the hours." in pdf
+    assert rejected not in pdf
+    sheets = xlsx_texts((await build_edition(services, YEAR, "xlsx", "pl"))[1])
+    [responses] = [
+        rows for title, rows in sheets.items() if any(approved in str(c) for r in rows for c in r)
+    ]
+    cell = next(c for r in responses for c in r if isinstance(c, str) and "extend" in c)
+    assert not cell.startswith("=")  # the coordinator's formula reaches the sheet as text
+    assert all(rejected not in str(c) for rows in sheets.values() for r in rows for c in r)
 
 
 async def test_the_report_waits_for_the_jury_phase_to_close(services: Services) -> None:
