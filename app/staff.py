@@ -14,6 +14,9 @@ from storage.uow import UnitOfWork
 
 ADMIN, STAFF, COORDINATOR = "admin", "staff", "coordinator"
 ROLES = (ADMIN, STAFF, COORDINATOR)
+# A juror of the edition whose jury is open, with no role above: the dashboard's jury pages
+# only (never granted: it comes from the jury's seats, app/jury.py).
+JUROR = "juror"
 
 
 @dataclass(frozen=True)

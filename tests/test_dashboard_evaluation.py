@@ -362,6 +362,60 @@ def scores(value: int, reason: str) -> dict[str, str]:
     }
 
 
+async def test_a_juror_without_a_role_signs_in_and_sees_the_jurys_pages_only(
+    web_app: tuple[Services, TestServer], people: People
+) -> None:
+    services, server = web_app
+    await open_edition(services, jury_open=True)
+    only_juror = 7099
+    async with services.db.unit_of_work() as uow:
+        await jury.add_juror(uow, "test", YEAR, only_juror, NOW)
+    juror = await people(only_juror, "pl")
+    status, _page = await juror.get("/dashboard")
+    assert status == 303  # straight to the jury's pages
+    status, page = await juror.get("/dashboard/jury")
+    assert status == 200 and f"/dashboard/jury/practices/{PRACTICES[0]}" in page
+    assert (
+        await juror.post(
+            f"/dashboard/jury/practices/{PRACTICES[0]}/score", scores(4, "A good start, well run.")
+        )
+    )[0] == 303
+    staff = await people(STAFF)
+    for path in (
+        "/dashboard",
+        "/dashboard/editions",
+        f"/dashboard/editions/{YEAR}",
+        "/dashboard/propose",
+    ):
+        assert (await staff.get(path))[0] == 200, path  # there to see, for staff
+        assert (await juror.get(path))[0] in (303, 404), path  # not for the juror
+    for path, data in (
+        (f"/dashboard/editions/{YEAR}/close", {}),
+        ("/dashboard/propose", {}),
+        ("/dashboard/comments/1/hide", {}),
+    ):
+        assert (await juror.post(path, data))[0] == 404, path
+    async with services.db.reading() as uow:
+        edition = await uow.editions.get(YEAR)
+        assert edition is not None and edition.status != "closed"
+    # when the jury closes, the juror's session ends with it
+    async with services.db.unit_of_work() as uow:
+        await editions.close_edition(uow, "test", YEAR, NOW)
+    assert (await juror.get("/dashboard/jury"))[0] == 401
+    # and someone who is neither staff nor juror never gets in
+    link = await sign_in_link(services, 7098)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            server.make_url("/dashboard/login"),
+            data={"token": link.rsplit("/", 1)[1]},
+            headers={"Sec-Fetch-Site": "same-origin"},
+            allow_redirects=False,
+        ) as response,
+    ):
+        assert response.status != 303
+
+
 async def test_a_juror_scores_recuses_and_submits_and_never_sees_another_jurors_scores(
     web_app: tuple[Services, TestServer], people: People
 ) -> None:

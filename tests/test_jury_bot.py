@@ -161,3 +161,16 @@ async def test_jurors_who_have_not_submitted_are_reminded_once_a_day_in_their_la
         )
         # the next day, again — for those still not submitted
         assert await queue_juror_reminders(services, at(11, 2)) == 3
+
+
+async def test_a_juror_without_a_role_gets_a_dashboard_link_and_others_do_not(
+    database_url: str,
+) -> None:
+    async with running_bot(database_url, public_url="https://audit.example.org") as bot:
+        await jury_phase(bot.services)
+        juror = bot.person("pl", user_id=JURORS[0])
+        await juror.send("/dashboard")
+        assert "https://audit.example.org/dashboard/login/" in juror.last_text
+        stranger = bot.person("pl", user_id=9099)
+        await stranger.send("/dashboard")
+        assert "/dashboard/login/" not in stranger.last_text

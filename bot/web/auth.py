@@ -10,9 +10,11 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from app.jury import juror_now
 from app.services import Services
-from app.staff import Role, role_of, staff_actor
+from app.staff import JUROR, Role, role_of, staff_actor
 from storage.models import utcnow
+from storage.uow import UnitOfWork
 
 COOKIE = "auditbot_session"
 LINK_LIFETIME = timedelta(minutes=15)
@@ -61,8 +63,8 @@ async def sign_in(services: Services, token: str, locale: str) -> str | None:
         user_id = await uow.web.use_token(digest(token), now)
         if user_id is None:
             return None
-        role = await role_of(uow, services, user_id)
-        if role is None or not role.reads_reports:
+        role = await dashboard_role(uow, services, user_id)
+        if role is None:
             return None
         cookie = secrets.token_urlsafe(32)
         await uow.web.add_session(
@@ -81,10 +83,21 @@ async def viewer_of(request: web.Request, services: Services) -> Viewer | None:
         session = await uow.web.get_session(digest(cookie), utcnow())
         if session is None:
             return None
-        role = await role_of(uow, services, session.telegram_user_id)
-    if role is None or not role.reads_reports:
+        role = await dashboard_role(uow, services, session.telegram_user_id)
+    if role is None:
         return None
     return Viewer(role, session.locale, session.csrf_token, session.session_hash)
+
+
+async def dashboard_role(uow: UnitOfWork, services: Services, user_id: int) -> Role | None:
+    """Who may use the dashboard: anyone with a role reads reports; a juror without one sees
+    the jury's pages only (JUROR: no city, no reports) while their edition's jury is open."""
+    role = await role_of(uow, services, user_id)
+    if role is not None and role.reads_reports:
+        return role
+    if await juror_now(uow, user_id, utcnow()) is not None:
+        return Role(user_id, JUROR, ())
+    return None
 
 
 def csrf_ok(viewer: Viewer, submitted: str | None) -> bool:

@@ -36,7 +36,7 @@ from app.publishing import (
 )
 from app.reports import SCHEDULED_FORMATS, moderate_comment, report_preferences
 from app.services import Services
-from app.staff import COORDINATOR
+from app.staff import COORDINATOR, JUROR
 from app.summaries import published_counts, published_report, round_period
 from audit.export import (
     CRITERION_NAMES,
@@ -68,6 +68,8 @@ from storage.models import utcnow
 from storage.uow import UnitOfWork
 
 TEMPLATES = Path(__file__).parent / "templates"
+# what a juror without another role may open (bot/web/auth.py: dashboard_role)
+JUROR_PATHS = ("/dashboard/jury", "/dashboard/language", "/dashboard/logout")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -132,6 +134,10 @@ class Dashboard:
                     title=_("Please sign in"),
                     text=_("Send /dashboard to the bot to get a sign-in link."),
                 )
+            if viewer.role.role == JUROR and not request.path.startswith(JUROR_PATHS):
+                if request.path == "/dashboard" and request.method == "GET":
+                    raise web.HTTPSeeOther("/dashboard/jury")
+                return self.not_found(viewer)  # a juror sees the jury's pages only
             if form:
                 data = await request.post()
                 if not csrf_ok(viewer, str(data.get("csrf", "")) or None):
