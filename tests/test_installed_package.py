@@ -142,6 +142,9 @@ async def serving(
         )
         assert "round 1 is open" in opened.stdout
         # Two interviews imported as face-to-face responses (console previews are not data).
+        # Their submission time is written to the second: wait past the round's opening second,
+        # or an interview "submitted" in that same second falls before it, outside the round.
+        await asyncio.sleep(1.1)
         moment = datetime.now(UTC).replace(tzinfo=None)
         rows = [
             [
