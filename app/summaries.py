@@ -65,6 +65,13 @@ async def publish_due(
     if counted is None:  # a database whose tallies were never counted (only in tests)
         await uow.tallies.ensure(zone)
         counted = zone
+    due = await due_cells(uow, period, k, counted)
+    return await publish_cells(uow, due, k, now or utcnow()) if due else 0
+
+
+async def due_cells(uow: UnitOfWork, period: Period, k: int, counted: ZoneInfo) -> dict[Cell, int]:
+    """The cells of a period (and of the round before, which its trend reads) due a new
+    version, with their changes (`counted`: the zone the tallies are counted in)."""
     due = await uow.published.due(cell_scope(period), counted, k)
     if period.kind in ("round", "city"):  # the trend reads the previous round's figures
         rounds = await uow.audit.rounds_of(period.scope)
@@ -72,14 +79,21 @@ async def publish_due(
         if previous is not None:
             before = CellScope(round_ids=(previous.id,))
             due.update(await uow.published.due(before, counted, k))
-    return await publish_cells(uow, due, k, now or utcnow()) if due else 0
+    return due
 
 
 async def published_report(
     db: Database, period: Period, k: int, zone: ZoneInfo, now: datetime | None = None
 ) -> Report:
     """Publish what is due in a period, then summarise it from the published versions: the one
-    way every output (CLI, /report, scheduled reports, the dashboard) gets its figures."""
+    way every output (CLI, /report, scheduled reports, the dashboard, public pages) gets its
+    figures. Most of the time nothing is due (figures move in steps of k): then the report is
+    read without a write transaction — on SQLite a write would queue behind respondents' answers
+    and hold them up, and public pages are open to anyone."""
+    async with db.reading() as uow:
+        counted = await uow.tallies.zone()
+        if counted is not None and not await due_cells(uow, period, k, counted):
+            return await summarize(uow, period, k, now)
     async with db.unit_of_work() as uow:
         await publish_due(uow, period, k, zone, now)
     async with db.reading() as uow:

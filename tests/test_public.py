@@ -3,13 +3,17 @@ disclosure rule; languages; the static export; the city's right of reply."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -30,6 +34,7 @@ from audit.summary import year_period
 from bot.web.public import Links, PublicPages, negotiate
 from bot.web.server import build_web_app
 from storage.models import utcnow
+from tests.conftest import postgresql_url
 from tests.test_audit import A, B, add_response, make_round, person
 from tests.test_cli import auditbot, ok
 
@@ -167,6 +172,49 @@ async def test_published_pages_show_the_json_reports_figures_and_nothing_below_k
         assert await moderate_comment(uow, "tg:1", hidden["id"], True)
     page = text_of((await get(web_client, f"/results/{year}/krakow/{A}"))[1])
     assert "Uwaga 3" not in page and "Uwaga 2" in page  # a hidden comment leaves the page
+
+
+@contextlib.asynccontextmanager
+async def writer_held(services: Services) -> AsyncIterator[None]:
+    """Another connection holds the database's writing side: SQLite's single write lock, or on
+    PostgreSQL the tables publishing writes to."""
+    if services.db.is_sqlite:
+        path = services.db.engine.url.database
+        assert path is not None
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    url = postgresql_url().replace("postgresql+asyncpg://", "postgresql://")
+    pg = await asyncpg.connect(url)
+    transaction = pg.transaction()
+    await transaction.start()
+    await pg.execute("LOCK TABLE published_cells, cell_changes, app_settings IN EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        await transaction.rollback()
+        await pg.close()
+
+
+async def test_a_public_page_is_read_without_waiting_for_the_writer(
+    services: Services, web_client: Any
+) -> None:
+    """Anyone may open the public pages: when nothing is due to publish, a view must not queue
+    for the write lock (on SQLite it would hold up every respondent's answer behind it)."""
+    data = await fill(services)
+    await close(services, data["round"])
+    async with services.db.unit_of_work() as uow:
+        await publish_round(uow, "tg:1", data["round"], utcnow())
+    path = f"/results/rounds/{data['round']}"
+    assert (await get(web_client, path))[0] == 200  # the first view publishes what is due
+    async with writer_held(services):
+        status, html = await asyncio.wait_for(get(web_client, path), timeout=10)
+    assert status == 200 and "Open Kraków programme" in html
 
 
 @pytest.mark.parametrize(
