@@ -261,6 +261,7 @@ async def test_the_static_export_writes_every_page_with_relative_links(
     out = tmp_path / "site"
     assert await PublicPages(services).write_static(year, out) == 0  # not published: nothing
     assert not out.exists()
+    assert "published" in ok(auditbot(services.settings, "publish", "--round", str(data["round"])))
     result = auditbot(services.settings, "publish", "--year", str(year), "--static", str(out))
     assert "published" in ok(result)
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("index.html"))
@@ -271,8 +272,13 @@ async def test_the_static_export_writes_every_page_with_relative_links(
             f"{year}/krakow/",
             f"{year}/krakow/{A}/",
             f"{year}/krakow/{B}/",
+            f"rounds/{data['round']}/",
         ):
             assert f"{locale}/{page}index.html" in pages
+    index = (out / "en" / "index.html").read_text(encoding="utf-8")
+    assert f'href="rounds/{data["round"]}/index.html"' in index  # the round is linked
+    page = (out / "uk" / "rounds" / str(data["round"]) / "index.html").read_text(encoding="utf-8")
+    assert "&lt; 5" in page and "Secret detail" not in page  # B is below k in the round too
     for file in out.rglob("*.html"):
         html = file.read_text(encoding="utf-8")
         for link in re.findall(r'href="([^"]+)"', html):
