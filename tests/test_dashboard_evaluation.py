@@ -244,6 +244,73 @@ async def test_staff_close_an_edition_in_the_dashboard(
     assert (await staff.post("/dashboard/editions/2050/close", {}))[0] == 404
 
 
+async def test_staff_record_the_analysis_of_a_nominated_practice_in_the_dashboard(
+    web_app: tuple[Services, TestServer], people: People
+) -> None:
+    services, _server = web_app
+    await open_edition(services, jury_open=True)
+    practice = PRACTICES[0]
+    path = f"/dashboard/editions/{YEAR}/analysis"
+    coordinator = await people(KRAKOW)
+    assert (await coordinator.get(path))[0] == 404  # the national team's page only
+    assert (await coordinator.post(f"{path}/{practice}", {"recommendation": "recommend"}))[0] == 404
+    staff = await people(STAFF, "uk")
+    status, page = await staff.get(f"/dashboard/editions/{YEAR}")
+    assert f'href="{path}"' in page
+    status, page = await staff.get(path)
+    assert status == 200 and f'id="practice-{practice}"' in page and "&lt; 5" in page
+    form = {
+        "engagement_notes": "Міська рада фінансує центр третій рік.",
+        "engagement_evidence": "https://example.org/budget\nhttps://example.org/report",
+        "sustainability_notes": "",
+        "sustainability_evidence": "",
+        "comprehensiveness_notes": "",
+        "comprehensiveness_evidence": "",
+        "recommendation": "recommend",
+    }
+    assert (await staff.post(f"{path}/{practice}", form, csrf=False))[0] == 403
+    assert (await staff.post(f"{path}/{practice}", form))[0] == 303
+    assert (await staff.post(f"{path}/{practice}", form))[0] == 303  # unchanged: not logged
+    async with services.db.reading() as uow:
+        analysis = await uow.analysis.get(YEAR, practice)
+        log = [e.action for e in await uow.audit_log.latest(20)]
+    assert analysis is not None and analysis.recommendation == "recommend"
+    assert analysis.criteria == {
+        "engagement": {
+            "notes": "Міська рада фінансує центр третій рік.",
+            "evidence": ["https://example.org/budget", "https://example.org/report"],
+        }
+    }
+    assert log.count("analysis.record") == 2  # the criterion and the recommendation, once
+    status, page = await staff.get(path)
+    assert "Міська рада фінансує центр третій рік." in page and "https://example.org/report" in page
+
+    bad = {**form, "sustainability_evidence": "javascript:alert(1)"}
+    status, page = await staff.post(f"{path}/{practice}", bad)
+    problem = _("“{link}” is not a web address (https://…).", link="javascript:alert(1)")
+    assert status == 400 and text_of(services, problem, "uk") in page
+    too_long = {**form, "comprehensiveness_notes": "x" * 2001}
+    status, page = await staff.post(f"{path}/{practice}", too_long)
+    assert (
+        status == 400
+        and text_of(services, _("Notes: at most {limit} characters.", limit=2000), "uk") in page
+    )
+    status, page = await staff.post(f"{path}/lublin-unknown", form)
+    assert status == 409  # not nominated: refused, said why
+    async with services.db.reading() as uow:
+        assert (await uow.analysis.get(YEAR, practice)).criteria.keys() == {"engagement"}
+
+    assert (await staff.post(f"/dashboard/editions/{YEAR}/close", {}))[0] == 303
+    status, page = await staff.get(path)
+    assert status == 200 and 'name="engagement_notes"' not in page  # read-only once closed
+    assert (
+        text_of(services, _("The edition is closed: its analysis can no longer change."), "uk")
+        in page
+    )
+    assert (await staff.post(f"{path}/{practice}", form))[0] == 409
+    assert (await staff.get("/dashboard/editions/2050/analysis"))[0] == 404
+
+
 GOOD = {
     "city": "krakow",
     "name": "Welcome point",

@@ -135,7 +135,8 @@ async def test_a_coordinator_proposes_and_a_juror_scores_in_the_browser(
         "/dashboard/editions",
         f"/dashboard/editions/{JURY_YEAR}",
         f"/dashboard/editions/{NOMINATIONS_YEAR}",
-        f"/dashboard/editions/{NOMINATIONS_YEAR}/nominations",
+        f"/dashboard/editions/{JURY_YEAR}/analysis",
+        f"/dashboard/editions/{NOMINATIONS_YEAR}/nominations",  # read below
     ):
         await staff.goto(base + path)
         await checked(staff, found)

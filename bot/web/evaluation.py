@@ -4,7 +4,9 @@ Every page calls the use cases in app/ (editions, nominations, jury, evaluation)
 only reads forms, picks what a viewer may see and renders it. Who may do what:
 
 - staff and admins (the national team, `runs_rounds`) see the editions, set the weights while
-  they may still change, decide the proposals waiting in the queue, follow the jury's progress
+  they may still change, decide the proposals waiting in the queue, record the analysis of each
+  nominated practice (notes and evidence per criterion, a recommendation, with the residents'
+  figures beside it) while the edition is open, follow the jury's progress
   (counts only) and, once an edition is closed, see the combined ranking and confirm the
   distinguished practices;
 - every signed-in dashboard user may propose a practice: coordinators (cities, and NGOs given a
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from app import analysis as analysis_cases
 from app import editions as edition_cases
 from app import evaluation as evaluation_cases
 from app import jury as jury_cases
@@ -34,8 +37,9 @@ from app.nominations import NominationError
 from app.services import Services
 from bot.web.auth import Viewer
 from conversations import nomination
-from conversations.jury_scoring import CRITERION_NAMES
+from conversations.jury_scoring import CRITERION_NAMES, RECOMMENDATION_NAMES
 from conversations.messages import Local, Msg, _
+from conversations.nomination import link_problem
 from conversations.notices import last_moment
 from storage.models import Edition, utcnow
 from storage.uow import UnitOfWork
@@ -104,6 +108,11 @@ class EvaluationPages:
                 signed_in(self.staff(self.close), form=True),
             ),
             web.get(f"/dashboard/editions/{year}/nominations", signed_in(self.staff(self.queue))),
+            web.get(f"/dashboard/editions/{year}/analysis", signed_in(self.staff(self.analysis))),
+            web.post(
+                f"/dashboard/editions/{year}/analysis/{{practice_id}}",
+                signed_in(self.staff(self.record_analysis), form=True),
+            ),
             web.post(
                 "/dashboard/nominations/{nomination_id:\\d+}/{action:accept|reject|merge}",
                 signed_in(self.staff(self.decide), form=True),
@@ -236,6 +245,111 @@ class EvaluationPages:
             problem = _("This edition is closed already.")
             return await self._edition_page(viewer, year, problem=problem, status=409)
         return _see_other(f"/dashboard/editions/{year}")
+
+    # --- analysis -----------------------------------------------------------------------
+
+    async def analysis(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Every nominated practice with its analysis (a form while the edition is open) and
+        the residents' figures of the year beside it."""
+        return await self._analysis_page(viewer, int(request.match_info["year"]))
+
+    async def _analysis_page(
+        self, viewer: Viewer, year: int, *, problem: Msg | None = None, status: int = 200
+    ) -> web.StreamResponse:
+        settings = self.services.settings
+        # a writing unit of work: the residents' figures are published first, as in any report
+        async with self.services.db.unit_of_work() as uow:
+            found = await _edition(uow, year)
+            if found is None:
+                return self.dashboard.not_found(viewer)
+            views = await analysis_cases.analyses(uow, year, settings.tz, settings.min_group_size)
+        rows = [
+            {
+                "id": view.practice.id,
+                "name": Local(view.practice.name),
+                "residents": view.residents,
+                "recommendation": view.analysis.recommendation if view.analysis else None,
+                "criteria": [
+                    (criterion, title, _recorded(view.analysis, criterion))
+                    for criterion, title in CRITERION_NAMES.items()
+                ],
+            }
+            for view in views
+        ]
+        return self.dashboard.page(
+            "analysis.html",
+            viewer,
+            status=status,
+            year=year,
+            closed=found.status == CLOSED,
+            rows=rows,
+            recommendations=list(RECOMMENDATION_NAMES.items()),
+            problem=problem,
+            back=f"/dashboard/editions/{year}/analysis",
+        )
+
+    async def record_analysis(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Save what changed in one practice's analysis (each change logged, as in the CLI)."""
+        year, practice_id = int(request.match_info["year"]), request.match_info["practice_id"]
+        data = await request.post()
+        entered = {
+            criterion: (
+                str(data.get(f"{criterion}_notes", "")).strip(),
+                [line.strip() for line in str(data.get(f"{criterion}_evidence", "")).splitlines()],
+            )
+            for criterion in CRITERION_NAMES
+        }
+        problem = _analysis_problem(entered)
+        if problem is not None:
+            return await self._analysis_page(viewer, year, problem=problem, status=400)
+        recommendation = str(data.get("recommendation", "")) or None
+        try:
+            async with self.services.db.unit_of_work() as uow:
+                found = await _edition(uow, year)
+                if found is not None and found.status != CLOSED:
+                    await self._save_analysis(
+                        uow, viewer, year, practice_id, entered, recommendation
+                    )
+        except EditionError as error:
+            problem = _("Not done: {reason}", reason=str(error))
+            return await self._analysis_page(viewer, year, problem=problem, status=409)
+        if found is None:
+            return self.dashboard.not_found(viewer)
+        if found.status == CLOSED:
+            problem = _("The edition is closed: its analysis can no longer change.")
+            return await self._analysis_page(viewer, year, problem=problem, status=409)
+        return _see_other(f"/dashboard/editions/{year}/analysis#practice-{practice_id}")
+
+    async def _save_analysis(
+        self,
+        uow: UnitOfWork,
+        viewer: Viewer,
+        year: int,
+        practice_id: str,
+        entered: dict[str, tuple[str, list[str]]],
+        recommendation: str | None,
+    ) -> None:
+        """Record each criterion whose notes or links changed, then a new recommendation."""
+        actor, now = self._actor(viewer), utcnow()
+        stored = await uow.analysis.get(year, practice_id)
+        for criterion, (notes, lines) in entered.items():
+            links = [link for link in lines if link]
+            if (notes or links) and _recorded(stored, criterion) != (notes, links):
+                await analysis_cases.record_analysis(
+                    uow,
+                    actor,
+                    year,
+                    practice_id,
+                    now,
+                    criterion=criterion,
+                    notes=notes,
+                    evidence=links,
+                )
+        before = stored.recommendation if stored is not None else None
+        if recommendation is not None and recommendation != before:
+            await analysis_cases.record_analysis(
+                uow, actor, year, practice_id, now, recommendation=recommendation
+            )
 
     # --- nominations --------------------------------------------------------------------
 
@@ -632,6 +746,27 @@ def _score_problem(values: dict[str, str]) -> Msg | None:
             return _("Please choose a score from 1 to 5 for each criterion.")
         if not low <= len(values.get(f"{criterion}_reason", "").strip()) <= high:
             return _("Please write one sentence (5 to 300 characters).")
+    return None
+
+
+def _recorded(analysis: Any, criterion: str) -> tuple[str, list[str]]:
+    """The notes and evidence links recorded for a criterion (empty when none)."""
+    entry = analysis.criteria.get(criterion, {}) if analysis is not None else {}
+    return entry.get("notes", ""), list(entry.get("evidence", []))
+
+
+def _analysis_problem(entered: dict[str, tuple[str, list[str]]]) -> Msg | None:
+    """What is wrong with an analysis form, in the viewer's language (the use case checks the
+    same in the words of the command line)."""
+    for notes, links in entered.values():
+        if len(notes) > analysis_cases.NOTES_LIMIT:
+            return _("Notes: at most {limit} characters.", limit=analysis_cases.NOTES_LIMIT)
+        given = [link for link in links if link]
+        if len(given) > analysis_cases.EVIDENCE_LIMIT:
+            return _("At most {limit} links per criterion.", limit=analysis_cases.EVIDENCE_LIMIT)
+        for link in given:
+            if link_problem(link) is not None:
+                return _("“{link}” is not a web address (https://…).", link=link)
     return None
 
 
