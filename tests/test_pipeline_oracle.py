@@ -773,3 +773,43 @@ async def test_the_pipeline_stores_and_says_what_the_engine_decides(
             assert services.batcher is not None  # the production set-up: answers batched
     finally:
         await services.close()
+
+
+async def test_five_people_answering_together_share_batches_and_match_the_engine(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The same oracle on a fixed script: five people in a round's survey answer at the same
+    moments (on SQLite their answers share batches of the hot path), pause, ask for a reminder,
+    resume, finish, ask for results and invitations, one deletes everything."""
+    services = await fresh_services(database_url, tmp_path)
+    try:
+        setup = Setup((2,), round_practices=1, people=5)
+        oracle = Oracle(services, setup, await build_world(services, setup))
+        everyone = range(5)
+        script = [
+            *PRELUDE,
+            *[("answer", n) for n in range(4)],
+            ("nav", ev.Pause, "current"),
+            ("answer", 1),  # "Remind me"
+            ("answer", 0),  # "Continue"
+            *[("answer", n) for n in range(5)],  # the last ones, "Done" and a comment
+            ("press", 0),  # "Send me the results when they are ready"
+            ("press", 0),  # "Invite me to future surveys"
+        ]
+        for action in script:
+            await oracle.tick([(n, action) for n in everyone])
+        await oracle.tick([(n, ("press", 0)) for n in (3, 4)])  # "Evaluate another service"
+        await oracle.tick([(0, ("command", "delete"))])
+        await oracle.tick([(0, ("press", 0))])  # "Yes, delete"
+        await oracle.tick([(1, ("command", "stop")), (2, ("command", "dup"))])
+        rows = await stored_rows(services)
+        statuses = sorted(row[6] for row in rows["responses"].values())
+        assert statuses == ["completed"] * 4  # the script got where it meant to
+        assert len(rows["results"]) == 3 and len(rows["subscriptions"]) == 4
+        assert all(row[0] != oracle.people[0].pseudonym for row in rows["responses"].values())
+        if services.db.is_sqlite:
+            batcher = services.batcher
+            assert batcher.handled >= 5 * 8  # the answers went through the hot path …
+            assert batcher.batches < batcher.handled / 2  # … several to a transaction
+    finally:
+        await services.close()
