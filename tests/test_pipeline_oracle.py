@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.respond import Identity, Reply, respond, stop_invitations
+from app.respond import Identity, Reply, my_data, respond, stop_invitations
 from app.rounds import create_round, open_round, reminder_possible
 from app.services import SHIPPED_SURVEYS, Services
 from bot.startup import start_services
@@ -34,6 +34,7 @@ from conversations.engine import (
     DeleteAnswers,
     ForgetRespondent,
     Outcome,
+    OwnResponse,
     PracticeInfo,
     Prompt,
     RequestReminder,
@@ -42,8 +43,10 @@ from conversations.engine import (
     RoundInfo,
     SaveAnswer,
     State,
+    StoredData,
     Subscribe,
     World,
+    my_data_prompts,
 )
 from conversations.notices import last_moment
 from conversations.survey import AnswerValue, load_survey_file
@@ -422,7 +425,7 @@ ACTIONS = st.one_of(
     st.tuples(st.just("choose"), VALUES),
     st.tuples(
         st.just("command"),
-        st.sampled_from(["cancel", "help", "delete", "unsupported", "stop", "dup"]),
+        st.sampled_from(["cancel", "help", "delete", "unsupported", "stop", "mydata", "dup"]),
     ),
 )
 TICKS = st.lists(
@@ -459,12 +462,14 @@ def buttons(prompts: list[Prompt]) -> list[tuple[int, str]]:
 
 @dataclass(frozen=True)
 class Step:
-    """One person's action in a tick: an event delivered as an update, or /stop."""
+    """One person's action in a tick: an event delivered as an update, or a command that is
+    not an event (/stop, /mydata)."""
 
     person: Person
-    event: ev.Event | None  # None: /stop
+    event: ev.Event | None
     update_id: int | None
     duplicate: bool = False
+    command: str | None = None
 
 
 class Oracle:
@@ -492,10 +497,9 @@ class Oracle:
         if kind == "command" and action[1] == "dup" and person.last is not None:
             update_id, event = person.last
             return Step(person, event, update_id, duplicate=True)
-        event = self._event(person, action, revision)
-        if event is None:
-            return Step(person, None, None)
-        return Step(person, event, next(self.update_ids))
+        if kind == "command" and action[1] in ("stop", "mydata"):
+            return Step(person, None, None, command=action[1])
+        return Step(person, self._event(person, action, revision), next(self.update_ids))
 
     def _event(self, person: Person, action: tuple[Any, ...], revision: int | None) -> Any:
         kind = action[0]
@@ -533,7 +537,7 @@ class Oracle:
             "unsupported": ev.Unsupported,
             "dup": ev.Help,  # nothing delivered yet to deliver again
         }
-        return None if action[1] == "stop" else simple[action[1]]()
+        return simple[action[1]]()
 
     def _answer(self, person: Person, n: int) -> ev.Event:
         """Something that answers the current question (so that surveys get finished): a text,
@@ -578,25 +582,38 @@ class Oracle:
         self._adopt_new_responses(rows)
         assert rows == self.expected_rows()
 
-    async def _deliver(self, step: Step) -> tuple[Reply | int, range]:
+    async def _deliver(self, step: Step) -> tuple[Any, range]:
         person = step.person
-        if step.event is None:
-            return await stop_invitations(
-                self.services, Identity(person.pseudonym, person.chat_id)
-            ), range(0)
+        identity = Identity(person.pseudonym, person.chat_id)
+        if step.command == "stop":
+            return await stop_invitations(self.services, identity), range(0)
+        if step.command == "mydata":
+            reply = await my_data(self.services, identity, person.language_code)
+            async with self.services.db.reading() as uow:
+                respondent = await uow.respondents.get(person.pseudonym)
+            return (reply, respondent.consent_at if respondent else None), range(0)
+        assert step.event is not None
         identity = Identity(person.pseudonym, person.chat_id, step.update_id)
         first = fresh_revision()
         reply = await respond(self.services, identity, step.event, person.language_code)
         return reply, range(first, fresh_revision() + 1)
 
-    def _expect(
-        self, step: Step, observed: Reply | int, seconds: range, rows: dict[str, Any]
-    ) -> None:
+    def _expect(self, step: Step, observed: Any, seconds: range, rows: dict[str, Any]) -> None:
         """Check one reply against the engine, then apply the outcome to the model."""
         person = step.person
-        if step.event is None:
+        if step.command == "stop":
             assert observed == person.stop()
             return
+        if step.command == "mydata":
+            reply, consent_at = observed
+            data = self.stored_data(person, consent_at)
+            assert reply.prompts == my_data_prompts(data)
+            language_code = person.language_code
+            assert reply.locale == self.services.translator.choose_locale(
+                data.locale, language_code
+            )
+            return
+        assert step.event is not None
         assert isinstance(observed, Reply)
         if step.duplicate:
             assert observed.duplicate and not observed.prompts and observed.echo is None
@@ -628,6 +645,40 @@ class Oracle:
         person.history += [p for p in person.screen if p.token is not None]
         person.screen = list(outcome.prompts)
         person.store(outcome)
+
+    def stored_data(self, person: Person, consent_at: datetime | None) -> StoredData:
+        """What /mydata must show, from the model's rows (the moment of consent is the
+        database's clock: only whether it is there is modelled)."""
+        assert (consent_at is not None) == (person.respondent is not None and person.respondent[1])
+        cities = {c.id: c.name for c in self.facts.cities}
+        practices = {p.id: p for p in self.facts.practices}
+        statuses = [row.status for row in person.responses.values()]
+        subscribed = [city for city, (_locale, on) in person.subscriptions.items() if on]
+        responses = []
+        for _id, row in sorted(person.responses.items()):  # ids follow the order of starting
+            practice = practices[row.practice_id]
+            path = engine.visible_path(SURVEY, row.answers)
+            responses.append(
+                OwnResponse(
+                    practice=practice.name,
+                    city=cities[practice.city_id],
+                    completed=row.status == "completed",
+                    answers=tuple((q, row.answers[q.id]) for q in path if q.id in row.answers),
+                )
+            )
+        return StoredData(
+            locale=person.respondent[0] if person.respondent else None,
+            consent_at=consent_at,
+            completed=statuses.count("completed"),
+            unfinished=statuses.count("in_progress"),
+            subscribed=tuple(name for city, name in cities.items() if city in subscribed),
+            reminders=tuple(cities[self._round_city(r)] for r in sorted(person.reminders)),
+            results=tuple(practices[p].name for _r, p in sorted(person.results)),
+            responses=tuple(responses),
+        )
+
+    def _round_city(self, round_id: int) -> str:
+        return next(r.city_id for r in self.facts.rounds if r.id == round_id)
 
     def _adopt_new_responses(self, rows: dict[str, Any]) -> None:
         known = {i for person in self.people for i in person.responses if i != PENDING}
@@ -802,6 +853,7 @@ async def test_five_people_answering_together_share_batches_and_match_the_engine
         await oracle.tick([(0, ("command", "delete"))])
         await oracle.tick([(0, ("press", 0))])  # "Yes, delete"
         await oracle.tick([(1, ("command", "stop")), (2, ("command", "dup"))])
+        await oracle.tick([(n, ("command", "mydata")) for n in everyone])
         rows = await stored_rows(services)
         statuses = sorted(row[6] for row in rows["responses"].values())
         assert statuses == ["completed"] * 4  # the script got where it meant to
