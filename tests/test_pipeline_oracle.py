@@ -7,6 +7,10 @@ subscriptions, reminders, results asked for) as plain data, builds the World the
 see from them and from the catalog the test created, runs `engine.handle`, and applies the
 outcome's writes as the storage contract says. People act concurrently (one event each per
 tick, fired with asyncio.gather), so on SQLite a batch of the hot path holds several events.
+
+The model always gives the engine the whole World (rounds, own history, subscriptions, …),
+also where the pipeline loads less for an answer inside a survey (app/respond.py's
+survey_world, the hot path): so the test also checks that the smaller world decides the same.
 """
 
 from __future__ import annotations
@@ -235,7 +239,7 @@ class Person:
             completed=frozenset(
                 (r.practice_id, r.round_id) for _i, r in own if r.status == "completed"
             ),
-            can_subscribe=True,
+            can_subscribe=True,  # every person here writes from a Telegram chat
             subscribed=frozenset(city for city, (_l, on) in self.subscriptions.items() if on),
             reminders=frozenset(self.reminders),
             results_requests=frozenset(self.results),
