@@ -580,8 +580,12 @@ class ReminderRepository(_Repository):
         )
 
     async def rounds_of(self, chat_id: int) -> list[int]:
-        """The rounds a chat asked to be reminded of."""
-        query = select(ReminderRequest.round_id).where(ReminderRequest.chat_id == chat_id)
+        """The rounds a chat asked to be reminded of, in round order (/mydata lists them)."""
+        query = (
+            select(ReminderRequest.round_id)
+            .where(ReminderRequest.chat_id == chat_id)
+            .order_by(ReminderRequest.round_id)
+        )
         return list((await self.session.scalars(query)).all())
 
     async def of_open_rounds(self) -> Sequence[tuple[ReminderRequest, Round]]:
@@ -643,9 +647,11 @@ class ResultsRequestRepository(_Repository):
         )
 
     async def of_chat(self, chat_id: int) -> list[tuple[int, str]]:
-        """(round, practice) of every request of a chat."""
-        query = select(ResultsRequest.round_id, ResultsRequest.practice_id).where(
-            ResultsRequest.chat_id == chat_id
+        """(round, practice) of every request of a chat, in that order (/mydata lists them)."""
+        query = (
+            select(ResultsRequest.round_id, ResultsRequest.practice_id)
+            .where(ResultsRequest.chat_id == chat_id)
+            .order_by(ResultsRequest.round_id, ResultsRequest.practice_id)
         )
         return [(r, p) for r, p in (await self.session.execute(query)).all()]
 
