@@ -1129,6 +1129,12 @@ def check_database(run: Run, stored: Stored, args: argparse.Namespace) -> tuple[
 def report(run: Run, result: Figures, args: argparse.Namespace) -> bool:
     """Print a run's figures and checks; whether every check passed."""
     ms = result.latencies
+    batching = (
+        "; delivered one by one to the webhook"
+        if args.webhook and run.name == "ours"
+        else f"; answers per getUpdates mean={sum(result.batches) / max(len(result.batches), 1):.1f} "
+        f"max={max(result.batches, default=0)}"
+    )
     print(
         f"{run.name}: answers={result.answers} window={result.window:.2f} s "
         f"answers_per_s={result.answers_per_s:.1f}"
@@ -1143,9 +1149,7 @@ def report(run: Run, result: Figures, args: argparse.Namespace) -> bool:
         f"p50={percentile(result.from_push, 50):.1f} "
         f"p99={percentile(result.from_push, 99):.1f}; wait in the queue ms "
         f"p50={percentile(result.queued, 50):.1f} p99={percentile(result.queued, 99):.1f} "
-        f"max={max(result.queued, default=math.nan):.1f}; answers per getUpdates "
-        f"mean={sum(result.batches) / max(len(result.batches), 1):.1f} "
-        f"max={max(result.batches, default=0)}"
+        f"max={max(result.queued, default=math.nan):.1f}" + batching
     )
     cpu = ", ".join(
         f"{who} {1000 * seconds / max(result.answers, 1):.3f}" for who, seconds in run.cpu.items()
