@@ -3,6 +3,8 @@
     .venv/bin/python -m bench.updates [--respondents 200] [--answers-per-respondent 40]
                                       [--think-ms 0] [--seed 1] [--baseline-concurrent 0]
                                       [--baseline-transport httpx|aiohttp]
+                                      [--database sqlite|postgresql [--database-url URL]]
+                                      [--webhook [--workers 1] [--webhook-connections 40]]
 
 Two runs with the same survey, the same respondents and the same answers:
 
@@ -13,6 +15,17 @@ Two runs with the same survey, the same respondents and the same answers:
    at a time, PTB's HTTPXRequest. ``--baseline-transport aiohttp`` gives it our transport and
    ``--baseline-concurrent N`` N updates at once (ConversationHandler is not safe with that:
    see the baseline's docstring). It keeps answers in memory and pickles them every 60 s.
+
+**The production shape.** ``--database postgresql`` gives ours PostgreSQL (``--database-url``,
+default TEST_DATABASE_URL): its public schema is dropped and ``auditbot db upgrade`` (Alembic)
+creates it again before ours starts; the baseline then keeps its state in a table of the same
+database (PostgresPersistence: one JSON row, flushed like the pickle). ``--webhook`` runs ours
+as ``python -m bot serve --workers N`` (the supervisor and N workers on one port, PostgreSQL for
+N > 1) with no webhook registered: the fake server POSTs every update to
+``/telegram/webhook`` as Telegram does (a JSON body, the X-Telegram-Bot-Api-Secret-Token header
+with WEBHOOK_SECRET), at most ``--webhook-connections`` at once (Telegram's max_connections,
+40 by default), each once; an answer other than 200 is a problem. The baseline stays on long
+polling (PTB's own webhook server needs tornado, which is not installed).
 
 **The survey.** A long version of the shipped survey (conversations/surveys/open-cities.yaml,
 key ``open-cities``) is written at run time into a temporary folder: the same questions, with
@@ -42,7 +55,8 @@ Definitions (times from the fake server's clock, ``time.time()`` in its process)
 
 - **push**: the moment an update enters the server's queue. **delivery**: the moment the
   server first returns it in a getUpdates response (taken when the response is built, before
-  it is written to the socket; a later getUpdates returning it again does not count).
+  it is written to the socket; a later getUpdates returning it again does not count); with
+  ``--webhook``, the moment one of the server's connections starts POSTing it.
 - **reply calls** of an update: the Bot API calls the bot makes for it. answerCallbackQuery
   belongs to the update of its query; an edit (or deletion) of a message belongs to the latest
   update that pressed that message; any other call with a chat_id to the latest update pushed
@@ -60,10 +74,12 @@ Definitions (times from the fake server's clock, ``time.time()`` in its process)
   last reply call of the timed phase. ``speedup`` = ours / baseline.
 - **CPU ms per answer**: each process's user + system CPU time during the timed phase
   (/proc, between the end of setup and the end of the timed phase) divided by the answers;
-  the bot's split into its main thread and its other threads (aiosqlite's, for ours).
+  the bot's split into its main thread and its other threads (aiosqlite's, for ours); with
+  workers, summed over the supervisor and every worker. PostgreSQL's own CPU is not counted.
   ``calibration_ms`` is this machine's speed at the start: best of 5, ``sum(range(10**6))``.
-- **checks**: the reply calls above; for ours also, after it stopped, a processed_updates row
-  for every update pushed, and exactly one answer row per (respondent, question) answered
+- **checks**: the reply calls above; for ours also, after it stopped (on either database), a
+  processed_updates row for every update pushed, and exactly one answer row per (respondent,
+  question) answered
   (the two setup questions and every scale question, with the value pressed). Any failure is
   printed as PROBLEMS and makes the exit status 1.
 
@@ -73,9 +89,10 @@ updates: answers_per_s=X p50_ms=Y p99_ms=Z baseline_answers_per_s=B speedup=S
 ``--profile py-spy|pyinstrument|cprofile --profile-out FILE`` profiles ours. py-spy (not a
 dependency: ``pip install py-spy``) samples every thread of the bot (or, with
 ``--profile-process fake-server``, of the fake server) from outside during the timed phase
-only, at full speed, into raw collapsed stacks; pyinstrument and cProfile run the whole bot
-under them, slow it 2-3x and see only its main thread, while SQLite works in aiosqlite's
-thread. pyinstrument writes text for FILE.txt, HTML for FILE.html, else a session for
+only, at full speed, into raw collapsed stacks, the workers of ``serve --workers N`` included
+(``--subprocesses``); pyinstrument and cProfile run the whole bot under them, slow it 2-3x
+and see only its main thread, while SQLite works in aiosqlite's thread (and with workers only
+the supervisor). pyinstrument writes text for FILE.txt, HTML for FILE.html, else a session for
 ``pyinstrument --load``. ``--skip-baseline`` leaves the baseline out.
 """
 
