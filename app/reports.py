@@ -28,9 +28,7 @@ from storage.models import ReportRecord, Staff, utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-FORMATS = tuple(EXPORTERS)
-# Scheduled reports' formats (a coordinator's stored choice; the Excel CSV is on request only).
-SCHEDULED_FORMATS = tuple(fmt for fmt in FORMATS if fmt != "csv-excel")
+FORMATS = tuple(EXPORTERS)  # for requested and scheduled reports alike
 
 
 async def build(
@@ -214,7 +212,7 @@ def report_preferences(services: Services, row: Staff) -> tuple[str, str]:
     """The language and format of a coordinator's scheduled reports (REPORT_LOCALE and PDF
     unless they chose otherwise)."""
     locale = row.report_locale if row.report_locale in LOCALES else None
-    fmt = row.report_format if row.report_format in SCHEDULED_FORMATS else None
+    fmt = row.report_format if row.report_format in FORMATS else None
     return locale or services.settings.report_locale, fmt or DEFAULT_FORMAT
 
 

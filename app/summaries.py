@@ -65,6 +65,13 @@ async def publish_due(
     if counted is None:  # a database whose tallies were never counted (only in tests)
         await uow.tallies.ensure(zone)
         counted = zone
+    due = await due_cells(uow, period, k, counted)
+    return await publish_cells(uow, due, k, now or utcnow()) if due else 0
+
+
+async def due_cells(uow: UnitOfWork, period: Period, k: int, counted: ZoneInfo) -> dict[Cell, int]:
+    """The cells of a period (and of the round before, which its trend reads) due a new
+    version, with their changes (`counted`: the zone the tallies are counted in)."""
     due = await uow.published.due(cell_scope(period), counted, k)
     if period.kind in ("round", "city"):  # the trend reads the previous round's figures
         rounds = await uow.audit.rounds_of(period.scope)
@@ -72,14 +79,21 @@ async def publish_due(
         if previous is not None:
             before = CellScope(round_ids=(previous.id,))
             due.update(await uow.published.due(before, counted, k))
-    return await publish_cells(uow, due, k, now or utcnow()) if due else 0
+    return due
 
 
 async def published_report(
     db: Database, period: Period, k: int, zone: ZoneInfo, now: datetime | None = None
 ) -> Report:
     """Publish what is due in a period, then summarise it from the published versions: the one
-    way every output (CLI, /report, scheduled reports, the dashboard) gets its figures."""
+    way every output (CLI, /report, scheduled reports, the dashboard, public pages) gets its
+    figures. Most of the time nothing is due (figures move in steps of k): then the report is
+    read without a write transaction — on SQLite a write would queue behind respondents' answers
+    and hold them up, and public pages are open to anyone."""
+    async with db.reading() as uow:
+        counted = await uow.tallies.zone()
+        if counted is not None and not await due_cells(uow, period, k, counted):
+            return await summarize(uow, period, k, now)
     async with db.unit_of_work() as uow:
         await publish_due(uow, period, k, zone, now)
     async with db.reading() as uow:
@@ -160,7 +174,9 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
         if figures is not None:
             shown_of[version.cell.practice_id].append((version, figures))
     weights = await _newest_weights(uow)
-    practices = await _practices_in(uow, period, rounds, {v.cell.practice_id for v in versions})
+    catalog = await uow.catalog.practices()  # read once: the list, the comments and the names
+    published = {v.cell.practice_id for v in versions}
+    practices = await _practices_in(uow, period, rounds, catalog, published)
     invited = await _invited(uow, rounds)
     summaries = [
         practice_summary(p, [f for _v, f in shown_of.get(p.id, [])], invited, weights, k)
@@ -168,7 +184,7 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
     ]
     if period.kind in ("round", "city"):
         await _add_trends(uow, period, rounds, summaries, weights, k, zone)
-    comments = await _comments(uow, shown_of)
+    comments = await _comments(uow, shown_of, catalog)
     generated_at = now or utcnow()
     dates = [v.published_at for v, _f in chain.from_iterable(shown_of.values())]
     report = Report(
@@ -185,7 +201,7 @@ async def summarize(uow: UnitOfWork, period: Period, k: int, now: datetime | Non
         interim=interim(period, rounds, generated_at),
         published_on=max(dates).date() if dates else None,
     )
-    return await with_names(uow, report)
+    return await with_names(uow, report, catalog)
 
 
 async def _surveys(uow: UnitOfWork, survey_ids: set[int]) -> dict[int, Survey]:
@@ -199,11 +215,14 @@ async def _newest_weights(uow: UnitOfWork) -> dict[str, float]:
 
 
 async def _practices_in(
-    uow: UnitOfWork, period: Period, rounds: Sequence[Any], published: set[str]
+    uow: UnitOfWork,
+    period: Period,
+    rounds: Sequence[Any],
+    catalog: Sequence[Any],
+    published: set[str],
 ) -> list[Any]:
     """The practices a report lists: a round's own, or every practice of the cities in scope
     that is active or has published figures (so "not enough responses" is visible too)."""
-    catalog = await uow.catalog.practices()
     if period.kind == "round":
         ids = set(await uow.rounds.practice_ids(rounds[0].id)) if rounds else set()
         return [p for p in catalog if p.id in ids or p.id in published]
@@ -275,7 +294,9 @@ async def _round_composites(
 
 
 async def _comments(
-    uow: UnitOfWork, shown_of: Mapping[str, Sequence[tuple[Version, Shown]]]
+    uow: UnitOfWork,
+    shown_of: Mapping[str, Sequence[tuple[Version, Shown]]],
+    catalog: Sequence[Any],
 ) -> list[Comment]:
     """The comments of the published cells that their shown versions count (an erased one is
     gone: they are read live), under public ids, in the order of those ids."""
@@ -289,7 +310,7 @@ async def _comments(
     months = sorted({c.period for c in cells if c.round_id == NO_ROUND})
     rows = await uow.audit.comments_of(rounds, months, members)
     hidden = await uow.audit.hidden_comments()
-    cities = {p.id: p.city_id for p in await uow.catalog.practices()}
+    cities = {p.id: p.city_id for p in catalog}
     comments = [
         Comment(
             public_id(answer_id, secret) if stored is None else stored,
@@ -304,11 +325,12 @@ async def _comments(
     return sorted(comments)  # by public id: the first field, and unique
 
 
-async def with_names(uow: UnitOfWork, report: Report) -> Report:
-    """Fill in city and category names (kept out of the counting code)."""
+async def with_names(uow: UnitOfWork, report: Report, catalog: Sequence[Any]) -> Report:
+    """Fill in city and category names (kept out of the counting code; `catalog`: the
+    practices)."""
     cities = {c.id: c.name for c in await uow.catalog.cities()}
     categories = {c.id: c.name for c in await uow.catalog.categories()}
-    practices = {p.id: p for p in await uow.catalog.practices()}
+    practices = {p.id: p for p in catalog}
     for summary in report.practices:
         summary.city = cities.get(summary.city_id, {})
         practice = practices.get(summary.practice_id)

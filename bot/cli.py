@@ -988,7 +988,10 @@ def publish(
     year: Annotated[int | None, typer.Option(help="A year's results (its edition).")] = None,
     static: Annotated[
         Path | None,
-        typer.Option(help="With --year: also write its public pages as files into this folder."),
+        typer.Option(
+            help="With --year: also write its public pages (and its published rounds') as "
+            "files into this folder."
+        ),
     ] = None,
 ) -> None:
     """Make results public on /results (logged), and maybe write a year's pages as files."""

@@ -356,7 +356,7 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(String(16))
     cities: Mapped[list[Any]] = mapped_column(default=list)
     report_locale: Mapped[str | None] = mapped_column(String(8))  # None: REPORT_LOCALE
-    report_format: Mapped[str | None] = mapped_column(String(8))  # None: PDF
+    report_format: Mapped[str | None] = mapped_column(String(16))  # None: PDF
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -483,7 +483,7 @@ class ReportRecord(Base):
     kind: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(40))
     locale: Mapped[str] = mapped_column(String(8))
-    format: Mapped[str] = mapped_column(String(8))
+    format: Mapped[str] = mapped_column(String(16))
     filename: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -3,13 +3,17 @@ disclosure rule; languages; the static export; the city's right of reply."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -30,6 +34,7 @@ from audit.summary import year_period
 from bot.web.public import Links, PublicPages, negotiate
 from bot.web.server import build_web_app
 from storage.models import utcnow
+from tests.conftest import postgresql_url
 from tests.test_audit import A, B, add_response, make_round, person
 from tests.test_cli import auditbot, ok
 
@@ -169,6 +174,49 @@ async def test_published_pages_show_the_json_reports_figures_and_nothing_below_k
     assert "Uwaga 3" not in page and "Uwaga 2" in page  # a hidden comment leaves the page
 
 
+@contextlib.asynccontextmanager
+async def writer_held(services: Services) -> AsyncIterator[None]:
+    """Another connection holds the database's writing side: SQLite's single write lock, or on
+    PostgreSQL the tables publishing writes to."""
+    if services.db.is_sqlite:
+        path = services.db.engine.url.database
+        assert path is not None
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    url = postgresql_url().replace("postgresql+asyncpg://", "postgresql://")
+    pg = await asyncpg.connect(url)
+    transaction = pg.transaction()
+    await transaction.start()
+    await pg.execute("LOCK TABLE published_cells, cell_changes, app_settings IN EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        await transaction.rollback()
+        await pg.close()
+
+
+async def test_a_public_page_is_read_without_waiting_for_the_writer(
+    services: Services, web_client: Any
+) -> None:
+    """Anyone may open the public pages: when nothing is due to publish, a view must not queue
+    for the write lock (on SQLite it would hold up every respondent's answer behind it)."""
+    data = await fill(services)
+    await close(services, data["round"])
+    async with services.db.unit_of_work() as uow:
+        await publish_round(uow, "tg:1", data["round"], utcnow())
+    path = f"/results/rounds/{data['round']}"
+    assert (await get(web_client, path))[0] == 200  # the first view publishes what is due
+    async with writer_held(services):
+        status, html = await asyncio.wait_for(get(web_client, path), timeout=10)
+    assert status == 200 and "Open Kraków programme" in html
+
+
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
@@ -213,6 +261,7 @@ async def test_the_static_export_writes_every_page_with_relative_links(
     out = tmp_path / "site"
     assert await PublicPages(services).write_static(year, out) == 0  # not published: nothing
     assert not out.exists()
+    assert "published" in ok(auditbot(services.settings, "publish", "--round", str(data["round"])))
     result = auditbot(services.settings, "publish", "--year", str(year), "--static", str(out))
     assert "published" in ok(result)
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("index.html"))
@@ -223,8 +272,13 @@ async def test_the_static_export_writes_every_page_with_relative_links(
             f"{year}/krakow/",
             f"{year}/krakow/{A}/",
             f"{year}/krakow/{B}/",
+            f"rounds/{data['round']}/",
         ):
             assert f"{locale}/{page}index.html" in pages
+    index = (out / "en" / "index.html").read_text(encoding="utf-8")
+    assert f'href="rounds/{data["round"]}/index.html"' in index  # the round is linked
+    page = (out / "uk" / "rounds" / str(data["round"]) / "index.html").read_text(encoding="utf-8")
+    assert "&lt; 5" in page and "Secret detail" not in page  # B is below k in the round too
     for file in out.rglob("*.html"):
         html = file.read_text(encoding="utf-8")
         for link in re.findall(r'href="([^"]+)"', html):

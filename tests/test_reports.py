@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -73,6 +75,41 @@ async def test_a_closed_round_gets_its_final_report_once_and_coordinators_receiv
     assert upload.content.startswith(b"%PDF")
     # Today is past 15 January, but last year has nothing to report: no annual evaluation.
     assert not any(k.startswith("annual:") for k in first)
+
+
+async def final_reports_sent(bot: RunningBot, round_id: int) -> dict[int, Any]:
+    """Close a round, compile its final report and deliver it: the file each chat got."""
+    async with bot.services.db.unit_of_work() as uow:
+        round_ = await uow.rounds.get(round_id)
+        assert round_ is not None
+        await close_round(uow, round_, "test", utcnow(), 5)
+    assert f"final:round:{round_id}" in await compile_due_reports(bot.services)
+    await OutboxSender(bot.services, bot.application.bot, rate=200).drain()
+    return {
+        int(call.params["chat_id"]): next(iter(call.files.values()))
+        for call in bot.server.calls_to("sendDocument")
+    }
+
+
+async def test_a_coordinator_may_have_scheduled_reports_as_the_excel_csv(bot: RunningBot) -> None:
+    coordinator = bot.person("pl", user_id=COORDINATOR)
+    await coordinator.send("/report_settings")
+    assert "CSV-EXCEL" in coordinator.buttons()
+    await coordinator.tap("CSV-EXCEL")
+    assert "✓ CSV-EXCEL" in coordinator.buttons()  # stored: a format of nine characters
+    round_id = await make_round(bot.services, 3)
+    for n in range(5):  # ratings 5, 4, 5, 4, 5: means with a fraction
+        ratings = (5 - n % 2, 4, 4, 4)
+        await add_response(bot.services, f"p{n}", A, round_id, person("yes", "once", ratings))
+    upload = (await final_reports_sent(bot, round_id))[COORDINATOR]
+    assert upload.filename.endswith("-excel.csv")
+    text = upload.content.decode("utf-8")
+    assert text.startswith("\ufeff")  # Excel reads UTF-8 only with the mark
+    rows = [line.split(";") for line in text.splitlines()]
+    assert rows[0][:3] == ["\ufeffOkres", "Miasto", "Praktyka"]  # ';'-separated, in Polish
+    cells = [cell for row in rows[1:] for cell in row]
+    assert "4,6" in cells  # the mean 4.6, with a decimal comma
+    assert not any(re.fullmatch(r"\d+\.\d+", cell) for cell in cells)
 
 
 async def test_weekly_interim_and_annual_reports_with_an_injected_clock(bot: RunningBot) -> None:

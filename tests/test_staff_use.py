@@ -250,10 +250,7 @@ async def test_scheduled_reports_come_in_each_coordinators_language_and_format(
 ) -> None:
     from openpyxl import load_workbook
 
-    from app.reports import compile_due_reports
-    from app.rounds import close_round
-    from bot.telegram.outbox import OutboxSender
-    from tests.test_reports import fill_round
+    from tests.test_reports import fill_round, final_reports_sent
 
     async with bot.services.db.unit_of_work() as uow:
         await uow.staff.put(5151, "coordinator", ["krakow"])
@@ -266,17 +263,7 @@ async def test_scheduled_reports_come_in_each_coordinators_language_and_format(
     assert "English, XLSX" in chooser.last_text
     assert said(bot, _("✓ {label}", label="XLSX"), "uk") in chooser.buttons()
 
-    round_id = await fill_round(bot.services)
-    async with bot.services.db.unit_of_work() as uow:
-        round_ = await uow.rounds.get(round_id)
-        assert round_ is not None
-        await close_round(uow, round_, "test", utcnow(), 5)
-    assert f"final:round:{round_id}" in await compile_due_reports(bot.services)
-    await OutboxSender(bot.services, bot.application.bot, rate=200).drain()
-    sent = {
-        int(call.params["chat_id"]): next(iter(call.files.values()))
-        for call in bot.server.calls_to("sendDocument")
-    }
+    sent = await final_reports_sent(bot, await fill_round(bot.services))
     assert sent[5151].filename.endswith(".xlsx")
     book = load_workbook(io.BytesIO(sent[5151].content))
     assert book.sheetnames[0] == "Summary"

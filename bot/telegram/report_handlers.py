@@ -10,7 +10,6 @@ from app.config import LOCALES
 from app.editions import CLOSED, EditionError, editions, phase_at
 from app.reports import (
     FORMATS,
-    SCHEDULED_FORMATS,
     build,
     build_edition,
     moderate_comment,
@@ -91,7 +90,7 @@ async def _settings(update: Update, context: AuditContext, change: list[str]) ->
             await say(update, context, _("Scheduled reports go to coordinators only."))
             return
         kind, value = ([*change, "", ""])[:2]
-        if (kind == "l" and value in LOCALES) or (kind == "f" and value in SCHEDULED_FORMATS):
+        if (kind == "l" and value in LOCALES) or (kind == "f" and value in FORMATS):
             locale, fmt = (value, None) if kind == "l" else (None, value)
             await uow.staff.set_report_preferences(role.user_id, locale, fmt)
             await uow.audit_log.add(actor_of(update), "report.settings", None, **{kind: value})
@@ -107,10 +106,7 @@ async def _settings(update: Update, context: AuditContext, change: list[str]) ->
             Button(_mark(LANGUAGE_NAMES[code], code == locale), f"{SETTINGS}:l:{code}")
             for code in LOCALES
         ),
-        tuple(
-            Button(_mark(name.upper(), name == fmt), f"{SETTINGS}:f:{name}")
-            for name in SCHEDULED_FORMATS
-        ),
+        tuple(Button(_mark(name.upper(), name == fmt), f"{SETTINGS}:f:{name}") for name in FORMATS),
     )
     await show_staff(update, context, [Prompt((text,), rows)], prefix="")
 

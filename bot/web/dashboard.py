@@ -34,7 +34,7 @@ from app.publishing import (
     publish_year,
     waiting_replies,
 )
-from app.reports import SCHEDULED_FORMATS, moderate_comment, report_preferences
+from app.reports import FORMATS, moderate_comment, report_preferences
 from app.services import Services
 from app.staff import COORDINATOR, JUROR
 from app.summaries import published_counts, published_report, round_period
@@ -275,7 +275,7 @@ class Dashboard:
             rows=rows,
             years=self._years([row["opens"] for row in rows]),
             settings=settings,
-            formats=list(SCHEDULED_FORMATS),
+            formats=list(FORMATS),
             juror=juror is not None,
             replies=replies,
         )
@@ -423,7 +423,7 @@ class Dashboard:
         """A coordinator chooses the language and format of their scheduled reports."""
         data = await request.post()
         locale, fmt = str(data.get("report_locale", "")), str(data.get("report_format", ""))
-        if viewer.role.role != COORDINATOR or locale not in LOCALES or fmt not in SCHEDULED_FORMATS:
+        if viewer.role.role != COORDINATOR or locale not in LOCALES or fmt not in FORMATS:
             return self.not_found(viewer)
         actor = f"tg:{viewer.role.user_id}"
         async with self.services.db.unit_of_work() as uow:

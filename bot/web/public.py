@@ -6,8 +6,8 @@ finals), so a page shows "< k" where any other output would; hidden comments and
 a practice below k never show. The language comes from `?lang=` (remembered in a cookie), then
 the cookie, then Accept-Language. Server-rendered, no JavaScript, readable on a phone.
 
-`write_static` renders the same pages of a year as files with relative links, one folder per
-language, for any web host.
+`write_static` renders the same pages of a year (and of its published rounds) as files with
+relative links, one folder per language, for any web host.
 """
 
 from __future__ import annotations
@@ -87,20 +87,23 @@ class PublicPages:
     # --- the pages ----------------------------------------------------------------------
 
     async def index(self, only_year: int | None = None) -> Page:
-        """The published years and rounds."""
+        """The published years and rounds (of one year: those that opened in it)."""
         zone = self.services.settings.tz
         rows: list[dict[str, Any]] = []
         async with self.services.db.reading() as uow:
             years = await published_years(uow)
             cities = {c.id: c.name for c in await uow.catalog.cities()}
-            for round_id in [] if only_year is not None else await published_rounds(uow):
+            for round_id in await published_rounds(uow):
                 round_ = await uow.rounds.get(round_id)
-                if round_ is not None:
+                if round_ is None:
+                    continue
+                opens = round_.opens_at.astimezone(zone).date()
+                if only_year is None or opens.year == only_year:
                     rows.append(
                         {
                             "id": round_id,
                             "city": Local(cities.get(round_.city_id, {})),
-                            "opens": round_.opens_at.astimezone(zone).date(),
+                            "opens": opens,
                             "ends": last_moment(round_.closes_at).astimezone(zone).date(),
                         }
                     )
@@ -268,12 +271,17 @@ class PublicPages:
     # --- the static export --------------------------------------------------------------
 
     async def pages_of_year(self, year: int) -> list[Page]:
-        """Every page of a published year (empty when it is not published)."""
+        """Every page of a published year, with the published rounds that opened in it (empty
+        when the year is not published)."""
         top = await self.year(year)
         if top is None:
             return []
         report: Report = top.context["report"]
-        pages = [await self.index(only_year=year), top]
+        index = await self.index(only_year=year)
+        pages = [index, top]
+        for row in index.context["rounds"]:
+            if (page := await self.round(row["id"])) is not None:
+                pages.append(page)
         for city_id, _name in report.cities():
             pages.append(await self.city(year, city_id) or top)
         for practice in report.practices:
