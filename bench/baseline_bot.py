@@ -25,18 +25,23 @@ pressed message into the previous question. Buttons carry "<revision>|<action>" 
 person's steps (a press with an older revision is only answered). Question texts come from the
 survey file (--survey; default the shipped conversations/surveys/open-cities.yaml), read once at
 start into this module's SURVEY, QUESTIONS and BY_ID; the few other texts are English.
-Nothing is written anywhere but the pickle file: unlike the real bot, an answer is not durable
-when it is acknowledged. Benchmark code only; never used by the bot.
+Nothing is written anywhere but the pickle file — or, with ``--database-url``, one row of a
+PostgreSQL table (PostgresPersistence below: the whole state as JSON, ptbcontrib's
+postgres_persistence's way, flushed like the pickle): unlike the real bot, an answer is not
+durable when it is acknowledged. Benchmark code only; never used by the bot.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import warnings
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import yaml
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -46,6 +51,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     ConversationHandler,
+    DictPersistence,
     MessageHandler,
     PicklePersistence,
     filters,
@@ -340,16 +346,70 @@ async def advance(update: Update, context: Context, question_id: str) -> str | i
     return following if following is not None else ConversationHandler.END
 
 
+STATE_TABLE = "baseline_persistence"
+STATE_KINDS = ("user_data", "chat_data", "bot_data", "conversations", "callback_data")
+
+
+class PostgresPersistence(DictPersistence):
+    """PicklePersistence's counterpart on PostgreSQL, the way ptbcontrib's postgres_persistence
+    keeps a PTB bot's state: the whole state as one JSON document in one row, read at start and
+    written on every flush (every 60 s and at shutdown, PTB's defaults)."""
+
+    def __init__(self, url: str, state: dict[str, str]) -> None:
+        super().__init__(**{f"{kind}_json": state.get(kind, "") for kind in STATE_KINDS})
+        self.url = url
+
+    @staticmethod
+    async def load(url: str) -> dict[str, str]:
+        """The stored state (creating its table on first use)."""
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (id int PRIMARY KEY, state text)"
+            )
+            stored = await connection.fetchval(f"SELECT state FROM {STATE_TABLE} WHERE id = 1")
+        finally:
+            await connection.close()
+        return dict(json.loads(stored)) if stored else {}
+
+    async def flush(self) -> None:
+        state = {kind: getattr(self, f"{kind}_json") for kind in STATE_KINDS}
+        state = {kind: text for kind, text in state.items() if text not in ("", "null")}
+        connection = await asyncpg.connect(self.url)
+        try:
+            await connection.execute(
+                f"INSERT INTO {STATE_TABLE} (id, state) VALUES (1, $1) "
+                "ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+                json.dumps(state),
+            )
+        finally:
+            await connection.close()
+
+
 def build(
-    api_url: str, token: str, persistence: Path, concurrent: int, transport: str = "aiohttp"
+    api_url: str,
+    token: str,
+    persistence: Path | None,
+    concurrent: int,
+    transport: str = "aiohttp",
+    database_url: str | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The baseline Application: ConversationHandler + PicklePersistence, PTB's Updater."""
+    """The baseline Application: ConversationHandler + PicklePersistence (or PostgresPersistence
+    with `database_url`), PTB's Updater."""
+    if database_url is not None:
+        state = asyncio.run(PostgresPersistence.load(database_url))
+        store: DictPersistence | PicklePersistence[Any, Any, Any] = PostgresPersistence(
+            database_url, state
+        )
+    else:
+        assert persistence is not None
+        store = PicklePersistence(filepath=persistence)
     builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
-        .persistence(PicklePersistence(filepath=persistence))
+        .persistence(store)
     )
     if transport == "aiohttp":
         builder = builder.request(AiohttpRequest(connection_pool_size=256)).get_updates_request(
@@ -386,7 +446,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--api-url", required=True, help="root of the Bot API server")
     parser.add_argument("--token", required=True)
-    parser.add_argument("--persistence", type=Path, required=True, help="the pickle file")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--persistence", type=Path, help="the pickle file")
+    where.add_argument(
+        "--database-url", help="PostgreSQL (postgresql://…): keep the state there instead"
+    )
     parser.add_argument(
         "--concurrent", type=int, default=0, help="handle N updates at once (default: one)"
     )
@@ -403,7 +467,14 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     warnings.simplefilter("ignore", PTBUserWarning)  # concurrent updates with a conversation
     use_survey(args.survey)
-    application = build(args.api_url, args.token, args.persistence, args.concurrent, args.transport)
+    application = build(
+        args.api_url,
+        args.token,
+        args.persistence,
+        args.concurrent,
+        args.transport,
+        args.database_url,
+    )
     application.run_polling(allowed_updates=Update.ALL_TYPES)
 
 

@@ -3,6 +3,8 @@
     .venv/bin/python -m bench.updates [--respondents 200] [--answers-per-respondent 40]
                                       [--think-ms 0] [--seed 1] [--baseline-concurrent 0]
                                       [--baseline-transport httpx|aiohttp]
+                                      [--database sqlite|postgresql [--database-url URL]]
+                                      [--webhook [--workers 1] [--webhook-connections 40]]
 
 Two runs with the same survey, the same respondents and the same answers:
 
@@ -13,6 +15,17 @@ Two runs with the same survey, the same respondents and the same answers:
    at a time, PTB's HTTPXRequest. ``--baseline-transport aiohttp`` gives it our transport and
    ``--baseline-concurrent N`` N updates at once (ConversationHandler is not safe with that:
    see the baseline's docstring). It keeps answers in memory and pickles them every 60 s.
+
+**The production shape.** ``--database postgresql`` gives ours PostgreSQL (``--database-url``,
+default TEST_DATABASE_URL): its public schema is dropped and ``auditbot db upgrade`` (Alembic)
+creates it again before ours starts; the baseline then keeps its state in a table of the same
+database (PostgresPersistence: one JSON row, flushed like the pickle). ``--webhook`` runs ours
+as ``python -m bot serve --workers N`` (the supervisor and N workers on one port, PostgreSQL for
+N > 1) with no webhook registered: the fake server POSTs every update to
+``/telegram/webhook`` as Telegram does (a JSON body, the X-Telegram-Bot-Api-Secret-Token header
+with WEBHOOK_SECRET), at most ``--webhook-connections`` at once (Telegram's max_connections,
+40 by default), each once; an answer other than 200 is a problem. The baseline stays on long
+polling (PTB's own webhook server needs tornado, which is not installed).
 
 **The survey.** A long version of the shipped survey (conversations/surveys/open-cities.yaml,
 key ``open-cities``) is written at run time into a temporary folder: the same questions, with
@@ -42,7 +55,8 @@ Definitions (times from the fake server's clock, ``time.time()`` in its process)
 
 - **push**: the moment an update enters the server's queue. **delivery**: the moment the
   server first returns it in a getUpdates response (taken when the response is built, before
-  it is written to the socket; a later getUpdates returning it again does not count).
+  it is written to the socket; a later getUpdates returning it again does not count); with
+  ``--webhook``, the moment one of the server's connections starts POSTing it.
 - **reply calls** of an update: the Bot API calls the bot makes for it. answerCallbackQuery
   belongs to the update of its query; an edit (or deletion) of a message belongs to the latest
   update that pressed that message; any other call with a chat_id to the latest update pushed
@@ -60,10 +74,12 @@ Definitions (times from the fake server's clock, ``time.time()`` in its process)
   last reply call of the timed phase. ``speedup`` = ours / baseline.
 - **CPU ms per answer**: each process's user + system CPU time during the timed phase
   (/proc, between the end of setup and the end of the timed phase) divided by the answers;
-  the bot's split into its main thread and its other threads (aiosqlite's, for ours).
+  the bot's split into its main thread and its other threads (aiosqlite's, for ours); with
+  workers, summed over the supervisor and every worker. PostgreSQL's own CPU is not counted.
   ``calibration_ms`` is this machine's speed at the start: best of 5, ``sum(range(10**6))``.
-- **checks**: the reply calls above; for ours also, after it stopped, a processed_updates row
-  for every update pushed, and exactly one answer row per (respondent, question) answered
+- **checks**: the reply calls above; for ours also, after it stopped (on either database), a
+  processed_updates row for every update pushed, and exactly one answer row per (respondent,
+  question) answered
   (the two setup questions and every scale question, with the value pressed). Any failure is
   printed as PROBLEMS and makes the exit status 1.
 
@@ -73,9 +89,10 @@ updates: answers_per_s=X p50_ms=Y p99_ms=Z baseline_answers_per_s=B speedup=S
 ``--profile py-spy|pyinstrument|cprofile --profile-out FILE`` profiles ours. py-spy (not a
 dependency: ``pip install py-spy``) samples every thread of the bot (or, with
 ``--profile-process fake-server``, of the fake server) from outside during the timed phase
-only, at full speed, into raw collapsed stacks; pyinstrument and cProfile run the whole bot
-under them, slow it 2-3x and see only its main thread, while SQLite works in aiosqlite's
-thread. pyinstrument writes text for FILE.txt, HTML for FILE.html, else a session for
+only, at full speed, into raw collapsed stacks, the workers of ``serve --workers N`` included
+(``--subprocesses``); pyinstrument and cProfile run the whole bot under them, slow it 2-3x
+and see only its main thread, while SQLite works in aiosqlite's thread (and with workers only
+the supervisor). pyinstrument writes text for FILE.txt, HTML for FILE.html, else a session for
 ``pyinstrument --load``. ``--skip-baseline`` leaves the baseline out.
 """
 
@@ -108,6 +125,7 @@ from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import aiohttp
+import asyncpg
 import uvloop
 import yaml
 from aiohttp import web
@@ -118,6 +136,8 @@ from tests.fakebotapi import COMMAND, ApiError, Call, FakeBotApi, _coerce, api
 
 TOKEN = "123456:BENCH-token"
 SECRET = "bench-pseudonym-secret-0123456789-abcdefghij"
+WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # what Telegram sends; bot/web/server.py checks
 PRACTICE = "krakow-otwarty-krakow"
 LANGS = ("uk", "ru", "en", "pl")
 SETUP_PRESSES = ("accept", "yes", "several")  # after the language: consent, aware, used
@@ -222,16 +242,33 @@ class Load:
     seed: int
 
 
+@dataclass
+class Webhook:
+    """Where the server POSTs the updates, as Telegram does for a bot with a webhook: the
+    update as a JSON body with the secret header, over at most `connections` connections at
+    once (Telegram's max_connections, 40 by default), each update once."""
+
+    url: str
+    secret: str
+    connections: int
+
+
 class BenchBotApi(FakeBotApi):
     """FakeBotApi that plays the respondents itself and records, for every update, its push,
     its delivery (first getUpdates response that carries it) and the calls that belong to it.
     Control port: POST /setup and POST /go (each a long poll until the phase is over),
     GET /records, GET /status."""
 
-    def __init__(self, token: str, port: int, control_port: int, load: Load) -> None:
+    def __init__(
+        self, token: str, port: int, control_port: int, load: Load, webhook: Webhook | None
+    ) -> None:
         super().__init__(token=token, port=port)
         self.control_port = control_port
         self.load = load
+        self.webhook = webhook
+        self._outbox: asyncio.Queue[JSON] = asyncio.Queue()  # updates for the webhook
+        self._senders: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
         self.think = load.think_ms / 1000
         self.respondents = [self._respondent(index) for index in range(load.respondents)]
         # push rows: update_id, respondent, label, answer index, value, push time
@@ -274,11 +311,24 @@ class BenchBotApi(FakeBotApi):
         self._control = web.AppRunner(app, access_log=None)
         await self._control.setup()
         await web.TCPSite(self._control, self.host, self.control_port).start()
+        if self.webhook is not None:
+            connector = aiohttp.TCPConnector(limit=self.webhook.connections)
+            timeout = aiohttp.ClientTimeout(total=None)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+            self._senders = [
+                asyncio.create_task(self._deliver(self.webhook, self._session))
+                for _ in range(self.webhook.connections)
+            ]
         return self
 
     async def stop(self) -> None:
         self._closing = True
         self._arrived.set()
+        for sender in self._senders:
+            sender.cancel()
+        await asyncio.gather(*self._senders, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
         if self._control is not None:
             await self._control.cleanup()
         if self._api is not None:
@@ -403,9 +453,32 @@ class BenchBotApi(FakeBotApi):
         self.pushes.append(
             (update_id, respondent.index, label, respondent.given, value, time.time())
         )
-        self._updates.append(update)
-        self._arrived.set()
+        if self.webhook is not None:
+            self._outbox.put_nowait(update)
+        else:
+            self._updates.append(update)
+            self._arrived.set()
         return update_id
+
+    async def _deliver(self, webhook: Webhook, session: aiohttp.ClientSession) -> None:
+        """One webhook connection: POST the queued updates one at a time, each once; its
+        delivery is the moment the request starts. An answer other than 200 is a problem (the
+        bench does not deliver again, as Telegram would)."""
+        headers = {"Content-Type": "application/json", SECRET_HEADER: webhook.secret}
+        while True:
+            update = await self._outbox.get()
+            update_id = update["update_id"]
+            self.delivered.setdefault(update_id, time.time())
+            body = json.dumps(update, separators=(",", ":")).encode()
+            try:
+                async with session.post(webhook.url, data=body, headers=headers) as response:
+                    await response.read()
+                    status = response.status
+            except aiohttp.ClientError as error:
+                self.problems.append(f"update {update_id}: webhook failed ({error!r})")
+                continue
+            if status != HTTPStatus.OK:
+                self.problems.append(f"update {update_id}: the webhook answered {status}")
 
     def _after_reply(self, respondent: Respondent) -> None:
         """The respondent has seen the reply to its last update: its next step."""
@@ -496,9 +569,10 @@ class BenchBotApi(FakeBotApi):
 
     @api("answerCallbackQuery")
     async def _answer_callback_query(self, call: Call) -> bool:
-        result = await super()._answer_callback_query(call)
         query_id = str(call.params.get("callback_query_id"))
-        pending = self._by_chat.get(self._callback_queries.get(query_id, 0))
+        chat_id = self._callback_queries.get(query_id, 0)  # the base class forgets it
+        result = await super()._answer_callback_query(call)
+        pending = self._by_chat.get(chat_id)
         if pending is not None and pending.query_id == query_id:
             pending.answered = True
             self._check(pending)
@@ -635,12 +709,12 @@ class BotApiProtocol(asyncio.Protocol):
         self.transport.write(head.encode() + body)
 
 
-async def serve_fake(port: int, control_port: int, load: Load) -> None:
+async def serve_fake(port: int, control_port: int, load: Load, webhook: Webhook | None) -> None:
     # A measuring instrument must not pause: the server keeps every call and push, and the
     # cyclic collector's full passes over them (growing, ~100-200 ms every 1-2 s) showed up as
     # the bot's p99. One run's garbage is small; it goes with the process.
     gc.disable()
-    async with BenchBotApi(TOKEN, port, control_port, load) as server:
+    async with BenchBotApi(TOKEN, port, control_port, load, webhook) as server:
         print(server.url, flush=True)
         await asyncio.Event().wait()
 
@@ -695,12 +769,29 @@ def cpu_seconds(pid: int | None, thread: int | None = None) -> float:
     return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def family(pid: int) -> list[int]:
+    """A process and its descendants now (`serve --workers N`: the supervisor and its workers)."""
+    parents: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parents[int(stat.read_text().rsplit(")", 1)[1].split()[1])].append(
+                int(stat.parent.name)
+            )
+    found, pending = [], [pid]
+    while pending:
+        found.append(current := pending.pop())
+        pending.extend(parents.get(current, []))
+    return found
+
+
 def cpu_of(bot: int, server: int) -> dict[str, float]:
-    """CPU seconds so far: the bot's main thread, its other threads, the fake server."""
-    main = cpu_seconds(bot, bot)
+    """CPU seconds so far: the bot's main thread, its other threads (with workers: summed over
+    the supervisor and every worker), the fake server."""
+    processes = family(bot)
+    main = sum(cpu_seconds(pid, pid) for pid in processes)
     return {
         "bot main thread": main,
-        "bot other threads": cpu_seconds(bot) - main,
+        "bot other threads": sum(cpu_seconds(pid) for pid in processes) - main,
         "fake server + respondents": cpu_seconds(server),
     }
 
@@ -717,6 +808,14 @@ async def stop(process: asyncio.subprocess.Process, seconds: float = 60.0) -> No
 
 
 @dataclass
+class Stored:
+    """What ours' database holds after the run."""
+
+    processed: set[int]  # processed_updates.update_id
+    answers: list[tuple[str, str, int | None]]  # pseudonym, question, value_number
+
+
+@dataclass
 class Run:
     name: str
     pushes: list[list[Any]]  # update_id, respondent, label, answer index, value, push, delivery
@@ -725,28 +824,83 @@ class Run:
     timed: float
     loop: str
     problems: list[str]
-    database: Path | None = None
+    stored: Stored | None = None  # ours only
     cpu: dict[str, float] = field(default_factory=dict)  # seconds in the timed phase
 
 
+PROCESSED = "SELECT update_id FROM processed_updates"
+ANSWERS = (
+    "SELECT r.pseudonym, a.question_id, a.value_number "
+    "FROM answers a JOIN responses r ON r.id = a.response_id"
+)
+
+
+def plain_postgresql(url: str) -> str:
+    """A PostgreSQL URL without the driver, for asyncpg and libpq."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+async def read_stored(database: str) -> Stored:
+    """The processed updates and answer rows in ours' database (a SQLite file or a
+    PostgreSQL URL)."""
+    if not database.startswith("postgres"):
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            processed = {row[0] for row in db.execute(PROCESSED)}
+            return Stored(processed, [tuple(row) for row in db.execute(ANSWERS)])
+    connection = await asyncpg.connect(plain_postgresql(database))
+    try:
+        processed = {row[0] for row in await connection.fetch(PROCESSED)}
+        return Stored(processed, [tuple(row) for row in await connection.fetch(ANSWERS)])
+    finally:
+        await connection.close()
+
+
+async def fresh_postgresql(url: str, env: dict[str, str], log: Any) -> None:
+    """Drop the database's public schema, then `auditbot db upgrade` (Alembic) creates it."""
+    connection = await asyncpg.connect(plain_postgresql(url))
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await connection.close()
+    upgrade = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "db", "upgrade"), cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    if await upgrade.wait():
+        raise RuntimeError(f"`auditbot db upgrade` exited with {upgrade.returncode}; see its log")
+
+
 def bot_command(
-    name: str, args: argparse.Namespace, folder: Path, survey: Path, api_url: str
-) -> tuple[list[str], dict[str, str], Path | None]:
-    """The command line, environment and database of one bot process."""
+    name: str, args: argparse.Namespace, folder: Path, survey: Path, api_url: str, port: int
+) -> tuple[list[str], dict[str, str], str | None]:
+    """The command line, environment and database of one bot process (ours' webhook on
+    `port`)."""
     if name == "baseline":
         command = ["-m", "bench.baseline_bot", "--api-url", api_url, "--token", TOKEN]
-        command += ["--persistence", str(folder / "baseline.pickle"), "--survey", str(survey)]
-        command += ["--concurrent", str(args.baseline_concurrent)]
+        if args.database == "postgresql":
+            command += ["--database-url", plain_postgresql(args.database_url)]
+        else:
+            command += ["--persistence", str(folder / "baseline.pickle")]
+        command += ["--survey", str(survey), "--concurrent", str(args.baseline_concurrent)]
         return [*command, "--transport", args.baseline_transport], dict(os.environ), None
-    database = folder / "ours.sqlite3"
+    if args.database == "postgresql":
+        database, url = args.database_url, args.database_url
+    else:
+        database = str(folder / "ours.sqlite3")
+        url = f"sqlite+aiosqlite:///{database}"
     env = os.environ | {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": api_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "DATABASE_URL": url,
         "PSEUDONYM_SECRET": SECRET,
         "SURVEYS_DIR": str(survey.parent),
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
+    env.pop("WEBHOOK_URL", None)  # the fake server calls the webhook; nothing to register
+    env.pop("METRICS_PORT", None)
     command = ["-m", "bot", "run"]
+    if args.webhook:
+        command = ["-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--workers", str(args.workers)]
     if args.profile == "pyinstrument":
         suffix = Path(args.profile_out).suffix
         renderer = {".txt": "text", ".html": "html"}.get(suffix, "pyisession")
@@ -757,11 +911,13 @@ def bot_command(
 
 
 async def start_py_spy(pid: int, out: str) -> asyncio.subprocess.Process:
-    """py-spy (not a dependency: `pip install py-spy`) sampling a process, all threads, from
-    outside, so it runs at full speed; raw collapsed stacks."""
+    """py-spy (not a dependency: `pip install py-spy`) sampling a process, all threads and its
+    subprocesses (the workers of `serve --workers N`), from outside, so it runs at full speed;
+    raw collapsed stacks."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     profiler = await asyncio.create_subprocess_exec(
         *(py_spy, "record", "--pid", str(pid), "--rate", "250", "--threads", "--nonblocking"),
+        "--subprocesses",
         *("--format", "raw", "--output", out),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
@@ -790,29 +946,41 @@ async def play(
 
 async def run_bot(name: str, args: argparse.Namespace, folder: Path, survey: Path) -> Run:
     """Start a fake server and one bot, play the respondents, collect the server's records."""
-    port, control_port = free_port(), free_port()
+    port, control_port, bot_port = free_port(), free_port(), free_port()
     api_url, control = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{control_port}"
+    webhook = args.webhook and name == "ours"
     server_log = (folder / f"{name}-fake-server.log").open("wb")
     fake = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "bench.updates", "--serve-fake", "--port", str(port)),
         *("--control-port", str(control_port), "--respondents", str(args.respondents)),
         *("--answers-per-respondent", str(args.answers_per_respondent)),
         *("--think-ms", str(args.think_ms), "--seed", str(args.seed)),
+        *("--webhook-connections", str(args.webhook_connections)),
+        *(("--webhook-url", f"http://127.0.0.1:{bot_port}/telegram/webhook") if webhook else ()),
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=server_log,
     )
-    log = (folder / f"{name}.log").open("wb")
+    log_path = folder / f"{name}.log"
+    log = log_path.open("wb")
+    stored = None
     try:
         await wait_for(f"{control}/status", lambda status: True, fake)
-        command, env, database = bot_command(name, args, folder, survey, api_url)
+        command, env, database = bot_command(name, args, folder, survey, api_url, bot_port)
+        if database is not None and args.database == "postgresql":
+            await fresh_postgresql(database, env, log)
         bot = await asyncio.create_subprocess_exec(
             sys.executable, *command, cwd=ROOT, env=env, stdout=log, stderr=log
         )
         try:
-            polling = await wait_for(
-                f"{control}/status", lambda status: status["get_updates"] > 0, bot
-            )
+            if webhook:
+                await wait_for(f"http://127.0.0.1:{bot_port}/healthz", lambda body: True, bot)
+                await wait_for_workers(log_path, args.workers, bot)
+                ready = await request("GET", f"{control}/status")
+            else:
+                ready = await wait_for(
+                    f"{control}/status", lambda status: status["get_updates"] > 0, bot
+                )
             setup, timed, cpu = await play(name, args, control, bot.pid, fake.pid)
             print(
                 f"{name}: {args.respondents} respondents set up in {setup['seconds']:.1f} s, "
@@ -822,6 +990,11 @@ async def run_bot(name: str, args: argparse.Namespace, folder: Path, survey: Pat
             records = await request("GET", f"{control}/records")
         finally:
             await stop(bot, 900.0 if args.profile else 60.0)  # a profiler writes its report
+        if database is not None:
+            try:
+                stored = await read_stored(database)
+            except (sqlite3.Error, asyncpg.PostgresError, OSError) as error:
+                records["problems"].append(f"database: not checked ({error!r})")
     finally:
         await stop(fake)
         log.close()
@@ -838,11 +1011,26 @@ async def run_bot(name: str, args: argparse.Namespace, folder: Path, survey: Pat
         records["calls"],
         setup["seconds"],
         timed["seconds"],
-        polling["loop"],
+        ready["loop"],
         problems,
-        database,
+        stored,
         cpu,
     )
+
+
+def serving(log: Path) -> int:
+    """How many workers have logged that they serve."""
+    return log.read_text(errors="replace").count("serving on")
+
+
+async def wait_for_workers(log: Path, workers: int, process: asyncio.subprocess.Process) -> None:
+    """Wait until `workers` processes have logged that they serve (each binds the port)."""
+    deadline = time.monotonic() + 120.0
+    while time.monotonic() < deadline and process.returncode is None:
+        if serving(log) >= workers:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{workers} workers did not come up; see {log.name}")
 
 
 def logged_errors(log: Path) -> int:
@@ -918,10 +1106,9 @@ def figures(run: Run) -> Figures:
     )
 
 
-def check_database(run: Run, args: argparse.Namespace) -> tuple[str, list[str]]:
-    """Ours' SQLite file: a processed_updates row per update pushed, and exactly the answer
-    rows the respondents gave (the setup questions and every scale answer with its value)."""
-    assert run.database is not None
+def check_database(run: Run, stored: Stored, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """Ours' database: a processed_updates row per update pushed, and exactly the answer rows
+    the respondents gave (the setup questions and every scale answer with its value)."""
     pseudonyms = Pseudonymizer(SECRET)
     scale = scale_ids(args.answers_per_respondent)
     expected: dict[tuple[str, str], int | None] = {}
@@ -931,12 +1118,7 @@ def check_database(run: Run, args: argparse.Namespace) -> tuple[str, list[str]]:
     for _update, respondent, label, index, value, _pushed, _delivered in run.pushes:
         if label == "answer":
             expected[pseudonyms.of("tg", FIRST_USER + respondent), scale[index]] = value
-    with contextlib.closing(sqlite3.connect(run.database)) as db:
-        processed = {row[0] for row in db.execute("SELECT update_id FROM processed_updates")}
-        rows = db.execute(
-            "SELECT r.pseudonym, a.question_id, a.value_number "
-            "FROM answers a JOIN responses r ON r.id = a.response_id"
-        ).fetchall()
+    processed, rows = stored.processed, stored.answers
     unprocessed = sum(push[0] not in processed for push in run.pushes)
     found = Counter((pseudonym, question) for pseudonym, question, _value in rows)
     duplicated = sum(count > 1 for count in found.values())
@@ -964,6 +1146,12 @@ def check_database(run: Run, args: argparse.Namespace) -> tuple[str, list[str]]:
 def report(run: Run, result: Figures, args: argparse.Namespace) -> bool:
     """Print a run's figures and checks; whether every check passed."""
     ms = result.latencies
+    batching = (
+        "; delivered one by one to the webhook"
+        if args.webhook and run.name == "ours"
+        else f"; answers per getUpdates mean={sum(result.batches) / max(len(result.batches), 1):.1f} "
+        f"max={max(result.batches, default=0)}"
+    )
     print(
         f"{run.name}: answers={result.answers} window={result.window:.2f} s "
         f"answers_per_s={result.answers_per_s:.1f}"
@@ -978,9 +1166,7 @@ def report(run: Run, result: Figures, args: argparse.Namespace) -> bool:
         f"p50={percentile(result.from_push, 50):.1f} "
         f"p99={percentile(result.from_push, 99):.1f}; wait in the queue ms "
         f"p50={percentile(result.queued, 50):.1f} p99={percentile(result.queued, 99):.1f} "
-        f"max={max(result.queued, default=math.nan):.1f}; answers per getUpdates "
-        f"mean={sum(result.batches) / max(len(result.batches), 1):.1f} "
-        f"max={max(result.batches, default=0)}"
+        f"max={max(result.queued, default=math.nan):.1f}" + batching
     )
     cpu = ", ".join(
         f"{who} {1000 * seconds / max(result.answers, 1):.3f}" for who, seconds in run.cpu.items()
@@ -988,11 +1174,8 @@ def report(run: Run, result: Figures, args: argparse.Namespace) -> bool:
     print(f"{run.name}: CPU ms per answer: {cpu}")
     print(f"{run.name}: reply calls per answer {dict(result.calls_per_answer.most_common())}")
     problems = result.problems
-    if run.database is not None:
-        try:
-            summary, found = check_database(run, args)
-        except sqlite3.Error as error:
-            summary, found = "not checked", [f"database: {error}"]
+    if run.stored is not None:
+        summary, found = check_database(run, run.stored, args)
         print(f"{run.name}: database: {summary}")
         problems += Counter(found)
     if problems:
@@ -1019,7 +1202,9 @@ def keep_logs(folder: Path, target: Path) -> None:
 async def main(args: argparse.Namespace) -> int:
     print(
         f"respondents={args.respondents} answers_per_respondent={args.answers_per_respondent} "
-        f"think_ms={args.think_ms:g} seed={args.seed} cores={os.cpu_count()} "
+        f"think_ms={args.think_ms:g} seed={args.seed} database={args.database} "
+        f"transport={f'webhook workers={args.workers}' if args.webhook else 'polling'} "
+        f"cores={os.cpu_count()} "
         f"calibration_ms={calibration_ms():.1f}",
         flush=True,
     )
@@ -1075,6 +1260,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="httpx",
         help="baseline: PTB's default HTTPXRequest (default) or our aiohttp transport",
     )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="ours' database: a fresh SQLite file (default) or PostgreSQL (--database-url), "
+        "emptied and migrated first; the baseline then keeps its state there too",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TEST_DATABASE_URL"),
+        help="PostgreSQL for --database postgresql (default: TEST_DATABASE_URL); its public "
+        "schema is dropped and created again",
+    )
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="ours: `auditbot serve` with the fake server POSTing every update to its webhook "
+        "(default: `auditbot run`, long polling)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="--webhook: `serve --workers N` (default 1)"
+    )
+    parser.add_argument(
+        "--webhook-connections",
+        type=int,
+        default=40,
+        help="--webhook: updates POSTed at once, Telegram's max_connections (default 40)",
+    )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--profile", choices=("py-spy", "pyinstrument", "cprofile"))
     parser.add_argument(
@@ -1089,9 +1302,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--control-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--webhook-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.answers_per_respondent < 1 or args.respondents < 1:
         parser.error("--respondents and --answers-per-respondent must be at least 1")
+    if args.workers < 1 or args.webhook_connections < 1:
+        parser.error("--workers and --webhook-connections must be at least 1")
+    if args.workers > 1 and not args.webhook:
+        parser.error("--workers: only with --webhook (long polling is one process)")
+    if args.workers > 1 and args.database != "postgresql":
+        parser.error("--workers: several workers need --database postgresql")
+    if args.database == "postgresql" and not args.database_url:
+        parser.error("--database postgresql: give --database-url or set TEST_DATABASE_URL")
     return args
 
 
@@ -1104,7 +1326,10 @@ if __name__ == "__main__":
             arguments.think_ms,
             arguments.seed,
         )
+        webhook = None
+        if arguments.webhook_url:
+            webhook = Webhook(arguments.webhook_url, WEBHOOK_SECRET, arguments.webhook_connections)
         with contextlib.suppress(KeyboardInterrupt):
-            uvloop.run(serve_fake(arguments.port, arguments.control_port, load))
+            uvloop.run(serve_fake(arguments.port, arguments.control_port, load, webhook))
     else:
         sys.exit(asyncio.run(main(arguments)))
