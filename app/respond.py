@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
 from app.nominations import taking_nominations
+from app.pipeline import Pipeline
 from app.rounds import reminder_possible
 from app.services import DEFAULT_SURVEY_KEY, Services
 from app.staff import pseudonym_actor
@@ -41,8 +42,6 @@ from conversations.engine import (
 )
 from conversations.notices import last_moment
 from conversations.survey import AnswerValue, Survey, survey_from_dict
-from storage.db import Conflict
-from storage.hotpath import StoredAnswer, StoredResponse
 from storage.models import TELEGRAM, Answer, Response, utcnow
 from storage.uow import UnitOfWork
 
@@ -78,30 +77,31 @@ committed: ContextVar[Callable[[], None] | None] = ContextVar("committed", defau
 async def respond(
     services: Services, identity: Identity, event: ev.Event, language_code: str | None = None
 ) -> Reply:
-    """Handle one event in one transaction; a racing first event of a new respondent is retried.
-    On SQLite an answer inside a survey goes through the batched hot path (bot/hotpath.py)."""
-    reply = await _respond_once(services, identity, event, language_code)
+    """Handle one event through the answer pipeline (app/pipeline.py): stored, then replied."""
+    if services.pipeline is None:
+        services.pipeline = answer_pipeline(services)
+    reply: Reply = await services.pipeline.run(Item(identity, event, language_code))
     if (settle := committed.get()) is not None:
         settle()
     return reply
 
 
-async def _respond_once(
-    services: Services, identity: Identity, event: ev.Event, language_code: str | None
-) -> Reply:
-    if services.batcher is not None and services.batcher.takes(event):
-        reply = await services.batcher.respond(identity, event, language_code)
-        if reply is not None:
-            return reply
-    for attempt in range(3):
-        try:
-            async with services.db.unit_of_work() as uow:
-                return await _respond(services, uow, identity, event, language_code)
-        except Conflict:
-            if attempt == 2:
-                raise
-            log.info("concurrent write for one respondent; retrying the event")
-    raise AssertionError("unreachable")
+@dataclass(frozen=True)
+class Item:
+    """One event on its way through the pipeline."""
+
+    identity: Identity
+    event: ev.Event
+    language_code: str | None
+
+
+def answer_pipeline(services: Services) -> Pipeline:
+    """The process's pipeline: every event of every adapter goes through it."""
+
+    async def decide(uow: UnitOfWork, item: Item) -> Reply:
+        return await _respond(services, uow, item.identity, item.event, item.language_code)
+
+    return Pipeline(services.db.unit_of_work, decide)
 
 
 async def _respond(
@@ -151,7 +151,7 @@ async def load_state(uow: UnitOfWork, pseudonym: str) -> State:
 def _state(
     locale: str | None, consented: bool, progress: Any, response: ResponseState | None
 ) -> State:
-    """The engine's state from stored rows (ORM rows or the hot path's, same attribute names)."""
+    """The engine's state from stored rows."""
     return State(
         stage=progress.stage,
         locale=locale,
@@ -506,7 +506,7 @@ def answer_columns(question_type: str, value: AnswerValue | None) -> dict[str, A
     return columns
 
 
-def answer_value(answer: Answer | StoredAnswer) -> AnswerValue | None:
+def answer_value(answer: Answer) -> AnswerValue | None:
     """The engine's value for a stored answer (None when skipped)."""
     if answer.skipped:
         return None
@@ -518,7 +518,7 @@ def answer_value(answer: Answer | StoredAnswer) -> AnswerValue | None:
 
 
 def _response_state(
-    row: Response | StoredResponse, answers: Iterable[Answer | StoredAnswer]
+    row: Response, answers: Iterable[Answer]
 ) -> ResponseState:
     return ResponseState(
         id=row.id,

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from app.config import ConfigError, Settings
 from app.i18n import Translator
+from app.pipeline import Pipeline
 from conversations.survey import content_hash, load_survey_file, survey_files
 from storage.catalog import DEFAULT_CATALOG, load_catalog, read_catalog
 from storage.db import Database
@@ -54,8 +55,8 @@ class Services:
     translator: Translator
     pseudonyms: Pseudonymizer
     cache: dict[str, Any] = field(default_factory=dict)  # per process: see app/respond.py
+    pipeline: Pipeline | None = None  # made by app/respond.py on the first event
     # Set by the adapters' composition root (bot/startup.py), which this layer does not import:
-    batcher: Any = None  # SQLite: bot/hotpath.py's AnswerBatcher
     health: Any = None  # bot/health.py's Health: background tasks' progress (/healthz)
 
     async def close(self) -> None:

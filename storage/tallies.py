@@ -23,13 +23,14 @@ so answers are counted once, at completion, and subtracted when the response goe
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Select,
     and_,
     case,
@@ -58,6 +59,8 @@ from storage.models import (
 )
 
 ZONE_KEY = "tally_timezone"
+_ZONE = select(AppSetting.value).where(AppSetting.key == ZONE_KEY)
+_T = TypeVar("_T")
 COMPLETED = "completed"
 NO_NUMBER = -(2**31)  # an answer without a number (scales are 1-5)
 NO_OPTION = ""  # an answer without an option
@@ -90,9 +93,9 @@ TALLIED_VALUE_KEY = (
 )
 
 
-def dialect_insert(session: AsyncSession, model: Any) -> Any:
-    """A dialect-specific INSERT that supports ON CONFLICT."""
-    dialect = session.get_bind().dialect.name
+def dialect_insert(bind: AsyncSession | Connection, model: Any) -> Any:
+    """A dialect-specific INSERT that supports ON CONFLICT (for a session or a connection)."""
+    dialect = bind.dialect.name if isinstance(bind, Connection) else bind.get_bind().dialect.name
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
@@ -139,40 +142,41 @@ def counted_answers() -> ColumnElement[bool]:
     )
 
 
-class Tallies:
-    """Keeps the tallies in step with responses and answers; never commits."""
+class TallyCounter:
+    """Keeps the tallies in step with responses and answers, over a synchronous connection
+    inside the caller's transaction (the answer pipeline's writer, or `Tallies` below)."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
-    async def zone(self) -> ZoneInfo | None:
+    def zone(self) -> ZoneInfo | None:
         """The time zone the tallies are counted in; None while they are not counted."""
-        row = await self.session.get(AppSetting, ZONE_KEY)
-        return ZoneInfo(row.value) if row is not None and row.value else None
+        value = self.connection.scalar(_ZONE)
+        return ZoneInfo(value) if value else None
 
-    async def response_added(self, response: Response) -> None:
+    def response_added(self, response: Response) -> None:
         """A response started."""
-        zone = await self.zone()
+        zone = self.zone()
         if zone is not None and counted(response):
-            await self._count_responses(Counter({_response_key(response, zone): 1}))
+            self._count_responses(Counter({_response_key(response, zone): 1}))
 
-    async def status_changed(self, response: Response, before: str) -> None:
+    def status_changed(self, response: Response, before: str) -> None:
         """A response moved from status `before` to its current one (e.g. completed)."""
-        zone = await self.zone()
+        zone = self.zone()
         if zone is None or not counted(response):
             return
         changes = Counter({_response_key(response, zone): 1})
         changes[_response_key(response, zone, before)] -= 1
-        await self._count_responses(changes)
+        self._count_responses(changes)
         if (before == COMPLETED) != (response.status == COMPLETED):
             sign = 1 if response.status == COMPLETED else -1
             period = period_of(response.started_at, zone)
-            await self._count_changes([cell_of(response, zone)])
-            await self._count_answers(Answer.response_id == response.id, period, sign)
+            self._count_changes([cell_of(response, zone)])
+            self._count_answers(Answer.response_id == response.id, period, sign)
             if sign > 0:
-                await self._copy_comments(Answer.response_id == response.id)
+                self._copy_comments(Answer.response_id == response.id)
             else:
-                await self.session.execute(
+                self.connection.execute(
                     delete(MaskedComment).where(
                         MaskedComment.answer_id.in_(
                             select(Answer.id).where(Answer.response_id == response.id)
@@ -180,45 +184,45 @@ class Tallies:
                     )
                 )
 
-    async def responses_removed(self, responses: Sequence[Response]) -> None:
+    def responses_removed(self, responses: Sequence[Response]) -> None:
         """Responses are about to be deleted with their answers (their comments go by cascade)."""
-        zone = await self.zone()
+        zone = self.zone()
         responses = [r for r in responses if counted(r)]
         if zone is None or not responses:
             return
-        await self._count_responses(Counter(_response_key(r, zone) for r in responses), -1)
-        await self._count_changes([cell_of(r, zone) for r in responses if r.status == COMPLETED])
+        self._count_responses(Counter(_response_key(r, zone) for r in responses), -1)
+        self._count_changes([cell_of(r, zone) for r in responses if r.status == COMPLETED])
         for response in sorted(responses, key=lambda r: r.id):
             if response.status == COMPLETED:
                 period = period_of(response.started_at, zone)
-                await self._count_answers(Answer.response_id == response.id, period, -1)
+                self._count_answers(Answer.response_id == response.id, period, -1)
 
-    async def comments_erased(self, answered_before: datetime) -> None:
+    def comments_erased(self, answered_before: datetime) -> None:
         """Free-text answers given before a moment were blanked (retention)."""
-        await self.session.execute(
+        self.connection.execute(
             delete(MaskedComment).where(MaskedComment.answered_at < answered_before)
         )
 
-    async def ensure(self, zone: ZoneInfo) -> bool:
+    def ensure(self, zone: ZoneInfo) -> bool:
         """Recount unless counted in `zone` already; True when recounted. A second process
         starting at the same time waits on the setting's row, then finds the work done."""
-        claim = dialect_insert(self.session, AppSetting).values(key=ZONE_KEY, value="")
-        await self.session.execute(claim.on_conflict_do_nothing())
+        claim = dialect_insert(self.connection, AppSetting).values(key=ZONE_KEY, value="")
+        self.connection.execute(claim.on_conflict_do_nothing())
         locked = select(AppSetting.value).where(AppSetting.key == ZONE_KEY).with_for_update()
-        if await self.session.scalar(locked) == zone.key:
+        if self.connection.scalar(locked) == zone.key:
             return False
-        await self.recount(zone)
+        self.recount(zone)
         return True
 
-    async def recount(self, zone: ZoneInfo) -> None:
+    def recount(self, zone: ZoneInfo) -> None:
         """Rebuild every tally from the raw rows, by local month in `zone`."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self.connection.dialect.name == "postgresql":
             # Writers finish first and wait for us: no response changes between count and commit.
-            await self.session.execute(text("LOCK TABLE responses IN SHARE MODE"))
+            self.connection.execute(text("LOCK TABLE responses IN SHARE MODE"))
         for model in (ResponseTally, AnswerTally, MaskedComment, CellChange):
-            await self.session.execute(delete(model))
+            self.connection.execute(delete(model))
         first, last = (
-            await self.session.execute(
+            self.connection.execute(
                 select(func.min(Response.started_at), func.max(Response.started_at))
             )
         ).one()
@@ -226,19 +230,17 @@ class Tallies:
             in_month = and_(
                 Response.started_at >= start, Response.started_at < end, counted_responses()
             )
-            await self._recount_responses(in_month, period)
+            self._recount_responses(in_month, period)
             done = and_(in_month, Response.status == COMPLETED)
-            await self._count_answers(done, period, 1, upsert=False)
-            await self._copy_comments(done)
-        await self._all_cells_changed()
-        setting = await self.session.get(AppSetting, ZONE_KEY)
-        if setting is None:
-            self.session.add(AppSetting(key=ZONE_KEY, value=zone.key))
-        else:
-            setting.value = zone.key
-        await self.session.flush()
+            self._count_answers(done, period, 1, upsert=False)
+            self._copy_comments(done)
+        self._all_cells_changed()
+        statement = dialect_insert(self.connection, AppSetting).values(key=ZONE_KEY, value=zone.key)
+        self.connection.execute(
+            statement.on_conflict_do_update(index_elements=["key"], set_={"value": zone.key})
+        )
 
-    async def _count_changes(self, cells: Sequence[Cell]) -> None:
+    def _count_changes(self, cells: Sequence[Cell]) -> None:
         """One completed response added to or removed from each cell: the disclosure rule
         publishes a cell's figures again after k of them (storage/published.py)."""
         counts = Counter((c.practice_id, c.round_id, c.period) for c in cells)
@@ -248,15 +250,15 @@ class Tallies:
         ]
         if not rows:
             return
-        statement = dialect_insert(self.session, CellChange).values(rows)
-        await self.session.execute(
+        statement = dialect_insert(self.connection, CellChange).values(rows)
+        self.connection.execute(
             statement.on_conflict_do_update(
                 index_elements=["practice_id", "round_id", "period"],
                 set_={"changes": CellChange.changes + statement.excluded.changes},
             )
         )
 
-    async def _all_cells_changed(self) -> None:
+    def _all_cells_changed(self) -> None:
         """After a recount every cell is checked again: its changes are its completed responses."""
         is_round = ResponseTally.round_id != NO_ROUND
         period = case((is_round, literal(ROUND_PERIOD)), else_=ResponseTally.period)
@@ -268,11 +270,11 @@ class Tallies:
             .group_by(ResponseTally.practice_id, ResponseTally.round_id, period)
             .having(func.sum(ResponseTally.n) > 0)
         )
-        await self.session.execute(
+        self.connection.execute(
             insert(CellChange).from_select(["practice_id", "round_id", "period", "changes"], query)
         )
 
-    async def _recount_responses(self, where: ColumnElement[bool], period: str) -> None:
+    def _recount_responses(self, where: ColumnElement[bool], period: str) -> None:
         query = (
             select(
                 Response.practice_id,
@@ -285,9 +287,9 @@ class Tallies:
             .where(where)
             .group_by(Response.round_id, Response.practice_id, Response.locale, Response.status)
         )
-        await self.session.execute(insert(ResponseTally).from_select([*_RESPONSE_KEY, "n"], query))
+        self.connection.execute(insert(ResponseTally).from_select([*_RESPONSE_KEY, "n"], query))
 
-    async def _count_responses(self, changes: Counter[tuple[Any, ...]], sign: int = 1) -> None:
+    def _count_responses(self, changes: Counter[tuple[Any, ...]], sign: int = 1) -> None:
         """Add response counts, keys in order (PostgreSQL: concurrent writers cannot deadlock)."""
         rows = [
             dict(zip(_RESPONSE_KEY, key, strict=True), n=n * sign)
@@ -296,33 +298,33 @@ class Tallies:
         ]
         if not rows:
             return
-        statement = dialect_insert(self.session, ResponseTally).values(rows)
-        await self.session.execute(
+        statement = dialect_insert(self.connection, ResponseTally).values(rows)
+        self.connection.execute(
             statement.on_conflict_do_update(
                 index_elements=list(_RESPONSE_KEY),
                 set_={"n": ResponseTally.n + statement.excluded.n},
             )
         )
 
-    async def _count_answers(
+    def _count_answers(
         self, where: ColumnElement[bool], period: str, sign: int, *, upsert: bool = True
     ) -> None:
         """Add (or subtract) the value counts of the completed responses matching `where`."""
         query = _answer_groups(where, period, sign)
         if not upsert:
-            await self.session.execute(insert(AnswerTally).from_select([*_ANSWER_KEY, "n"], query))
+            self.connection.execute(insert(AnswerTally).from_select([*_ANSWER_KEY, "n"], query))
             return
-        statement = dialect_insert(self.session, AnswerTally).from_select(
+        statement = dialect_insert(self.connection, AnswerTally).from_select(
             [*_ANSWER_KEY, "n"], query
         )
-        await self.session.execute(
+        self.connection.execute(
             statement.on_conflict_do_update(
                 index_elements=list(_ANSWER_KEY),
                 set_={"n": AnswerTally.n + statement.excluded.n},
             )
         )
 
-    async def _copy_comments(self, where: ColumnElement[bool]) -> None:
+    def _copy_comments(self, where: ColumnElement[bool]) -> None:
         """Store the masked free-text answers of the responses matching `where`."""
         query = (
             select(
@@ -337,9 +339,49 @@ class Tallies:
             .join(Response, Response.id == Answer.response_id)
             .where(where, Answer.value_text.is_not(None))
         )
-        rows = [_masked(row) for row in await self.session.execute(query)]
+        rows = [_masked(row) for row in self.connection.execute(query)]
         if rows:
-            await self.session.execute(insert(MaskedComment), rows)
+            self.connection.execute(insert(MaskedComment), rows)
+
+
+class Tallies:
+    """TallyCounter for the async units of work: the same code, run through the session's
+    connection (each statement then awaits the driver, as every other repository's does)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _run(self, work: Callable[[TallyCounter], _T]) -> _T:
+        await self.session.flush()  # what the session holds is in the rows counted
+        return await self.session.run_sync(lambda sync: work(TallyCounter(sync.connection())))
+
+    async def zone(self) -> ZoneInfo | None:
+        """The time zone the tallies are counted in; None while they are not counted."""
+        return await self._run(TallyCounter.zone)
+
+    async def response_added(self, response: Response) -> None:
+        """A response started."""
+        await self._run(lambda tallies: tallies.response_added(response))
+
+    async def status_changed(self, response: Response, before: str) -> None:
+        """A response moved from status `before` to its current one (e.g. completed)."""
+        await self._run(lambda tallies: tallies.status_changed(response, before))
+
+    async def responses_removed(self, responses: Sequence[Response]) -> None:
+        """Responses are about to be deleted with their answers."""
+        await self._run(lambda tallies: tallies.responses_removed(responses))
+
+    async def comments_erased(self, answered_before: datetime) -> None:
+        """Free-text answers given before a moment were blanked (retention)."""
+        await self._run(lambda tallies: tallies.comments_erased(answered_before))
+
+    async def ensure(self, zone: ZoneInfo) -> bool:
+        """Recount unless counted in `zone` already; True when recounted."""
+        return await self._run(lambda tallies: tallies.ensure(zone))
+
+    async def recount(self, zone: ZoneInfo) -> None:
+        """Rebuild every tally from the raw rows, by local month in `zone`."""
+        await self._run(lambda tallies: tallies.recount(zone))
 
 
 def cell_of(response: Response, zone: ZoneInfo) -> Cell:

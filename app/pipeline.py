@@ -1,0 +1,123 @@
+"""The one answer pipeline: every event is claimed, loaded, decided and applied here, in batches.
+
+Events that arrive while a batch is being written form the next batch, and a batch is one
+transaction with one commit, on SQLite and on PostgreSQL alike: under load one commit serves
+many events, when it is quiet a batch is one event. Each event sits in its own SAVEPOINT, so an
+event that fails (a bug, a unique key lost to another process) is rolled back alone while the
+others commit. A reply is handed back only after its batch has committed, so an adapter never
+confirms an update or answers a person before what they said is stored.
+
+SQLite has one writer connection; with a transaction per event, each event held it across many
+turns of the event loop (every statement is a hop to aiosqlite's thread), and throughput was
+one event per such round. A batch holds it once for everybody waiting (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage.db import Conflict, is_outage
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3  # a first event racing another process for a new respondent's row is retried
+
+Decide = Callable[[UnitOfWork, Any], Awaitable[Any]]
+
+
+@dataclass
+class _Waiting:
+    """One event waiting for a batch, and how its caller learns the outcome."""
+
+    item: Any
+    future: asyncio.Future[Any]
+    attempts: int = 0
+
+
+@dataclass
+class Pipeline:
+    """Runs `decide(uow, item)` for every item in batched transactions, one savepoint each."""
+
+    begin: Callable[[], UnitOfWork]  # a write transaction (Database.unit_of_work)
+    decide: Decide
+    batches: int = 0  # transactions committed (tests and /metrics read it)
+    events: int = 0  # events committed
+    _waiting: list[_Waiting] = field(default_factory=list)
+    _draining: asyncio.Task[None] | None = None
+
+    async def run(self, item: Any) -> Any:
+        """What `decide` returned for this item, once its batch has committed."""
+        waiting = _Waiting(item, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiting)
+        if self._draining is None:
+            self._draining = asyncio.get_running_loop().create_task(self._drain())
+        return await waiting.future
+
+    async def _drain(self) -> None:
+        """Write batches until nobody waits; events arriving meanwhile form the next one."""
+        batch: list[_Waiting] = []
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                await self._write(batch)
+        finally:
+            self._draining = None
+            for waiting in batch + self._waiting:  # cancelled at shutdown: nobody hangs
+                if not waiting.future.done():
+                    waiting.future.cancel()
+
+    async def _write(self, batch: list[_Waiting]) -> None:
+        """One transaction for the batch. When the transaction itself fails, an outage fails
+        every event (nothing is committed, the adapters leave the updates unconfirmed); any
+        other failure of the whole (e.g. a deadlock with another process) writes each event
+        alone, so one cannot take the others down with it."""
+        try:
+            results = await self._transaction(batch)
+        except Exception as error:
+            if is_outage(error) or len(batch) == 1:
+                for waiting in batch:
+                    _settle(waiting, error)
+                return
+            log.warning("a batch failed as a whole (%s); writing its events one by one",
+                        type(error).__name__)
+            for waiting in batch:
+                await self._write([waiting])
+            return
+        self.batches += 1
+        for waiting, result in zip(batch, results, strict=True):
+            if isinstance(result, Conflict) and waiting.attempts < ATTEMPTS - 1:
+                waiting.attempts += 1
+                log.info("concurrent write for one respondent; retrying the event")
+                self._waiting.append(waiting)  # the next batch
+                continue
+            self.events += not isinstance(result, BaseException)
+            _settle(waiting, result)
+
+    async def _transaction(self, batch: list[_Waiting]) -> list[Any]:
+        """Each event in its savepoint; an event's exception is its result, the rest commit."""
+        results: list[Any] = []
+        async with self.begin() as uow:
+            for waiting in batch:
+                try:
+                    async with uow.session.begin_nested():
+                        results.append(await self.decide(uow, waiting.item))
+                except Exception as error:
+                    if is_outage(error):
+                        raise  # the transaction is gone: the batch fails as a whole
+                    results.append(error)
+        return results
+
+
+def _settle(waiting: _Waiting, result: Any) -> None:
+    """Hand the caller its result, or raise the event's exception in the caller."""
+    if waiting.future.done():
+        return
+    if isinstance(result, BaseException):
+        waiting.future.set_exception(result)
+    else:
+        waiting.future.set_result(result)
