@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import Conflict, is_outage
-from storage.uow import UnitOfWork
+from storage.prepared import savepoint
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 3  # a first event racing another process for a new respondent's row is retried
 
-Decide = Callable[[UnitOfWork, Any], Awaitable[Any]]
+Write = Callable[[Callable[[Any], Any]], Awaitable[Any]]  # Database.write
 
 
 @dataclass
@@ -41,10 +41,12 @@ class _Waiting:
 
 @dataclass
 class Pipeline:
-    """Runs `decide(uow, item)` for every item in batched transactions, one savepoint each."""
+    """Runs `decide(connection, context, item)` for every item in batched transactions, one
+    savepoint each; `context` is what `prepare` read before the batch's transaction."""
 
-    begin: Callable[[], UnitOfWork]  # a write transaction (Database.unit_of_work)
-    decide: Decide
+    prepare: Callable[[], Awaitable[Any]]
+    decide: Callable[[Any, Any, Any], Any]
+    write: Write
     batches: int = 0  # transactions committed (tests and /metrics read it)
     events: int = 0  # events committed
     _waiting: list[_Waiting] = field(default_factory=list)
@@ -83,8 +85,10 @@ class Pipeline:
                 for waiting in batch:
                     _settle(waiting, error)
                 return
-            log.warning("a batch failed as a whole (%s); writing its events one by one",
-                        type(error).__name__)
+            log.warning(
+                "a batch failed as a whole (%s); writing its events one by one",
+                type(error).__name__,
+            )
             for waiting in batch:
                 await self._write([waiting])
             return
@@ -100,16 +104,21 @@ class Pipeline:
 
     async def _transaction(self, batch: list[_Waiting]) -> list[Any]:
         """Each event in its savepoint; an event's exception is its result, the rest commit."""
-        results: list[Any] = []
-        async with self.begin() as uow:
+        context = await self.prepare()
+
+        def work(connection: Any) -> list[Any]:
+            results: list[Any] = []
             for waiting in batch:
                 try:
-                    async with uow.session.begin_nested():
-                        results.append(await self.decide(uow, waiting.item))
+                    with savepoint(connection):
+                        results.append(self.decide(connection, context, waiting.item))
                 except Exception as error:
                     if is_outage(error):
                         raise  # the transaction is gone: the batch fails as a whole
                     results.append(error)
+            return results
+
+        results: list[Any] = await self.write(work)
         return results
 
 

@@ -42,6 +42,8 @@ from conversations.engine import (
 )
 from conversations.notices import last_moment
 from conversations.survey import AnswerValue, Survey, survey_from_dict
+from storage import answers
+from storage.answers import Transaction
 from storage.models import TELEGRAM, Answer, Response, utcnow
 from storage.uow import UnitOfWork
 
@@ -96,32 +98,42 @@ class Item:
 
 
 def answer_pipeline(services: Services) -> Pipeline:
-    """The process's pipeline: every event of every adapter goes through it."""
+    """The process's pipeline: every event of every adapter goes through it. Before each
+    batch the catalog is read (when this process's copy is old), outside the transaction."""
 
-    async def decide(uow: UnitOfWork, item: Item) -> Reply:
-        return await _respond(services, uow, item.identity, item.event, item.language_code)
+    async def prepare() -> Catalog:
+        return await catalog_now(services)
 
-    return Pipeline(services.db.unit_of_work, decide)
+    def decide(connection: Transaction, catalog: Catalog, item: Item) -> Reply:
+        return handle_event(services, connection, catalog, item)
+
+    return Pipeline(prepare, decide, services.db.write)
 
 
-async def _respond(
-    services: Services,
-    uow: UnitOfWork,
-    identity: Identity,
-    event: ev.Event,
-    language_code: str | None,
+def handle_event(
+    services: Services, connection: Transaction, catalog: Catalog, item: Item
 ) -> Reply:
-    if identity.update_id is not None and not await uow.updates.claim(identity.update_id):
+    """One event inside the batch's transaction: claim the update, load, decide, apply."""
+    identity, event = item.identity, item.event
+    if identity.update_id is not None and not answers.claim(connection, identity.update_id):
         return Reply(services.translator.default_locale, duplicate=True)
-    state = await load_state(uow, identity.pseudonym)
+    stored = answers.load_state(connection, identity.pseudonym)
+    state = _state(stored)
     if answers_a_question(state, event):
-        world = await load_survey_world(uow, services, identity, state)
+        world = survey_world(services, connection, catalog, state, identity, subscribed=())
+        outcome = engine.handle(state, event, world)
+        if _finishes(state, outcome) and identity.chat_id is not None:
+            # Only the end of a survey asks which cities the chat gets invitations for: read
+            # them then, and decide again (the engine is pure) rather than for every answer.
+            subscribed = answers.cities_of(connection, identity.chat_id)
+            world = survey_world(services, connection, catalog, state, identity, subscribed)
+            outcome = engine.handle(state, event, world)
     else:
-        world = await load_world(uow, services, identity)
-    outcome = engine.handle(state, event, world)
-    await store_outcome(uow, identity, outcome, world, services.settings.tz)
+        world = load_world(services, connection, identity, catalog)
+        outcome = engine.handle(state, event, world)
+    store_outcome(connection, identity, outcome, world, stored, services.settings.tz)
     return Reply(
-        reply_locale(services, state, outcome, language_code), outcome.prompts, outcome.echo
+        reply_locale(services, state, outcome, item.language_code), outcome.prompts, outcome.echo
     )
 
 
@@ -133,29 +145,18 @@ def reply_locale(
     return services.translator.choose_locale(outcome.state.locale or before.locale, language_code)
 
 
-async def load_state(uow: UnitOfWork, pseudonym: str) -> State:
-    """The respondent's state as the engine sees it (a fresh one for a newcomer)."""
-    respondent = await uow.respondents.get(pseudonym)
-    progress = await uow.respondents.progress(pseudonym)
-    if respondent is None or progress is None:
+def _state(stored: answers.StoredState | None) -> State:
+    """The engine's state from the stored rows (a fresh one for a newcomer)."""
+    if stored is None:
         return State(revision=_fresh_revision())
+    progress = stored.progress
     response = None
-    if progress.response_id is not None:
-        row = await uow.responses.get(progress.response_id)
-        if row is not None:
-            answers = await uow.responses.answers([row.id])
-            response = _response_state(row, answers)
-    return _state(respondent.locale, respondent.consent_at is not None, progress, response)
-
-
-def _state(
-    locale: str | None, consented: bool, progress: Any, response: ResponseState | None
-) -> State:
-    """The engine's state from stored rows."""
+    if stored.response is not None:
+        response = _response_state(stored.response, stored.answers)
     return State(
         stage=progress.stage,
-        locale=locale,
-        consented=consented,
+        locale=stored.locale,
+        consented=stored.consent_at is not None,
         city_id=progress.city_id,
         practice_id=progress.practice_id,
         round_id=progress.round_id,
@@ -165,13 +166,13 @@ def _state(
     )
 
 
-# A pause may offer a reminder of the round, which needs the rounds: it takes the general path.
 SURVEY_EVENTS = (ev.Choose, ev.Text, ev.Back, ev.Skip, ev.Done, ev.Unsupported)
 CATALOG_TTL = 30.0  # seconds a process trusts its copy of the catalog
 
 
 def answers_a_question(state: State, event: ev.Event) -> bool:
-    """The hot path: an event inside a survey needs only the catalog and the current survey."""
+    """An event inside a survey needs only the catalog, the current survey and, for the end of
+    the survey, the cities the chat is subscribed to."""
     return (
         state.stage == engine.QUESTION
         and state.response is not None
@@ -180,37 +181,39 @@ def answers_a_question(state: State, event: ev.Event) -> bool:
     )
 
 
-async def load_survey_world(
-    uow: UnitOfWork, services: Services, identity: Identity, state: State
-) -> World:
-    """What answering a question can touch: names, the survey, whether invitations are on."""
-    assert state.response is not None
-    cities, practices = await _catalog(uow, services)
-    survey_id = state.response.survey_id
-    subscribed = await uow.subscriptions.cities_of(identity.chat_id) if identity.chat_id else ()
-    surveys = await _surveys(uow, services, {survey_id})
-    return survey_world(services, identity, (cities, practices), surveys, frozenset(subscribed))
-
-
 def survey_world(
     services: Services,
-    identity: Identity,
+    connection: Transaction,
     catalog: Catalog,
-    surveys: dict[int, Survey],
-    subscribed: frozenset[str],
+    state: State,
+    identity: Identity,
+    subscribed: Iterable[str],
 ) -> World:
-    """The world of an event inside a survey: the catalog and that one survey."""
-    (survey_id,) = surveys
+    """The world of an event inside a survey: the catalog, that one survey and the cities the
+    chat is subscribed to."""
+    assert state.response is not None
+    survey_id = state.response.survey_id
     return World(
         cities=catalog[0],
         practices=catalog[1],
         rounds=(),
-        surveys=surveys,
+        surveys=_surveys(services, connection, {survey_id}),
         default_survey_id=survey_id,
         min_group_size=services.settings.min_group_size,
         can_subscribe=identity.chat_id is not None,
-        subscribed=subscribed,
+        subscribed=frozenset(subscribed),
         nominations_open=_nominations_open(services, identity),
+    )
+
+
+def _finishes(before: State, outcome: Outcome) -> bool:
+    """Whether an event completed the response."""
+    after = outcome.state.response
+    return (
+        after is not None
+        and after.status == "completed"
+        and before.response is not None
+        and before.response.status != "completed"
     )
 
 
@@ -233,51 +236,44 @@ def _fresh_catalog(services: Services) -> Catalog | None:
 
 
 async def catalog_now(services: Services) -> Catalog:
-    """The catalog, read again (without the write lock) only when the copy is old."""
+    """Cities with active practices, and those practices: this process's copy, read again
+    (without the write lock) when it is old."""
     if (catalog := _fresh_catalog(services)) is not None:
         return catalog
     async with services.db.reading() as uow:
-        return await _catalog(uow, services)
-
-
-async def _catalog(uow: UnitOfWork, services: Services) -> Catalog:
-    """Cities with active practices, and those practices (cached, see _fresh_catalog)."""
-    if (catalog := _fresh_catalog(services)) is not None:
-        return catalog
-    practices = [p for p in await uow.catalog.practices(active_only=True)]
-    with_practices = {p.city_id for p in practices}
-    cities = tuple(
-        CityInfo(c.id, c.name) for c in await uow.catalog.cities() if c.id in with_practices
-    )
+        practices = [p for p in await uow.catalog.practices(active_only=True)]
+        with_practices = {p.city_id for p in practices}
+        cities = tuple(
+            CityInfo(c.id, c.name) for c in await uow.catalog.cities() if c.id in with_practices
+        )
+        # refreshed with the catalog: whether a survey's end offers /propose
+        services.cache["nominations_open"] = await taking_nominations(uow, utcnow())
     infos = tuple(PracticeInfo(p.id, p.city_id, p.name, p.description) for p in practices)
     services.cache["catalog"] = (time_module.monotonic() + CATALOG_TTL, cities, infos)
-    # refreshed with the catalog: whether a survey's end offers /propose
-    services.cache["nominations_open"] = await taking_nominations(uow, utcnow())
     return cities, infos
 
 
-async def load_world(uow: UnitOfWork, services: Services, identity: Identity) -> World:
+def load_world(
+    services: Services, connection: Transaction, identity: Identity, catalog: Catalog
+) -> World:
     """The catalog, open rounds, surveys in use and the respondent's own history."""
-    pseudonym = identity.pseudonym
-    cities, practices = await _catalog(uow, services)
     now = utcnow()
-    rounds = await uow.rounds.open_at(now)
-    default = await uow.surveys.latest(DEFAULT_SURVEY_KEY)
+    zone = services.settings.tz
+    rounds = answers.open_rounds(connection, now)
+    default = answers.latest_survey(connection, DEFAULT_SURVEY_KEY)
     if default is None:
         raise RuntimeError(f"the default survey '{DEFAULT_SURVEY_KEY}' is not in the database")
     year_start = datetime.combine(
-        now.astimezone(services.settings.tz).date().replace(month=1, day=1),
-        time(),
-        tzinfo=services.settings.tz,
+        now.astimezone(zone).date().replace(month=1, day=1), time(), tzinfo=zone
     )
-    own = await uow.responses.of_respondent(pseudonym, since=year_start)
+    own = answers.own_responses(connection, identity.pseudonym, year_start)
     unfinished_rows = [r for r in own if r.status == "in_progress"]
-    answers = await uow.responses.answers([r.id for r in unfinished_rows])
+    given = answers.answers_of(connection, [r.id for r in unfinished_rows])
     survey_ids = {default.id, *(r.survey_id for r, _ in rounds), *(r.survey_id for r in own)}
-    zone = services.settings.tz
+    chat = identity.chat_id
     return World(
-        cities=cities,
-        practices=practices,
+        cities=catalog[0],
+        practices=catalog[1],
         rounds=tuple(
             RoundInfo(
                 r.id,
@@ -289,108 +285,147 @@ async def load_world(uow: UnitOfWork, services: Services, identity: Identity) ->
             )
             for r, ids in rounds
         ),
-        surveys=await _surveys(uow, services, survey_ids),
+        surveys=_surveys(services, connection, survey_ids),
         default_survey_id=default.id,
         min_group_size=services.settings.min_group_size,
         unfinished={
             (r.practice_id, r.round_id): _response_state(
-                r, [a for a in answers if a.response_id == r.id]
+                r, [a for a in given if a.response_id == r.id]
             )
             for r in unfinished_rows
         },
         completed=frozenset((r.practice_id, r.round_id) for r in own if r.status == "completed"),
-        can_subscribe=identity.chat_id is not None,
-        subscribed=frozenset(
-            await uow.subscriptions.cities_of(identity.chat_id) if identity.chat_id else ()
-        ),
-        reminders=frozenset(
-            await uow.reminders.rounds_of(identity.chat_id) if identity.chat_id else ()
-        ),
-        results_requests=frozenset(
-            await uow.results_requests.of_chat(identity.chat_id) if identity.chat_id else ()
-        ),
+        can_subscribe=chat is not None,
+        subscribed=frozenset(answers.cities_of(connection, chat) if chat else ()),
+        reminders=frozenset(answers.reminded_rounds(connection, chat) if chat else ()),
+        results_requests=frozenset(answers.results_asked(connection, chat) if chat else ()),
         nominations_open=_nominations_open(services, identity),
     )
 
 
-async def _surveys(uow: UnitOfWork, services: Services, survey_ids: set[int]) -> dict[int, Survey]:
-    """Survey versions by id. A version that responses point at never changes, and versions
-    are only stored at start, so a process keeps each one it has parsed."""
+def _surveys(
+    services: Services, connection: Transaction, survey_ids: set[int]
+) -> dict[int, Survey]:
+    """Survey versions by id, read only when this process has not parsed them yet."""
+    missing = survey_ids - set(_known_surveys(services))
+    definitions = answers.survey_definitions(connection, missing) if missing else {}
+    return _parsed_surveys(services, survey_ids, definitions)
+
+
+def _known_surveys(services: Services) -> dict[int, Survey]:
+    """A version that responses point at never changes, and versions are only stored at start,
+    so a process keeps each one it has parsed."""
     known: dict[int, Survey] = services.cache.setdefault("surveys", {})
-    missing = survey_ids - set(known)
-    for row in await uow.surveys.many(missing) if missing else ():
-        known[row.id] = survey_from_dict(row.definition)
+    return known
+
+
+def _parsed_surveys(
+    services: Services, survey_ids: set[int], definitions: Mapping[int, Any]
+) -> dict[int, Survey]:
+    known = _known_surveys(services)
+    for survey_id, definition in definitions.items():
+        known[survey_id] = survey_from_dict(definition)
     return {survey_id: known[survey_id] for survey_id in survey_ids if survey_id in known}
 
 
-async def store_outcome(
-    uow: UnitOfWork, identity: Identity, outcome: Outcome, world: World, tz: tzinfo = UTC
+def store_outcome(
+    connection: Transaction,
+    identity: Identity,
+    outcome: Outcome,
+    world: World,
+    stored: answers.StoredState | None,
+    tz: tzinfo = UTC,
 ) -> None:
     """Persist the new state and every answer written or removed (`tz`: the configured time
-    zone, in which a reminder request keeps the day it was asked)."""
+    zone, in which a reminder or results request keeps the day it was asked)."""
     if any(isinstance(w, ForgetRespondent) for w in outcome.writes):
-        await forget(uow, identity)
+        forget(connection, identity)
         return
-    for write in outcome.writes:
-        if isinstance(write, Subscribe) and identity.chat_id is not None:
-            await uow.subscriptions.subscribe(identity.chat_id, write.city_id, write.locale)
-        elif isinstance(write, RequestReminder) and identity.chat_id is not None:
-            today = utcnow().astimezone(tz).date()
-            await uow.reminders.request(write.round_id, identity.chat_id, write.locale, today)
-        elif isinstance(write, RequestResults) and identity.chat_id is not None:
-            today = utcnow().astimezone(tz).date()
-            await uow.results_requests.request(
-                write.round_id, write.practice_id, identity.chat_id, write.locale, today
-            )
+    _store_requests(connection, identity, outcome, tz)
     state = outcome.state
-    respondent = await uow.respondents.get(identity.pseudonym)
-    consent_at = respondent.consent_at if respondent else None
+    consent_at = stored.consent_at if stored else None
     if state.consented and consent_at is None:
         consent_at = utcnow()
-    await uow.respondents.save(
-        identity.pseudonym,
-        {"locale": state.locale, "consent_at": consent_at},
-        {
-            "stage": state.stage,
-            "city_id": state.city_id,
-            "practice_id": state.practice_id,
-            "round_id": state.round_id,
-            "page": state.page,
-            "response_id": state.response.id if state.response else None,
-            "revision": state.revision,
-        },
-    )
+    respondent = {"locale": state.locale, "consent_at": consent_at}
+    if stored is None or (stored.locale, stored.consent_at) != (state.locale, consent_at):
+        answers.save_respondent(connection, identity.pseudonym, respondent, new=stored is None)
     response = state.response
-    if response is None:
-        return
-    survey = world.surveys[response.survey_id]
-    if response.id is None:
-        row = await uow.responses.add(
-            round_id=response.round_id,
-            practice_id=response.practice_id,
-            pseudonym=identity.pseudonym,
-            survey_id=response.survey_id,
-            survey_version=await _version(uow, response.survey_id),
-            locale=state.locale or "en",
-            current_question=response.current,
-            channel=identity.channel,
+    response_id = None if response is None else response.id
+    if response is not None and response_id is None:
+        response_id = answers.add_response(
+            connection,
+            {
+                "round_id": response.round_id,
+                "practice_id": response.practice_id,
+                "pseudonym": identity.pseudonym,
+                "survey_id": response.survey_id,
+                "survey_version": answers.survey_version(connection, response.survey_id),
+                "locale": state.locale or "en",
+                "current_question": response.current,
+                "channel": identity.channel,
+            },
         )
-        response.id = row.id
-        await uow.respondents.save(identity.pseudonym, {}, {"response_id": row.id})
+    progress = {
+        "stage": state.stage,
+        "city_id": state.city_id,
+        "practice_id": state.practice_id,
+        "round_id": state.round_id,
+        "page": state.page,
+        "response_id": response_id,
+        "revision": state.revision,
+    }
+    answers.save_progress(connection, identity.pseudonym, progress, new=stored is None)
+    if response is not None and response_id is not None:
+        _store_answers(connection, identity, outcome, world, stored, response_id)
+
+
+def _store_requests(
+    connection: Transaction, identity: Identity, outcome: Outcome, tz: tzinfo
+) -> None:
+    """Subscriptions, reminder and results requests the event asked for (Telegram only)."""
+    chat = identity.chat_id
+    if chat is None:
+        return
+    today = utcnow().astimezone(tz).date()
+    for write in outcome.writes:
+        if isinstance(write, Subscribe):
+            answers.subscribe(connection, chat, write.city_id, write.locale)
+        elif isinstance(write, RequestReminder):
+            answers.request_reminder(connection, write.round_id, chat, write.locale, today)
+        elif isinstance(write, RequestResults):
+            answers.request_results(
+                connection, write.round_id, write.practice_id, chat, write.locale, today
+            )
+
+
+def _store_answers(
+    connection: Transaction,
+    identity: Identity,
+    outcome: Outcome,
+    world: World,
+    stored: answers.StoredState | None,
+    response_id: int,
+) -> None:
+    """The answers written or removed, and the response's status and current question."""
+    response = outcome.state.response
+    assert response is not None
+    survey = world.surveys[response.survey_id]
     for write in outcome.writes:
         if isinstance(write, SaveAnswer):
             kind = survey.question(write.question_id).type
-            await uow.responses.save_answer(
-                response.id, write.question_id, answer_columns(kind, write.value)
-            )
+            columns = answer_columns(kind, write.value)
+            answers.save_answer(connection, response_id, write.question_id, columns)
         elif isinstance(write, DeleteAnswers):
-            await uow.responses.delete_answers(response.id, write.question_ids)
+            answers.delete_answers(connection, response_id, write.question_ids)
     completed = response.status == "completed"
     if completed and response.round_id is not None and identity.chat_id is not None:
-        await uow.reminders.remove(response.round_id, identity.chat_id)  # no longer needed
-    await uow.responses.update(
-        response.id, status=response.status, current_question=response.current
-    )
+        answers.remove_reminder(connection, response.round_id, identity.chat_id)  # not needed
+    before = None  # a response the event moved to: its status is read
+    if response.id is None:
+        before = "in_progress"  # just started
+    elif stored is not None and stored.response is not None and stored.response.id == response_id:
+        before = stored.response.status
+    answers.update_response(connection, response_id, response.status, response.current, before)
 
 
 async def my_data(services: Services, identity: Identity, language_code: str | None) -> Reply:
@@ -433,7 +468,12 @@ async def _own_responses(
     """A person's responses with their answers in survey order, oldest first."""
     rows = sorted(own, key=lambda r: (r.started_at, r.id))
     answers = await uow.responses.answers([r.id for r in rows])
-    surveys = await _surveys(uow, services, {r.survey_id for r in rows})
+    wanted = {r.survey_id for r in rows}
+    missing = wanted - set(_known_surveys(services))
+    definitions = (
+        {row.id: row.definition for row in await uow.surveys.many(missing)} if missing else {}
+    )
+    surveys = _parsed_surveys(services, wanted, definitions)
     practices = {p.id: p for p in await uow.catalog.practices()}
     result = []
     for row in rows:
@@ -464,26 +504,17 @@ async def stop_invitations(services: Services, identity: Identity) -> int:
         return stopped + await uow.reminders.forget_chat(identity.chat_id)
 
 
-async def forget(uow: UnitOfWork, identity: Identity) -> None:
+def forget(connection: Transaction, identity: Identity) -> None:
     """Erase everything stored about a person (/delete): respondent, progress, responses and
     answers (with their counts, masked comments and moderation), subscriptions, reminders
     and results asked for, every message queued or kept for their chat (a queued one is then never sent:
     the sender claims only rows that still exist), and the audit lines about their refused
     commands. Scheduled reports keep no files, so none holds their comments (app/reports.py);
     published figures of closed rounds are aggregates of k or more and stay (docs/privacy.md)."""
-    await uow.respondents.forget(identity.pseudonym)
-    await uow.audit_log.forget_actor(pseudonym_actor(identity.pseudonym))
+    answers.forget_respondent(connection, identity.pseudonym)
+    answers.forget_actor(connection, pseudonym_actor(identity.pseudonym))
     if identity.chat_id is not None:
-        await uow.subscriptions.forget_chat(identity.chat_id)
-        await uow.reminders.forget_chat(identity.chat_id)
-        await uow.results_requests.forget_chat(identity.chat_id)
-        await uow.outbox.forget_chat(identity.chat_id)
-
-
-async def _version(uow: UnitOfWork, survey_id: int) -> int:
-    survey = await uow.surveys.get(survey_id)
-    assert survey is not None
-    return survey.version
+        answers.forget_chat(connection, identity.chat_id)
 
 
 def answer_columns(question_type: str, value: AnswerValue | None) -> dict[str, Any]:
@@ -517,9 +548,7 @@ def answer_value(answer: Answer) -> AnswerValue | None:
     return answer.value_option if answer.value_option is not None else answer.value_text
 
 
-def _response_state(
-    row: Response, answers: Iterable[Answer]
-) -> ResponseState:
+def _response_state(row: Response, answers: Iterable[Answer]) -> ResponseState:
     return ResponseState(
         id=row.id,
         survey_id=row.survey_id,

@@ -3,21 +3,23 @@ as the database being away."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import socket
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -39,6 +41,7 @@ SQLITE_OUTAGES = (
 NETWORK_ERRNOS = frozenset(
     {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.ETIMEDOUT, errno.EHOSTDOWN}
 )
+T = TypeVar("T")
 CONNECT_TIMEOUT = 5.0  # seconds; a server that does not answer is away, not slow
 
 
@@ -111,6 +114,12 @@ class Database:
             _create_engine(url, echo=echo, writer=False) if self.is_sqlite else self.engine
         )
         self.read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+        # SQLite: the answer pipeline's writer, a synchronous connection on a thread of its own
+        # (see write).
+        self._writer: Engine | None = _create_sync_writer(url) if self.is_sqlite else None
+        self._writer_thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if self._writer else None
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -120,6 +129,23 @@ class Database:
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work: one session, one transaction, committed on clean exit."""
         return UnitOfWork(self.sessions)
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one write transaction over a synchronous connection (the answer
+        pipeline, storage/answers.py). PostgreSQL: through the async connection's run_sync.
+        SQLite: on the writer's own thread, so a whole batch is one hop from the event loop;
+        through aiosqlite every statement would be a hop of its own and wait for a turn of
+        the loop while holding SQLite's single write lock."""
+        if self._writer is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_thread, self._write_here, work)
+
+    def _write_here(self, work: Callable[[Connection], T]) -> T:
+        assert self._writer is not None
+        with self._writer.begin() as connection:
+            return work(connection)
 
     def reading(self) -> UnitOfWork:
         """A unit of work for reading only (SQLite: without the write lock)."""
@@ -200,6 +226,10 @@ class Database:
         await self.engine.dispose()
         if self.reader is not self.engine:
             await self.reader.dispose()
+        if self._writer is not None and self._writer_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                self._writer_thread, self._writer.dispose
+            )
 
 
 def where(url: URL) -> str:
@@ -239,6 +269,24 @@ def _create_engine(url: str, *, echo: bool, writer: bool = True) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy))
         event.listen(engine.sync_engine, "begin", _begin_immediate if writer else _begin_deferred)
+    return engine
+
+
+def _create_sync_writer(url: str) -> Engine:
+    """SQLite's synchronous writer (pysqlite) for Database.write: the same file, pragmas, busy
+    timeout and BEGIN IMMEDIATE as the async writer; one connection, used on one thread."""
+    parsed = make_url(url)
+    busy = float(parsed.query.get("timeout", 30))  # type: ignore[arg-type]
+    parsed = parsed.difference_update_query(["timeout"]).set(drivername="sqlite+pysqlite")
+    engine = create_engine(
+        parsed,
+        hide_parameters=True,
+        connect_args={"timeout": busy, "check_same_thread": False},  # disposed from the loop
+        pool_size=1,
+        max_overflow=0,
+    )
+    event.listen(engine, "connect", partial(_sqlite_pragmas, busy))
+    event.listen(engine, "begin", _begin_immediate)
     return engine
 
 
