@@ -198,7 +198,7 @@ async def _store_response(
         {"locale": submission.locale, "consent_at": submission.started_at},
         {"stage": "finished"},
     )
-    response = await uow.responses.add(
+    response_id = await uow.responses.add(
         round_id=round_id,
         practice_id=submission.practice_id,
         pseudonym=pseudonym,
@@ -213,7 +213,7 @@ async def _store_response(
         kind = survey.question(question_id).type
         if kind == "text" and isinstance(value, str):
             value = mask_contacts(value)
-        await uow.responses.save_answer(response.id, question_id, answer_columns(kind, value))
+        await uow.responses.save_answer(response_id, question_id, answer_columns(kind, value))
     await uow.responses.update(
-        response.id, status="completed", completed_at=submission.submitted_at
+        response_id, status="completed", completed_at=submission.submitted_at
     )

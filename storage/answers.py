@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, delete, or_, select, update
@@ -23,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.models import (
+    TELEGRAM,
     Answer,
     AuditLog,
     OutboxMessage,
@@ -250,6 +252,8 @@ def _upserts(dialect: str) -> dict[str, Any]:
 
 
 ANSWER_VALUES = ("value_number", "value_option", "value_options", "value_text", "skipped")
+RESPONDENT_VALUES = {"locale", "consent_at"}
+PROGRESS_VALUES = {"stage", "city_id", "practice_id", "round_id", "page", "response_id", "revision"}
 _SAVE_PROGRESS = (
     update(P)
     .where(P.c.pseudonym == bindparam("who"))
@@ -307,35 +311,21 @@ def save_progress(
     """Create (`new`) or update where a respondent is in the conversation."""
     if new:
         connection.execute(P.insert(), {"pseudonym": pseudonym, **values})
-    else:
+    elif set(values) == PROGRESS_VALUES:
         change(connection, _SAVE_PROGRESS, {"who": pseudonym, "updated_at": utcnow(), **values})
+    elif values:
+        statement = update(P).where(P.c.pseudonym == pseudonym)
+        connection.execute(statement.values({**values, "updated_at": utcnow()}))
 
 
 def add_response(connection: Connection, values: dict[str, Any]) -> int:
     """Start a response; its id. The tallies count it."""
     now = utcnow()
-    row = {"status": "in_progress", "started_at": now, "updated_at": now, **values}
-    response_id = connection.execute(S.insert().returning(S.c.id), row).scalar_one()
-    TallyCounter(connection).response_added(_Started(id=response_id, **row))
-    return int(response_id)
-
-
-@dataclass(frozen=True)
-class _Started:
-    """A response just inserted, as the tallies read it."""
-
-    id: int
-    round_id: int | None
-    practice_id: str
-    pseudonym: str
-    survey_id: int
-    survey_version: int
-    locale: str
-    current_question: str | None
-    channel: str
-    status: str
-    started_at: datetime
-    updated_at: datetime
+    row = {"status": "in_progress", "channel": TELEGRAM, "started_at": now, "updated_at": now}
+    row |= values
+    response_id = int(connection.execute(S.insert().returning(S.c.id), row).scalar_one())
+    TallyCounter(connection).response_added(SimpleNamespace(id=response_id, **row))  # type: ignore[arg-type]
+    return response_id
 
 
 def save_answer(connection: Connection, response_id: int, question_id: str, values: dict) -> None:
@@ -358,18 +348,22 @@ def update_response(
     status: str,
     current: str | None,
     before: str | None,
+    *,
+    completed_at: datetime | None = None,
 ) -> None:
     """A response's status and current question. Completion is stamped once: a later event
     (e.g. asking for invitations after finishing) must not move it next to the time of a row
-    that holds the raw chat id (docs/privacy.md). The tallies follow a change of status from
-    `before` (None: read it first)."""
+    that holds the raw chat id (docs/privacy.md); `completed_at`: when, if not now (an
+    interview imported later). The tallies follow a change of status from `before` (None: read
+    it first)."""
     if before is None:
         before = connection.scalar(select(S.c.status).where(S.c.id == response_id))
     now = utcnow()
     values = {"response": response_id, "status": status, "current_question": current}
     change(connection, _SAVE_RESPONSE, {**values, "updated_at": now})
     if status == "completed":
-        connection.execute(_COMPLETE_RESPONSE, {"response": response_id, "completed_at": now})
+        stamp = {"response": response_id, "completed_at": completed_at or now}
+        connection.execute(_COMPLETE_RESPONSE, stamp)
     if status != before:
         row = connection.execute(select(S).where(S.c.id == response_id)).one()
         TallyCounter(connection).status_changed(row, before)  # type: ignore[arg-type]

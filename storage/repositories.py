@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import answers
 from storage.models import (
     Answer,
     AppSetting,
@@ -35,6 +36,9 @@ from storage.models import (
 )
 from storage.tallies import Tallies, counted_responses, dialect_insert
 
+_T = TypeVar("_T")
+_KNOWN = select(Respondent.pseudonym).where(Respondent.pseudonym == bindparam("pseudonym"))
+
 # Serial ids are PostgreSQL `integer`s: a larger number names no row (and would fail there).
 MAX_SERIAL = 2**31 - 1
 
@@ -52,6 +56,12 @@ def telegram_id(number: int) -> bool:
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def _store(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run one of storage/answers.py's functions (the answer pipeline's store, written
+        once) in this session's transaction, after what the session holds is flushed."""
+        await self.session.flush()
+        return await self.session.run_sync(lambda sync: work(sync.connection(), *args, **kwargs))
 
     def _insert(self, model: Any) -> Any:
         """A dialect-specific INSERT that supports ON CONFLICT."""
@@ -183,23 +193,6 @@ class RoundRepository(_Repository):
         )
         return list((await self.session.scalars(query)).all())
 
-    async def open_at(self, moment: datetime) -> Sequence[tuple[Round, list[str]]]:
-        """Rounds open at a moment, each with its practice ids."""
-        query = select(Round).where(
-            Round.status == "open", Round.opens_at <= moment, Round.closes_at > moment
-        )
-        rounds = (await self.session.scalars(query)).all()
-        if not rounds:
-            return []
-        links = (
-            await self.session.execute(
-                select(RoundPractice.round_id, RoundPractice.practice_id).where(
-                    RoundPractice.round_id.in_([r.id for r in rounds])
-                )
-            )
-        ).all()
-        return [(r, [p for rid, p in links if rid == r.id]) for r in rounds]
-
     async def overlapping(
         self, city_id: str, opens_at: datetime, closes_at: datetime
     ) -> Round | None:
@@ -313,32 +306,14 @@ class RespondentRepository(_Repository):
     async def save(
         self, pseudonym: str, respondent: dict[str, Any], progress: dict[str, Any]
     ) -> None:
-        """Create or update the respondent and their progress."""
-        row = await self.get(pseudonym)
-        if row is None:
-            self.session.add(Respondent(pseudonym=pseudonym, **respondent))
-            await self.session.flush()
-        else:
-            for name, value in respondent.items():
-                setattr(row, name, value)
-        state = await self.session.get(Progress, pseudonym)
-        if state is None:
-            self.session.add(Progress(pseudonym=pseudonym, **progress))
-        else:
-            for name, value in progress.items():
-                setattr(state, name, value)
-            state.updated_at = utcnow()
-        await self.session.flush()
+        """Create or update the respondent and their progress (storage/answers.py)."""
+        new = await self.session.scalar(_KNOWN, {"pseudonym": pseudonym}) is None
+        await self._store(answers.save_respondent, pseudonym, respondent, new=new)
+        await self._store(answers.save_progress, pseudonym, progress, new=new)
 
     async def forget(self, pseudonym: str) -> None:
         """Erase the respondent with their progress, responses and answers."""
-        own = select(Response).where(Response.pseudonym == pseudonym)
-        await Tallies(self.session).responses_removed((await self.session.scalars(own)).all())
-        response_ids = select(Response.id).where(Response.pseudonym == pseudonym)
-        await self.session.execute(delete(Answer).where(Answer.response_id.in_(response_ids)))
-        await self.session.execute(delete(Response).where(Response.pseudonym == pseudonym))
-        await self.session.execute(delete(Progress).where(Progress.pseudonym == pseudonym))
-        await self.session.execute(delete(Respondent).where(Respondent.pseudonym == pseudonym))
+        await self._store(answers.forget_respondent, pseudonym)
 
 
 class ResponseRepository(_Repository):
@@ -348,46 +323,41 @@ class ResponseRepository(_Repository):
         """One response."""
         return await self.session.get(Response, response_id) if serial(response_id) else None
 
-    async def add(self, **values: Any) -> Response:
-        """Start a response."""
-        response = Response(**values)
-        self.session.add(response)
-        await self.session.flush()
-        await Tallies(self.session).response_added(response)
-        return response
+    async def add(self, **values: Any) -> int:
+        """Start a response (the tallies count it); its id."""
+        return int(await self._store(answers.add_response, values))
 
-    async def update(self, response_id: int, **values: Any) -> None:
-        """Change a response's status or current question. The tallies follow the status; what
-        else they count by (round, practice, survey, language, start) never changes."""
-        response = await self.session.get(Response, response_id)
-        assert response is not None
-        before = response.status
-        for name, value in values.items():
-            if name != "completed_at" or response.completed_at is None:  # set once: see below
-                setattr(response, name, value)
-        if response.status == "completed" and response.completed_at is None:
-            # Once: a later event (e.g. asking for invitations after finishing) must not move
-            # it next to the time of a row that holds the raw chat id (docs/privacy.md).
-            response.completed_at = utcnow()
-        response.updated_at = utcnow()
-        if response.status != before:
-            await self.session.flush()
-            await Tallies(self.session).status_changed(response, before)
-
-    async def answers(self, response_ids: Sequence[int]) -> Sequence[Answer]:
-        """The answers of some responses."""
-        if not response_ids:
-            return []
-        query = select(Answer).where(Answer.response_id.in_(response_ids))
-        return (await self.session.scalars(query)).all()
-
-    async def of_respondent(self, pseudonym: str, *, since: datetime) -> Sequence[Response]:
-        """A respondent's responses: all round ones, and always-on ones started since a date."""
-        query = select(Response).where(
-            Response.pseudonym == pseudonym,
-            or_(Response.round_id.is_not(None), Response.started_at >= since),
+    async def update(
+        self,
+        response_id: int,
+        *,
+        status: str,
+        current_question: str | None = None,
+        completed_at: datetime | None = None,
+    ) -> None:
+        """Change a response's status (its current question stays unless given); the tallies
+        follow the status (storage/answers.py)."""
+        if current_question is None:
+            current_question = await self.session.scalar(
+                select(Response.current_question).where(Response.id == response_id)
+            )
+        await self._store(
+            answers.update_response,
+            response_id,
+            status,
+            current_question,
+            None,
+            completed_at=completed_at,
         )
-        return (await self.session.scalars(query)).all()
+
+    async def answers(self, response_ids: Sequence[int]) -> Sequence[Any]:
+        """The answers of some responses (rows with the answers' column names)."""
+        return await self._store(answers.answers_of, list(response_ids))
+
+    async def of_respondent(self, pseudonym: str, *, since: datetime) -> Sequence[Any]:
+        """A respondent's responses (rows): all round ones, and always-on ones started since a
+        date."""
+        return await self._store(answers.own_responses, pseudonym, since)
 
     async def statuses_in_round(self, round_id: int, pseudonyms: Sequence[str]) -> dict[str, str]:
         """For each pseudonym that answered in a round: 'completed' or 'in_progress'."""
@@ -404,30 +374,7 @@ class ResponseRepository(_Repository):
 
     async def save_answer(self, response_id: int, question_id: str, values: dict[str, Any]) -> None:
         """Store or replace one answer (a second press on the same question replaces, never adds)."""
-        row = {
-            "response_id": response_id,
-            "question_id": question_id,
-            "answered_at": utcnow(),
-            **values,
-        }
-        statement = self._insert(Answer).values(**row)
-        statement = statement.on_conflict_do_update(
-            index_elements=[Answer.response_id, Answer.question_id],
-            set_={
-                name: statement.excluded[name]
-                for name in row
-                if name not in ("response_id", "question_id")
-            },
-        )
-        await self.session.execute(statement)
-
-    async def delete_answers(self, response_id: int, question_ids: Sequence[str]) -> None:
-        """Remove answers that the respondent's path no longer includes."""
-        await self.session.execute(
-            delete(Answer).where(
-                and_(Answer.response_id == response_id, Answer.question_id.in_(question_ids))
-            )
-        )
+        await self._store(answers.save_answer, response_id, question_id, values)
 
     async def delete_unfinished(
         self, round_closed_before: datetime, untouched_before: datetime
@@ -478,26 +425,11 @@ class SubscriptionRepository(_Repository):
 
     async def subscribe(self, chat_id: int, city_id: str, locale: str) -> None:
         """Opt a chat in to invitations for a city (again, if it had opted out)."""
-        statement = self._insert(Subscription).values(
-            chat_id=chat_id,
-            city_id=city_id,
-            locale=locale,
-            opted_in=True,
-            blocked=False,
-            subscribed_on=utcnow().date(),  # the day only: see Subscription
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[Subscription.chat_id, Subscription.city_id],
-            set_={"locale": locale, "opted_in": True, "blocked": False},
-        )
-        await self.session.execute(statement)
+        await self._store(answers.subscribe, chat_id, city_id, locale)
 
     async def cities_of(self, chat_id: int) -> list[str]:
         """The cities a chat is opted in to."""
-        query = select(Subscription.city_id).where(
-            Subscription.chat_id == chat_id, Subscription.opted_in.is_(True)
-        )
-        return list((await self.session.scalars(query)).all())
+        return await self._store(answers.cities_of, chat_id)
 
     async def reachable_in(self, city_id: str) -> Sequence[tuple[int, str]]:
         """(chat id, locale) of every opted-in, not blocked subscriber of a city."""
@@ -559,34 +491,13 @@ class SubscriptionRepository(_Repository):
             update(Subscription).where(Subscription.chat_id == chat_id).values(blocked=True)
         )
 
-    async def forget_chat(self, chat_id: int) -> None:
-        """Remove every subscription of a chat."""
-        await self.session.execute(delete(Subscription).where(Subscription.chat_id == chat_id))
-
 
 class ReminderRepository(_Repository):
     """Reminders people asked for when pausing a survey of a round (raw chat ids, no times)."""
 
-    async def request(self, round_id: int, chat_id: int, locale: str, asked_on: date) -> None:
-        """Remember that a chat wants one reminder before a round closes."""
-        statement = self._insert(ReminderRequest).values(
-            round_id=round_id, chat_id=chat_id, locale=locale, asked_on=asked_on
-        )
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[ReminderRequest.round_id, ReminderRequest.chat_id],
-                set_={"locale": locale},
-            )
-        )
-
     async def rounds_of(self, chat_id: int) -> list[int]:
         """The rounds a chat asked to be reminded of, in round order (/mydata lists them)."""
-        query = (
-            select(ReminderRequest.round_id)
-            .where(ReminderRequest.chat_id == chat_id)
-            .order_by(ReminderRequest.round_id)
-        )
-        return list((await self.session.scalars(query)).all())
+        return await self._store(answers.reminded_rounds, chat_id)
 
     async def of_open_rounds(self) -> Sequence[tuple[ReminderRequest, Round]]:
         """Every request of a round that is open, with its round."""
@@ -600,11 +511,7 @@ class ReminderRepository(_Repository):
 
     async def remove(self, round_id: int, chat_id: int) -> None:
         """Forget one request (its reminder is queued, or the survey is finished)."""
-        await self.session.execute(
-            delete(ReminderRequest).where(
-                ReminderRequest.round_id == round_id, ReminderRequest.chat_id == chat_id
-            )
-        )
+        await self._store(answers.remove_reminder, round_id, chat_id)
 
     async def forget_round(self, round_id: int) -> None:
         """Forget every request of a round (it closed)."""
@@ -624,36 +531,9 @@ class ResultsRequestRepository(_Repository):
     """People who asked, at the end of a survey, for a practice's final results (raw chat ids,
     no times)."""
 
-    async def request(
-        self, round_id: int, practice_id: str, chat_id: int, locale: str, asked_on: date
-    ) -> None:
-        """Remember that a chat wants a practice's results when its round's figures are final."""
-        statement = self._insert(ResultsRequest).values(
-            round_id=round_id,
-            practice_id=practice_id,
-            chat_id=chat_id,
-            locale=locale,
-            asked_on=asked_on,
-        )
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[
-                    ResultsRequest.round_id,
-                    ResultsRequest.practice_id,
-                    ResultsRequest.chat_id,
-                ],
-                set_={"locale": locale},
-            )
-        )
-
     async def of_chat(self, chat_id: int) -> list[tuple[int, str]]:
         """(round, practice) of every request of a chat, in that order (/mydata lists them)."""
-        query = (
-            select(ResultsRequest.round_id, ResultsRequest.practice_id)
-            .where(ResultsRequest.chat_id == chat_id)
-            .order_by(ResultsRequest.round_id, ResultsRequest.practice_id)
-        )
-        return [(r, p) for r, p in (await self.session.execute(query)).all()]
+        return await self._store(answers.results_asked, chat_id)
 
     async def of_round(self, round_id: int) -> Sequence[ResultsRequest]:
         """Every request of a round, in key order."""
@@ -756,10 +636,6 @@ class AuditLogRepository(_Repository):
             )
         )
         await self.session.flush()
-
-    async def forget_actor(self, actor: str) -> None:
-        """Erase every line about one actor (a person who sent /delete)."""
-        await self.session.execute(delete(AuditLog).where(AuditLog.actor == actor))
 
     async def prune(self, before: datetime) -> int:
         """Forget lines older than a moment; how many."""
@@ -876,10 +752,6 @@ class OutboxRepository(_Repository):
             .values(status="cancelled", error="stopped: the person sent /stop", **_done_times(None))
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
-
-    async def forget_chat(self, chat_id: int) -> None:
-        """Erase every message of a chat, whatever its status (/delete)."""
-        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.chat_id == chat_id))
 
     async def prune(self, before: datetime) -> int:
         """Forget messages that were done with (sent, cancelled, failed, blocked) before a
@@ -1021,10 +893,4 @@ class UpdateLog(_Repository):
 
     async def claim(self, update_id: int) -> bool:
         """Record an update id; False when it was recorded before (a duplicate)."""
-        statement = (
-            self._insert(ProcessedUpdate)
-            .values(update_id=update_id, processed_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-        result = await self.session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return await self._store(answers.claim, update_id)

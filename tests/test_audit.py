@@ -44,7 +44,7 @@ async def add_response(
         await uow.respondents.save(
             pseudonym, {"locale": locale, "consent_at": utcnow()}, {"stage": "finished"}
         )
-        response = await uow.responses.add(
+        response_id = await uow.responses.add(
             round_id=round_id,
             practice_id=practice,
             pseudonym=pseudonym,
@@ -54,10 +54,10 @@ async def add_response(
         )
         for question, value in answers.items():
             await uow.responses.save_answer(
-                response.id, question, answer_columns(TYPES[question], value)
+                response_id, question, answer_columns(TYPES[question], value)
             )
         if status == "completed":
-            await uow.responses.update(response.id, status=status, completed_at=utcnow())
+            await uow.responses.update(response_id, status=status, completed_at=utcnow())
 
 
 def person(

@@ -1,16 +1,16 @@
 """The answer pipeline against the pure engine: several people's random conversations go through
-app/respond.py (on SQLite with the batched hot path, and on PostgreSQL), and every reply and
+app/respond.py and app/pipeline.py (batched, on SQLite and on PostgreSQL), and every reply and
 every stored row must be what conversations/engine.py decides on in-memory tables.
 
 The model below keeps each person's rows (respondent, progress, responses, answers,
 subscriptions, reminders, results asked for) as plain data, builds the World the engine should
 see from them and from the catalog the test created, runs `engine.handle`, and applies the
 outcome's writes as the storage contract says. People act concurrently (one event each per
-tick, fired with asyncio.gather), so on SQLite a batch of the hot path holds several events.
+tick, fired with asyncio.gather), so a batch of the pipeline holds several events.
 
 The model always gives the engine the whole World (rounds, own history, subscriptions, …),
 also where the pipeline loads less for an answer inside a survey (app/respond.py's
-survey_world, the hot path): so the test also checks that the smaller world decides the same.
+survey_world): so the test also checks that the smaller world decides the same.
 """
 
 from __future__ import annotations
