@@ -44,7 +44,7 @@ from conversations.notices import last_moment
 from conversations.survey import AnswerValue, Survey, survey_from_dict
 from storage import answers
 from storage.answers import Transaction
-from storage.models import TELEGRAM, Answer, Response, utcnow
+from storage.models import TELEGRAM, Response, utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -537,7 +537,7 @@ def answer_columns(question_type: str, value: AnswerValue | None) -> dict[str, A
     return columns
 
 
-def answer_value(answer: Answer) -> AnswerValue | None:
+def answer_value(answer: Any) -> AnswerValue | None:
     """The engine's value for a stored answer (None when skipped)."""
     if answer.skipped:
         return None
@@ -548,7 +548,8 @@ def answer_value(answer: Answer) -> AnswerValue | None:
     return answer.value_option if answer.value_option is not None else answer.value_text
 
 
-def _response_state(row: Response, answers: Iterable[Answer]) -> ResponseState:
+def _response_state(row: Any, answers: Iterable[Any]) -> ResponseState:
+    """A stored response (a row with the model's column names) and its answers for the engine."""
     return ResponseState(
         id=row.id,
         survey_id=row.survey_id,

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -47,10 +47,10 @@ from storage.tallies import TallyCounter
 # layers above name it without importing SQLAlchemy).
 Transaction = Connection
 
-R = Respondent.__table__
-P = Progress.__table__
-S = Response.__table__
-A = Answer.__table__
+R = cast(Table, Respondent.__table__)
+P = cast(Table, Progress.__table__)
+S = cast(Table, Response.__table__)
+A = cast(Table, Answer.__table__)
 
 # --- reading --------------------------------------------------------------------------------
 
@@ -107,9 +107,9 @@ class StoredState:
 
     locale: str | None
     consent_at: datetime | None
-    progress: Row[Any]
-    response: Row[Any] | None
-    answers: Sequence[Row[Any]]
+    progress: Any
+    response: Any | None
+    answers: Sequence[Any]
 
 
 def load_state(connection: Connection, pseudonym: str) -> StoredState | None:
@@ -120,7 +120,7 @@ def load_state(connection: Connection, pseudonym: str) -> StoredState | None:
         return None
     row = rows[0]
     response = None
-    answers: Sequence[Row[Any]] = ()
+    answers: Sequence[Any] = ()
     if row.id is not None:
         response = _ResponseRow(
             row.id,
@@ -131,7 +131,7 @@ def load_state(connection: Connection, pseudonym: str) -> StoredState | None:
             row.status,
         )
         answers = fetch(connection, _ANSWERS_OF_ONE, {"response_id": row.id})
-    return StoredState(row.locale, row.consent_at, row, response, answers)  # type: ignore[arg-type]
+    return StoredState(row.locale, row.consent_at, row, response, answers)
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class _ResponseRow:
     status: str
 
 
-def answers_of(connection: Connection, response_ids: Sequence[int]) -> Sequence[Row[Any]]:
+def answers_of(connection: Connection, response_ids: Sequence[int]) -> Sequence[Any]:
     """The answers of some responses."""
     if not response_ids:
         return []
@@ -154,7 +154,7 @@ def answers_of(connection: Connection, response_ids: Sequence[int]) -> Sequence[
     return connection.execute(query).all()
 
 
-def own_responses(connection: Connection, pseudonym: str, since: datetime) -> Sequence[Row[Any]]:
+def own_responses(connection: Connection, pseudonym: str, since: datetime) -> Sequence[Any]:
     """A respondent's responses: all round ones, and always-on ones started since a moment."""
     query = select(S).where(
         S.c.pseudonym == pseudonym, or_(S.c.round_id.is_not(None), S.c.started_at >= since)
@@ -162,7 +162,7 @@ def own_responses(connection: Connection, pseudonym: str, since: datetime) -> Se
     return connection.execute(query).all()
 
 
-def open_rounds(connection: Connection, moment: datetime) -> list[tuple[Row[Any], list[str]]]:
+def open_rounds(connection: Connection, moment: datetime) -> list[tuple[Any, list[str]]]:
     """Rounds open at a moment, each with its practice ids."""
     query = select(Round.__table__).where(
         Round.status == "open", Round.opens_at <= moment, Round.closes_at > moment
@@ -178,7 +178,7 @@ def open_rounds(connection: Connection, moment: datetime) -> list[tuple[Row[Any]
     return [(r, [p for round_id, p in links if round_id == r.id]) for r in rounds]
 
 
-def latest_survey(connection: Connection, key: str) -> Row[Any] | None:
+def latest_survey(connection: Connection, key: str) -> Any | None:
     """The newest version of a survey: (id, version)."""
     query = (
         select(Survey.id, Survey.version)
@@ -434,4 +434,6 @@ def forget_actor(connection: Connection, actor: str) -> None:
 
 def survey_version(connection: Connection, survey_id: int) -> int:
     """The version number of a stored survey."""
-    return int(connection.scalar(select(Survey.version).where(Survey.id == survey_id)))
+    return int(
+        connection.execute(select(Survey.version).where(Survey.id == survey_id)).scalar_one()
+    )

@@ -58,7 +58,7 @@ def fetch(connection: Connection, statement: Executable, params: Mapping[str, An
 def change(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> int:
     """Run a statement that writes; how many rows it changed."""
     if connection.dialect.name != "sqlite":
-        return int(connection.execute(statement, dict(params)).rowcount)  # type: ignore[attr-defined]
+        return int(connection.execute(statement, dict(params)).rowcount)
     return int(_run(connection, _compiled(connection, statement, params), params).rowcount)
 
 
@@ -120,7 +120,7 @@ def _compile(connection: Connection, statement: Executable, params: Mapping[str,
         names,
         tuple(processors.get(name) for name in names),
         tuple(_result_processor(dialect, column[3]) for column in columns),
-        namedtuple("Row", [column[0] for column in columns], rename=True),  # type: ignore[misc]
+        namedtuple("Row", [column[0] for column in columns], rename=True),
     )
 
 
