@@ -2,14 +2,15 @@
 
 Events that arrive while a batch is being written form the next batch, and a batch is one
 transaction with one commit, on SQLite and on PostgreSQL alike: under load one commit serves
-many events, when it is quiet a batch is one event. Each event sits in its own SAVEPOINT, so an
-event that fails (a bug, a unique key lost to another process) is rolled back alone while the
-others commit. A reply is handed back only after its batch has committed, so an adapter never
-confirms an update or answers a person before what they said is stored.
+many events, when it is quiet a batch is one event. Each event sits in its own savepoint, so
+an event that fails (a bug) is rolled back alone while the others commit, and one that lost to
+another process's concurrent write (a unique key taken, a deadlock) goes in the next batch. A
+reply is handed back only after its batch has committed, so an adapter never confirms an
+update or answers a person before what they said is stored.
 
-SQLite has one writer connection; with a transaction per event, each event held it across many
-turns of the event loop (every statement is a hop to aiosqlite's thread), and throughput was
-one event per such round. A batch holds it once for everybody waiting (docs/benchmarks.md).
+The batch runs as one synchronous function over a connection (storage/answers.py, through
+Database.write): on SQLite on the writer's own thread, one hop from the event loop for the
+whole batch; on PostgreSQL through run_sync (docs/architecture.md, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.db import Conflict, is_outage
+from storage.db import is_outage, lost_a_race
 from storage.prepared import savepoint
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 3  # a first event racing another process for a new respondent's row is retried
+ATTEMPTS = 5  # an event that lost to another process's write (storage.db.lost_a_race) is retried
 
 Write = Callable[[Callable[[Any], Any]], Awaitable[Any]]  # Database.write
 
@@ -94,9 +95,9 @@ class Pipeline:
             return
         self.batches += 1
         for waiting, result in zip(batch, results, strict=True):
-            if isinstance(result, Conflict) and waiting.attempts < ATTEMPTS - 1:
+            if lost_a_race(result) and waiting.attempts < ATTEMPTS - 1:
                 waiting.attempts += 1
-                log.info("concurrent write for one respondent; retrying the event")
+                log.info("an event lost to a concurrent write; it goes in the next batch")
                 self._waiting.append(waiting)  # the next batch
                 continue
             self.events += not isinstance(result, BaseException)

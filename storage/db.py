@@ -45,9 +45,22 @@ T = TypeVar("T")
 CONNECT_TIMEOUT = 5.0  # seconds; a server that does not answer is away, not slow
 
 
-# A write that lost a race for a unique key (e.g. two first events of one person): the caller
-# may retry. Named here so that the layers above catch it without importing SQLAlchemy.
-Conflict = IntegrityError
+# PostgreSQL's "deadlock detected" and "could not serialize": the transaction lost to another.
+LOST_TO_ANOTHER = frozenset({"40P01", "40001"})
+
+
+def lost_a_race(error: BaseException) -> bool:
+    """Whether a write lost to a concurrent one and doing it again will do: a unique key taken
+    meanwhile (e.g. two first events of one person), or a deadlock between two transactions
+    (batches of two processes counting the same tallies in a different order). Said here so
+    that the layers above need not know SQLAlchemy's or the drivers' exceptions."""
+    if isinstance(error, IntegrityError):
+        return True
+    orig = getattr(error, "orig", None)
+    for cause in (orig, getattr(orig, "__cause__", None)):
+        if (getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)) in LOST_TO_ANOTHER:
+            return True
+    return False
 
 
 def is_outage(error: BaseException) -> bool:

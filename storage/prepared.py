@@ -5,9 +5,10 @@ context, result object). On SQLite the answer pipeline runs on one writer thread
 holds the GIL the event loop needs: with ~6 statements an answer it was most of the writer's
 work. So `fetch` and `change` compile a statement once per set of parameter names with
 SQLAlchemy (the same SQL and the same type processing: datetimes, JSON, booleans) and then
-hand it to the DBAPI cursor directly. Errors are wrapped as SQLAlchemy's, so that a lost unique
-key is still a Conflict and a locked file still an outage. On PostgreSQL both are the
-connection's own execute: there every statement is a round trip to the server anyway.
+hand it to the DBAPI cursor directly. Errors are wrapped as SQLAlchemy's, so that a unique key
+taken or a deadlock is still a lost race and a locked file or a lost server still an outage.
+On PostgreSQL the same saves most of the Python each statement costs besides its round trip
+(the cursor is SQLAlchemy's asyncpg adapter, reached through run_sync).
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ _COMPILED: dict[tuple[int, frozenset[str]], _Compiled] = {}
 
 def fetch(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
     """The rows of a query, each with the columns' names as attributes."""
-    if connection.dialect.name != "sqlite":
-        return list(connection.execute(statement, dict(params)).all())
     compiled = _compiled(connection, statement, params)
     cursor = _run(connection, compiled, params)
     results = compiled.results
@@ -57,30 +56,30 @@ def fetch(connection: Connection, statement: Executable, params: Mapping[str, An
 
 def change(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> int:
     """Run a statement that writes; how many rows it changed."""
-    if connection.dialect.name != "sqlite":
-        return int(connection.execute(statement, dict(params)).rowcount)
     return int(_run(connection, _compiled(connection, statement, params), params).rowcount)
 
 
 @contextmanager
 def savepoint(connection: Connection) -> Iterator[None]:
-    """A savepoint around one event: rolled back alone when the event raises. On SQLite it is
-    issued on the cursor like the statements (SQLAlchemy's begin_nested costs as much as the
-    event's own statements); PostgreSQL: begin_nested."""
-    if connection.dialect.name != "sqlite":
-        with connection.begin_nested():
-            yield
-        return
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
-    raw.execute("SAVEPOINT event")
+    """A savepoint around one event: rolled back alone when the event raises. Issued on the
+    cursor like the statements (SQLAlchemy's begin_nested costs as much as the event's own
+    statements)."""
+    cursor = _cursor(connection)
+    cursor.execute("SAVEPOINT event")
     try:
         yield
     except BaseException:
-        raw.execute("ROLLBACK TO SAVEPOINT event")
-        raw.execute("RELEASE SAVEPOINT event")
+        cursor.execute("ROLLBACK TO SAVEPOINT event")
+        cursor.execute("RELEASE SAVEPOINT event")
         raise
-    raw.execute("RELEASE SAVEPOINT event")
+    cursor.execute("RELEASE SAVEPOINT event")
+
+
+def _cursor(connection: Connection) -> Any:
+    """A DBAPI cursor of the connection, inside its transaction."""
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    return raw.cursor()
 
 
 def _run(connection: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
@@ -88,15 +87,24 @@ def _run(connection: Connection, compiled: _Compiled, params: Mapping[str, Any])
         params[name] if process is None else process(params[name])
         for name, process in zip(compiled.names, compiled.binds, strict=True)
     ]
-    dbapi = connection.dialect.loaded_dbapi
+    dialect = connection.dialect
+    cursor = _cursor(connection)
     try:
-        return connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-            compiled.sql, arguments
-        )
-    except dbapi.Error as error:
+        cursor.execute(compiled.sql, arguments)
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(error)  # the pool opens a new one: as SQLAlchemy would
         raise exc.DBAPIError.instance(
-            compiled.sql, None, error, dbapi.Error, hide_parameters=True, dialect=connection.dialect
+            compiled.sql,
+            None,
+            error,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=dialect,
         ) from error
+    return cursor
 
 
 def _compiled(
