@@ -35,7 +35,7 @@ class _Compiled:
     row: Any  # a named tuple with the result columns' names
 
 
-_COMPILED: dict[tuple[int, frozenset[str]], _Compiled] = {}
+_COMPILED: dict[tuple[str, int, frozenset[str]], _Compiled] = {}
 
 
 def fetch(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
@@ -110,7 +110,7 @@ def _run(connection: Connection, compiled: _Compiled, params: Mapping[str, Any])
 def _compiled(
     connection: Connection, statement: Executable, params: Mapping[str, Any]
 ) -> _Compiled:
-    key = (id(statement), frozenset(params))
+    key = (connection.dialect.name, id(statement), frozenset(params))
     if (found := _COMPILED.get(key)) is None:
         found = _COMPILED[key] = _compile(connection, statement, params)
     return found
