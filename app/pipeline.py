@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import is_outage, lost_a_race
-from storage.prepared import savepoint
+from storage.prepared import Savepoint
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +82,16 @@ class Pipeline:
         try:
             results = await self._transaction(batch)
         except Exception as error:
-            if is_outage(error) or len(batch) == 1:
+            if len(batch) > 1 and not is_outage(error):
+                log.warning(
+                    "a batch failed as a whole (%s); its events go one by one", type(error).__name__
+                )
                 for waiting in batch:
-                    _settle(waiting, error)
+                    await self._write([waiting])
                 return
-            log.warning(
-                "a batch failed as a whole (%s); writing its events one by one",
-                type(error).__name__,
-            )
-            for waiting in batch:
-                await self._write([waiting])
-            return
-        self.batches += 1
+            results = [error] * len(batch)
+        else:
+            self.batches += 1
         for waiting, result in zip(batch, results, strict=True):
             if lost_a_race(result) and waiting.attempts < ATTEMPTS - 1:
                 waiting.attempts += 1
@@ -104,14 +102,17 @@ class Pipeline:
             _settle(waiting, result)
 
     async def _transaction(self, batch: list[_Waiting]) -> list[Any]:
-        """Each event in its savepoint; an event's exception is its result, the rest commit."""
+        """Each event in its savepoint; an event's exception is its result, the rest commit. An
+        event alone needs none: its failure rolls the transaction back."""
         context = await self.prepare()
 
         def work(connection: Any) -> list[Any]:
+            if len(batch) == 1:
+                return [self.decide(connection, context, batch[0].item)]
             results: list[Any] = []
             for waiting in batch:
                 try:
-                    with savepoint(connection):
+                    with Savepoint(connection):
                         results.append(self.decide(connection, context, waiting.item))
                 except Exception as error:
                     if is_outage(error):

@@ -133,6 +133,7 @@ class Database:
         self._writer_thread = (
             ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if self._writer else None
         )
+        self._writer_connection: Connection | None = None  # used on that thread only
 
     @property
     def is_sqlite(self) -> bool:
@@ -156,9 +157,26 @@ class Database:
         return await loop.run_in_executor(self._writer_thread, self._write_here, work)
 
     def _write_here(self, work: Callable[[Connection], T]) -> T:
-        assert self._writer is not None
-        with self._writer.begin() as connection:
+        """On the writer's thread: its one connection is kept between transactions (a pool
+        checkout per batch cost as much as a small batch's statements), and opened again when
+        an outage invalidated it."""
+        connection = self._writer_connection
+        if connection is None or connection.invalidated or connection.closed:
+            if connection is not None:
+                with suppress(Exception):
+                    connection.close()
+            assert self._writer is not None
+            connection = self._writer_connection = self._writer.connect()
+        with connection.begin():
             return work(connection)
+
+    def _close_writer(self) -> None:
+        if self._writer_connection is not None:
+            with suppress(Exception):
+                self._writer_connection.close()
+            self._writer_connection = None
+        if self._writer is not None:
+            self._writer.dispose()
 
     def reading(self) -> UnitOfWork:
         """A unit of work for reading only (SQLite: without the write lock)."""
@@ -241,7 +259,7 @@ class Database:
             await self.reader.dispose()
         if self._writer is not None and self._writer_thread is not None:
             await asyncio.get_running_loop().run_in_executor(
-                self._writer_thread, self._writer.dispose
+                self._writer_thread, self._close_writer
             )
 
 

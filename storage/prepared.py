@@ -14,8 +14,7 @@ On PostgreSQL the same saves most of the Python each statement costs besides its
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,7 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]  # the parameters, in the order of the SQL's question marks
     binds: tuple[Callable[[Any], Any] | None, ...]
-    results: tuple[Callable[[Any], Any] | None, ...]
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]  # result columns that need one
     row: Any  # a named tuple with the result columns' names
 
 
@@ -41,17 +40,18 @@ _COMPILED: dict[tuple[str, int, frozenset[str]], _Compiled] = {}
 def fetch(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
     """The rows of a query, each with the columns' names as attributes."""
     compiled = _compiled(connection, statement, params)
-    cursor = _run(connection, compiled, params)
-    results = compiled.results
-    return [
-        compiled.row._make(
-            [
-                value if process is None or value is None else process(value)
-                for process, value in zip(results, raw, strict=True)
-            ]
-        )
-        for raw in cursor.fetchall()
-    ]
+    rows = _run(connection, compiled, params).fetchall()
+    make, converters = compiled.row._make, compiled.converters
+    if not converters:
+        return [make(raw) for raw in rows]
+    result = []
+    for raw in rows:
+        values = list(raw)
+        for index, process in converters:
+            if values[index] is not None:
+                values[index] = process(values[index])
+        result.append(make(values))
+    return result
 
 
 def change(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> int:
@@ -59,20 +59,21 @@ def change(connection: Connection, statement: Executable, params: Mapping[str, A
     return int(_run(connection, _compiled(connection, statement, params), params).rowcount)
 
 
-@contextmanager
-def savepoint(connection: Connection) -> Iterator[None]:
-    """A savepoint around one event: rolled back alone when the event raises. Issued on the
+class Savepoint:
+    """`with Savepoint(connection):` one event, rolled back alone when it raises. Issued on the
     cursor like the statements (SQLAlchemy's begin_nested costs as much as the event's own
     statements)."""
-    cursor = _cursor(connection)
-    cursor.execute("SAVEPOINT event")
-    try:
-        yield
-    except BaseException:
-        cursor.execute("ROLLBACK TO SAVEPOINT event")
-        cursor.execute("RELEASE SAVEPOINT event")
-        raise
-    cursor.execute("RELEASE SAVEPOINT event")
+
+    def __init__(self, connection: Connection) -> None:
+        self.cursor = _cursor(connection)
+
+    def __enter__(self) -> None:
+        self.cursor.execute("SAVEPOINT event")
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.cursor.execute("ROLLBACK TO SAVEPOINT event")
+        self.cursor.execute("RELEASE SAVEPOINT event")
 
 
 def _cursor(connection: Connection) -> Any:
@@ -127,7 +128,11 @@ def _compile(connection: Connection, statement: Executable, params: Mapping[str,
         compiled.string,
         names,
         tuple(processors.get(name) for name in names),
-        tuple(_result_processor(dialect, column[3]) for column in columns),
+        tuple(
+            (index, process)
+            for index, column in enumerate(columns)
+            if (process := _result_processor(dialect, column[3])) is not None
+        ),
         namedtuple("Row", [column[0] for column in columns], rename=True),
     )
 
