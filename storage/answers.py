@@ -252,39 +252,22 @@ def _upserts(dialect: str) -> dict[str, Any]:
 
 
 ANSWER_VALUES = ("value_number", "value_option", "value_options", "value_text", "skipped")
-RESPONDENT_VALUES = {"locale", "consent_at"}
-PROGRESS_VALUES = {"stage", "city_id", "practice_id", "round_id", "page", "response_id", "revision"}
-_SAVE_PROGRESS = (
-    update(P)
-    .where(P.c.pseudonym == bindparam("who"))
-    .values(
-        stage=bindparam("stage"),
-        city_id=bindparam("city_id"),
-        practice_id=bindparam("practice_id"),
-        round_id=bindparam("round_id"),
-        page=bindparam("page"),
-        response_id=bindparam("response_id"),
-        revision=bindparam("revision"),
-        updated_at=bindparam("updated_at"),
-    )
-)
-_SAVE_RESPONDENT = (
-    update(R)
-    .where(R.c.pseudonym == bindparam("who"))
-    .values(locale=bindparam("locale"), consent_at=bindparam("consent_at"))
-)
-_SAVE_RESPONSE = (
-    update(S)
-    .where(S.c.id == bindparam("response"))
-    .values(
-        status=bindparam("status"),
-        current_question=bindparam("current_question"),
-        updated_at=bindparam("updated_at"),
-    )
-)
+RESPONDENT_VALUES = ("locale", "consent_at")
+PROGRESS_VALUES = ("stage", "city_id", "practice_id", "round_id", "page", "response_id", "revision")
+
+
+def _update_by_key(key: Any, names: Sequence[str]) -> Any:
+    """UPDATE of the row whose `key` column is the parameter "key", setting the named columns
+    from parameters of the same names."""
+    return update(key.table).where(key == bindparam("key")).values({n: bindparam(n) for n in names})
+
+
+_SAVE_PROGRESS = _update_by_key(P.c.pseudonym, (*PROGRESS_VALUES, "updated_at"))
+_SAVE_RESPONDENT = _update_by_key(R.c.pseudonym, RESPONDENT_VALUES)
+_SAVE_RESPONSE = _update_by_key(S.c.id, ("status", "current_question", "updated_at"))
 _COMPLETE_RESPONSE = (
     update(S)
-    .where(S.c.id == bindparam("response"), S.c.completed_at.is_(None))
+    .where(S.c.id == bindparam("key"), S.c.completed_at.is_(None))
     .values(completed_at=bindparam("completed_at"))
 )
 
@@ -302,7 +285,7 @@ def save_respondent(
     if new:
         connection.execute(R.insert(), {"pseudonym": pseudonym, **values})
     else:
-        change(connection, _SAVE_RESPONDENT, {"who": pseudonym, **values})
+        change(connection, _SAVE_RESPONDENT, {"key": pseudonym, **values})
 
 
 def save_progress(
@@ -311,8 +294,8 @@ def save_progress(
     """Create (`new`) or update where a respondent is in the conversation."""
     if new:
         connection.execute(P.insert(), {"pseudonym": pseudonym, **values})
-    elif set(values) == PROGRESS_VALUES:
-        change(connection, _SAVE_PROGRESS, {"who": pseudonym, "updated_at": utcnow(), **values})
+    elif set(values) == set(PROGRESS_VALUES):
+        change(connection, _SAVE_PROGRESS, {"key": pseudonym, "updated_at": utcnow(), **values})
     elif values:
         statement = update(P).where(P.c.pseudonym == pseudonym)
         connection.execute(statement.values({**values, "updated_at": utcnow()}))
@@ -359,10 +342,10 @@ def update_response(
     if before is None:
         before = connection.scalar(select(S.c.status).where(S.c.id == response_id))
     now = utcnow()
-    values = {"response": response_id, "status": status, "current_question": current}
+    values = {"key": response_id, "status": status, "current_question": current}
     change(connection, _SAVE_RESPONSE, {**values, "updated_at": now})
     if status == "completed":
-        stamp = {"response": response_id, "completed_at": completed_at or now}
+        stamp = {"key": response_id, "completed_at": completed_at or now}
         connection.execute(_COMPLETE_RESPONSE, stamp)
     if status != before:
         row = connection.execute(select(S).where(S.c.id == response_id)).one()
