@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +44,13 @@ class _Waiting:
 @dataclass
 class Pipeline:
     """Runs `decide(connection, context, item)` for every item in batched transactions, one
-    savepoint each; `context` is what `prepare` read before the batch's transaction."""
+    savepoint each; `context` is what `prepare` read before the batch's transaction, `scope`
+    what the batch's events run inside (the tallies, counted at the batch's end)."""
 
     prepare: Callable[[], Awaitable[Any]]
     decide: Callable[[Any, Any, Any], Any]
     write: Write
+    scope: Callable[[Any], AbstractContextManager[Any]] = nullcontext
     batches: int = 0  # transactions committed (tests and /metrics read it)
     events: int = 0  # events committed
     _waiting: list[_Waiting] = field(default_factory=list)
@@ -107,20 +110,24 @@ class Pipeline:
         context = await self.prepare()
 
         def work(connection: Any) -> list[Any]:
-            if len(batch) == 1:
-                return [self.decide(connection, context, batch[0].item)]
-            results: list[Any] = []
-            for waiting in batch:
-                try:
-                    with Savepoint(connection):
-                        results.append(self.decide(connection, context, waiting.item))
-                except Exception as error:
-                    if is_outage(error):
-                        raise  # the transaction is gone: the batch fails as a whole
-                    results.append(error)
-            return results
+            with self.scope(connection):
+                return self._events(connection, context, batch)
 
         results: list[Any] = await self.write(work)
+        return results
+
+    def _events(self, connection: Any, context: Any, batch: list[_Waiting]) -> list[Any]:
+        if len(batch) == 1:
+            return [self.decide(connection, context, batch[0].item)]
+        results: list[Any] = []
+        for waiting in batch:
+            try:
+                with Savepoint(connection):
+                    results.append(self.decide(connection, context, waiting.item))
+            except Exception as error:
+                if is_outage(error):
+                    raise  # the transaction is gone: the batch fails as a whole
+                results.append(error)
         return results
 
 

@@ -45,6 +45,7 @@ from conversations.survey import AnswerValue, Survey, survey_from_dict
 from storage import answers
 from storage.answers import Transaction
 from storage.models import TELEGRAM, Response, utcnow
+from storage.tallies import counted_at_the_end
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def answer_pipeline(services: Services) -> Pipeline:
     def decide(connection: Transaction, catalog: Catalog, item: Item) -> Reply:
         return handle_event(services, connection, catalog, item)
 
-    return Pipeline(prepare, decide, services.db.write)
+    return Pipeline(prepare, decide, services.db.write, counted_at_the_end)
 
 
 def handle_event(

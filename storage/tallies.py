@@ -18,12 +18,19 @@ no zone is counted nothing is maintained and the summaries read the raw rows.
 Answers of a completed response never change: the engine drops every press on an earlier
 question once a response is completed (its current question is None and the stage FINISHED),
 so answers are counted once, at completion, and subtracted when the response goes.
+
+Inside the answer pipeline's batches (`counted_at_the_end`) the counts of all the batch's events
+are added up and written when the batch ends, each table in one statement with its keys in
+order: two processes' batches then lock the same tally rows in the same order and cannot
+deadlock on them (PostgreSQL would end one of them after deadlock_timeout, a second's stall).
+What an event reads to count (its answers) is still read when the event happens.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -57,6 +64,7 @@ from storage.models import (
     Response,
     ResponseTally,
 )
+from storage.prepared import DEFERRED
 
 ZONE_KEY = "tally_timezone"
 _ZONE = select(AppSetting.value).where(AppSetting.key == ZONE_KEY)
@@ -74,6 +82,15 @@ _ANSWER_KEY = (
     "period",
     "round_id",
 )
+_CELL_KEY = ("practice_id", "round_id", "period")
+# Each counted table: its key columns and its count column, in the order they are written.
+_COUNTED = (
+    (ResponseTally, _RESPONSE_KEY, "n"),
+    (CellChange, _CELL_KEY, "changes"),
+    (AnswerTally, _ANSWER_KEY, "n"),
+)
+_ROWS_PER_STATEMENT = 500  # PostgreSQL takes at most 32,767 parameters in one statement
+_UNREAD = object()
 
 
 # What a value count groups by, in the answers and in the tallies (the tallies' key order).
@@ -142,47 +159,122 @@ def counted_answers() -> ColumnElement[bool]:
     )
 
 
+class TallyChanges:
+    """Counts to add to the tallies, per table and key, written in key order (`write`). Inside a
+    batch (`counted_at_the_end`) they are the batch's; an event's savepoint that rolls back drops
+    the event's own (`mark`, `undo`: storage/prepared.py's Savepoint calls them)."""
+
+    def __init__(self) -> None:
+        self.added: list[tuple[Any, tuple[Any, ...], int]] = []
+        self.zone: Any = _UNREAD  # the counted time zone, read once per batch
+
+    def add(self, model: Any, key: tuple[Any, ...], n: int) -> None:
+        self.added.append((model, key, n))
+
+    def mark(self) -> int:
+        return len(self.added)
+
+    def undo(self, mark: int) -> None:
+        del self.added[mark:]
+
+    def write(self, connection: Connection) -> None:
+        """One upsert per table, keys in one total order shared by every process."""
+        totals: dict[Any, Counter[tuple[Any, ...]]] = {}
+        for model, key, n in self.added:
+            totals.setdefault(model, Counter())[key] += n
+        self.added.clear()
+        for model, names, column in _COUNTED:
+            counts = sorted(totals.get(model, Counter()).items(), key=_in_key_order)
+            rows = [{**dict(zip(names, key, strict=True)), column: n} for key, n in counts if n]
+            for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+                statement = dialect_insert(connection, model).values(
+                    rows[start : start + _ROWS_PER_STATEMENT]
+                )
+                counted = getattr(model, column)
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=list(names),
+                        set_={column: counted + getattr(statement.excluded, column)},
+                    )
+                )
+
+
+def _in_key_order(item: tuple[tuple[Any, ...], int]) -> tuple[Any, ...]:
+    return tuple((value is not None, value) for value in item[0])
+
+
+@contextmanager
+def counted_at_the_end(connection: Connection) -> Iterator[None]:
+    """Within it, the tallies' counts are gathered and written when it ends without an error
+    (see the module's docstring); the answer pipeline runs each batch inside it."""
+    changes = TallyChanges()
+    connection.info[DEFERRED] = changes
+    try:
+        yield
+    finally:
+        del connection.info[DEFERRED]
+    changes.write(connection)
+
+
 class TallyCounter:
     """Keeps the tallies in step with responses and answers, over a synchronous connection
     inside the caller's transaction (the answer pipeline's writer, or `Tallies` below)."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.batch: TallyChanges | None = connection.info.get(DEFERRED)
 
     def zone(self) -> ZoneInfo | None:
         """The time zone the tallies are counted in; None while they are not counted."""
+        if self.batch is not None and self.batch.zone is not _UNREAD:
+            return self.batch.zone
         value = self.connection.scalar(_ZONE)
-        return ZoneInfo(value) if value else None
+        zone = ZoneInfo(value) if value else None
+        if self.batch is not None:
+            self.batch.zone = zone
+        return zone
+
+    @contextmanager
+    def _counting(self) -> Iterator[TallyChanges]:
+        """Where counts go: the batch's, or written at once."""
+        if self.batch is not None:
+            yield self.batch
+            return
+        changes = TallyChanges()
+        yield changes
+        changes.write(self.connection)
 
     def response_added(self, response: Response) -> None:
         """A response started."""
         zone = self.zone()
         if zone is not None and counted(response):
-            self._count_responses(Counter({_response_key(response, zone): 1}))
+            with self._counting() as changes:
+                changes.add(ResponseTally, _response_key(response, zone), 1)
 
     def status_changed(self, response: Response, before: str) -> None:
         """A response moved from status `before` to its current one (e.g. completed)."""
         zone = self.zone()
         if zone is None or not counted(response):
             return
-        changes = Counter({_response_key(response, zone): 1})
-        changes[_response_key(response, zone, before)] -= 1
-        self._count_responses(changes)
-        if (before == COMPLETED) != (response.status == COMPLETED):
+        with self._counting() as changes:
+            changes.add(ResponseTally, _response_key(response, zone), 1)
+            changes.add(ResponseTally, _response_key(response, zone, before), -1)
+            if (before == COMPLETED) == (response.status == COMPLETED):
+                return
             sign = 1 if response.status == COMPLETED else -1
+            changes.add(CellChange, _cell_key(response, zone), sign)
             period = period_of(response.started_at, zone)
-            self._count_changes([cell_of(response, zone)])
-            self._count_answers(Answer.response_id == response.id, period, sign)
-            if sign > 0:
-                self._copy_comments(Answer.response_id == response.id)
-            else:
-                self.connection.execute(
-                    delete(MaskedComment).where(
-                        MaskedComment.answer_id.in_(
-                            select(Answer.id).where(Answer.response_id == response.id)
-                        )
+            self._count_answers(changes, Answer.response_id == response.id, period, sign)
+        if sign > 0:
+            self._copy_comments(Answer.response_id == response.id)
+        else:
+            self.connection.execute(
+                delete(MaskedComment).where(
+                    MaskedComment.answer_id.in_(
+                        select(Answer.id).where(Answer.response_id == response.id)
                     )
                 )
+            )
 
     def responses_removed(self, responses: Sequence[Response]) -> None:
         """Responses are about to be deleted with their answers (their comments go by cascade)."""
@@ -190,12 +282,13 @@ class TallyCounter:
         responses = [r for r in responses if counted(r)]
         if zone is None or not responses:
             return
-        self._count_responses(Counter(_response_key(r, zone) for r in responses), -1)
-        self._count_changes([cell_of(r, zone) for r in responses if r.status == COMPLETED])
-        for response in sorted(responses, key=lambda r: r.id):
-            if response.status == COMPLETED:
-                period = period_of(response.started_at, zone)
-                self._count_answers(Answer.response_id == response.id, period, -1)
+        with self._counting() as changes:
+            for response in sorted(responses, key=lambda r: r.id):
+                changes.add(ResponseTally, _response_key(response, zone), -1)
+                if response.status == COMPLETED:
+                    changes.add(CellChange, _cell_key(response, zone), -1)
+                    period = period_of(response.started_at, zone)
+                    self._count_answers(changes, Answer.response_id == response.id, period, -1)
 
     def comments_erased(self, answered_before: datetime) -> None:
         """Free-text answers given before a moment were blanked (retention)."""
@@ -232,30 +325,12 @@ class TallyCounter:
             )
             self._recount_responses(in_month, period)
             done = and_(in_month, Response.status == COMPLETED)
-            self._count_answers(done, period, 1, upsert=False)
+            self._recount_answers(done, period)
             self._copy_comments(done)
         self._all_cells_changed()
         statement = dialect_insert(self.connection, AppSetting).values(key=ZONE_KEY, value=zone.key)
         self.connection.execute(
             statement.on_conflict_do_update(index_elements=["key"], set_={"value": zone.key})
-        )
-
-    def _count_changes(self, cells: Sequence[Cell]) -> None:
-        """One completed response added to or removed from each cell: the disclosure rule
-        publishes a cell's figures again after k of them (storage/published.py)."""
-        counts = Counter((c.practice_id, c.round_id, c.period) for c in cells)
-        rows = [
-            {"practice_id": p, "round_id": r, "period": period, "changes": n}
-            for (p, r, period), n in sorted(counts.items())
-        ]
-        if not rows:
-            return
-        statement = dialect_insert(self.connection, CellChange).values(rows)
-        self.connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["practice_id", "round_id", "period"],
-                set_={"changes": CellChange.changes + statement.excluded.changes},
-            )
         )
 
     def _all_cells_changed(self) -> None:
@@ -289,40 +364,17 @@ class TallyCounter:
         )
         self.connection.execute(insert(ResponseTally).from_select([*_RESPONSE_KEY, "n"], query))
 
-    def _count_responses(self, changes: Counter[tuple[Any, ...]], sign: int = 1) -> None:
-        """Add response counts, keys in order (PostgreSQL: concurrent writers cannot deadlock)."""
-        rows = [
-            dict(zip(_RESPONSE_KEY, key, strict=True), n=n * sign)
-            for key, n in sorted(changes.items())
-            if n
-        ]
-        if not rows:
-            return
-        statement = dialect_insert(self.connection, ResponseTally).values(rows)
-        self.connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=list(_RESPONSE_KEY),
-                set_={"n": ResponseTally.n + statement.excluded.n},
-            )
-        )
-
     def _count_answers(
-        self, where: ColumnElement[bool], period: str, sign: int, *, upsert: bool = True
+        self, changes: TallyChanges, where: ColumnElement[bool], period: str, sign: int
     ) -> None:
-        """Add (or subtract) the value counts of the completed responses matching `where`."""
-        query = _answer_groups(where, period, sign)
-        if not upsert:
-            self.connection.execute(insert(AnswerTally).from_select([*_ANSWER_KEY, "n"], query))
-            return
-        statement = dialect_insert(self.connection, AnswerTally).from_select(
-            [*_ANSWER_KEY, "n"], query
-        )
-        self.connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=list(_ANSWER_KEY),
-                set_={"n": AnswerTally.n + statement.excluded.n},
-            )
-        )
+        """Count (or subtract) the values of the completed responses matching `where`, read now."""
+        for row in self.connection.execute(_answer_groups(where, period, sign)):
+            changes.add(AnswerTally, tuple(row[:-1]), row[-1])
+
+    def _recount_answers(self, where: ColumnElement[bool], period: str) -> None:
+        """The value counts of every completed response matching `where` (the tallies empty)."""
+        query = _answer_groups(where, period, 1)
+        self.connection.execute(insert(AnswerTally).from_select([*_ANSWER_KEY, "n"], query))
 
     def _copy_comments(self, where: ColumnElement[bool]) -> None:
         """Store the masked free-text answers of the responses matching `where`."""
@@ -389,6 +441,11 @@ def cell_of(response: Response, zone: ZoneInfo) -> Cell:
     if response.round_id:
         return Cell(response.practice_id, response.round_id, ROUND_PERIOD)
     return Cell(response.practice_id, NO_ROUND, period_of(response.started_at, zone))
+
+
+def _cell_key(response: Response, zone: ZoneInfo) -> tuple[Any, ...]:
+    cell = cell_of(response, zone)
+    return (cell.practice_id, cell.round_id, cell.period)
 
 
 def _response_key(response: Response, zone: ZoneInfo, status: str | None = None) -> tuple[Any, ...]:

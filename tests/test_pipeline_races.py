@@ -1,16 +1,24 @@
 """Writes that lose to another process's are retried, not failed (app/pipeline.py): what counts
 as a lost race, on real databases, and two workers taking the first events of one new person
-at the same moment."""
+at the same moment; and the tallies, which two workers' batches share, counted without a
+deadlock."""
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import nullcontext, suppress
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, select, text
 
 from storage.db import Database, is_outage, lost_a_race
+from storage.models import ResponseTally
+from storage.prepared import Savepoint
+from storage.tallies import TallyCounter, counted_at_the_end
 from tests.fakebotapi import FakeBotApi
 from tests.test_web import Worker, message_update, worker_settings
 from tests.test_web import api as api  # a fixture
@@ -76,3 +84,101 @@ async def test_first_events_of_one_new_person_on_two_workers_at_once_are_both_an
             updates = await uow.session.scalar(text("SELECT count(*) FROM processed_updates"))
             people = await uow.session.scalar(text("SELECT count(*) FROM respondents"))
         assert (updates, people) == (12, 6)
+
+
+def started(practice_id: str) -> SimpleNamespace:
+    """A response of a practice as the tallies see it when it starts."""
+    moment = datetime(2026, 5, 4, 12, tzinfo=UTC)
+    return SimpleNamespace(
+        id=1, practice_id=practice_id, round_id=None, started_at=moment, locale="uk",
+        status="in_progress", channel="telegram",
+    )  # fmt: skip
+
+
+def count_starts(connection: Any, practices: tuple[str, ...]) -> None:
+    for practice_id in practices:
+        TallyCounter(connection).response_added(started(practice_id))  # type: ignore[arg-type]
+
+
+def one_batch(connection: Any, order: tuple[str, ...]) -> None:
+    with counted_at_the_end(connection):
+        count_starts(connection, order)
+
+
+async def two_batches_in_opposite_orders(database: Database, *, at_the_end: bool) -> list[Any]:
+    """Two processes' batches start responses of practices a and b in opposite orders, their
+    transactions interleaved as two busy workers' are: each counts its first start before the
+    other counts its second. Counted at once, each then waits for the row the other holds."""
+    scope = counted_at_the_end if at_the_end else nullcontext
+
+    async def batch(
+        connection: Any, order: tuple[str, ...], mine: asyncio.Event, theirs: asyncio.Event
+    ) -> None:
+        counting = scope(connection.sync_connection)
+        await connection.run_sync(
+            lambda sync: (counting.__enter__(), count_starts(sync, order[:1]))
+        )
+        mine.set()
+        await theirs.wait()
+        await connection.run_sync(lambda sync: count_starts(sync, order[1:]))
+        await connection.run_sync(lambda sync: counting.__exit__(None, None, None))
+        await connection.commit()
+
+    async with database.engine.connect() as one, database.engine.connect() as two:
+        first, second = asyncio.Event(), asyncio.Event()
+        return await asyncio.gather(
+            batch(one, ("a", "b"), first, second),
+            batch(two, ("b", "a"), second, first),
+            return_exceptions=True,
+        )
+
+
+async def started_per_practice(database: Database) -> dict[str, int]:
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(select(ResponseTally.practice_id, ResponseTally.n))
+        return {practice_id: n for practice_id, n in rows}
+
+
+async def test_two_workers_batches_count_the_same_tallies_without_a_deadlock(
+    database_url: str,
+) -> None:
+    """A batch's tallies are written at its end in key order (storage/tallies.py), so two
+    workers' batches that start responses of the same practices in opposite orders both
+    commit; counted as each event happens, the same two transactions deadlock."""
+    database = Database(database_url)
+    await database.upgrade()
+    try:
+        await database.write(lambda connection: TallyCounter(connection).ensure(ZoneInfo("UTC")))
+        if database.is_sqlite:  # one writer: batches run one after the other
+            for order in (("a", "b"), ("b", "a")):
+                await database.write(lambda connection, order=order: one_batch(connection, order))
+        else:
+            control = await two_batches_in_opposite_orders(database, at_the_end=False)
+            assert [lost_a_race(outcome) for outcome in control].count(True) == 1, control
+            await database.write(lambda connection: connection.execute(delete(ResponseTally)))
+            outcomes = await two_batches_in_opposite_orders(database, at_the_end=True)
+            assert outcomes == [None, None]
+        assert await started_per_practice(database) == {"a": 2, "b": 2}
+    finally:
+        await database.dispose()
+
+
+async def test_what_a_rolled_back_event_counted_is_not_written(database_url: str) -> None:
+    """An event that fails in its savepoint takes its share of the batch's counts with it."""
+    database = Database(database_url)
+    await database.upgrade()
+    try:
+        await database.write(lambda connection: TallyCounter(connection).ensure(ZoneInfo("UTC")))
+
+        def batch(connection: Any) -> None:
+            with counted_at_the_end(connection):
+                with Savepoint(connection):
+                    count_starts(connection, ("a",))
+                with suppress(RuntimeError), Savepoint(connection):
+                    count_starts(connection, ("b", "a"))
+                    raise RuntimeError("a bug in the second event")
+
+        await database.write(batch)
+        assert await started_per_practice(database) == {"a": 1}
+    finally:
+        await database.dispose()
