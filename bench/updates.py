@@ -1194,7 +1194,8 @@ def calibration_ms() -> float:
 
 
 def keep_logs(folder: Path, target: Path) -> None:
-    """Copy the processes' logs out of the temporary folder."""
+    """Copy the processes' logs out of the temporary folder (made if missing)."""
+    target.mkdir(parents=True, exist_ok=True)
     for log in folder.glob("*.log"):
         (target / log.name).write_bytes(log.read_bytes())
 
