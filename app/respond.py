@@ -10,7 +10,7 @@ import time as time_module
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from app.nominations import taking_nominations
@@ -387,16 +387,20 @@ def _store_requests(
     chat = identity.chat_id
     if chat is None:
         return
-    today = utcnow().astimezone(tz).date()
     for write in outcome.writes:
         if isinstance(write, Subscribe):
             answers.subscribe(connection, chat, write.city_id, write.locale)
         elif isinstance(write, RequestReminder):
-            answers.request_reminder(connection, write.round_id, chat, write.locale, today)
+            answers.request_reminder(connection, write.round_id, chat, write.locale, _today(tz))
         elif isinstance(write, RequestResults):
             answers.request_results(
-                connection, write.round_id, write.practice_id, chat, write.locale, today
+                connection, write.round_id, write.practice_id, chat, write.locale, _today(tz)
             )
+
+
+def _today(tz: tzinfo) -> date:
+    """The local date, for the rows that keep only the day a chat asked (docs/privacy.md)."""
+    return utcnow().astimezone(tz).date()
 
 
 def _store_answers(

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 
 from conversations import events as ev
 from conversations.messages import DeepLink, Joined, Local, Msg, Plain, Text, _, _n
@@ -129,7 +130,12 @@ class World:
 
     def practice(self, practice_id: str | None) -> PracticeInfo | None:
         """The active practice with this id."""
-        return next((p for p in self.practices if p.id == practice_id), None)
+        return self._practices_by_id.get(practice_id)
+
+    @cached_property
+    def _practices_by_id(self) -> dict[str | None, PracticeInfo]:
+        """Looked up for every question's text: a dict, not a scan of the catalog."""
+        return {p.id: p for p in reversed(self.practices)}  # the first of a duplicate id wins
 
     def practices_of(self, city_id: str | None) -> list[PracticeInfo]:
         """The active practices of a city, in catalog order."""
@@ -146,6 +152,9 @@ class Button:
 
     label: Text
     action: str
+
+
+_SCALE_ROW = tuple(Button(Plain(str(n)), str(n)) for n in SCALE)  # the same for every question
 
 
 @dataclass(frozen=True)
@@ -1096,7 +1105,7 @@ class _Conversation:
         if question.type == "yes_no":
             return [(Button(_("Yes"), YES), Button(_("No"), NO))]
         if question.type == "scale":
-            rows = [tuple(Button(Plain(str(n)), str(n)) for n in SCALE)]
+            rows = [_SCALE_ROW]
             if question.dont_know:
                 rows.append((Button(_("I don't know"), DONT_KNOW),))
             return rows
