@@ -51,8 +51,9 @@ class Pipeline:
     decide: Callable[[Any, Any, Any], Any]
     write: Write
     scope: Callable[[Any], AbstractContextManager[Any]] = nullcontext
-    batches: int = 0  # transactions committed (tests and /metrics read it)
+    batches: int = 0  # transactions committed (tests and /metrics read these three)
     events: int = 0  # events committed
+    retries: int = 0  # events that lost to another process's write and went in a later batch
     _waiting: list[_Waiting] = field(default_factory=list)
     _draining: asyncio.Task[None] | None = None
 
@@ -98,6 +99,7 @@ class Pipeline:
         for waiting, result in zip(batch, results, strict=True):
             if lost_a_race(result) and waiting.attempts < ATTEMPTS - 1:
                 waiting.attempts += 1
+                self.retries += 1
                 log.info("an event lost to a concurrent write; it goes in the next batch")
                 self._waiting.append(waiting)  # the next batch
                 continue

@@ -5,7 +5,11 @@ into them); bot/web/metrics_server.py serves them.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -62,3 +66,29 @@ OUTBOX_SKIPPED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+
+
+class _PipelineFigures:
+    """The answer pipeline's own counts (app/pipeline.py), read when /metrics is asked: events
+    per transaction is how much group commit saves, retries how often workers collide."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        figures = (
+            ("transactions", "Answer pipeline transactions committed (one per batch)", "batches"),
+            ("events", "Events the answer pipeline committed", "events"),
+            ("retries", "Events that lost to another worker's write and were retried", "retries"),
+        )
+        for name, documentation, attribute in figures:
+            family = CounterMetricFamily(f"auditbot_pipeline_{name}", documentation)
+            family.add_metric([], getattr(self.pipeline, attribute, 0))
+            yield family
+
+
+def pipeline_figures(pipeline: Any) -> bytes:
+    """The pipeline's counters in Prometheus' text format (zero before its first event)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_PipelineFigures(pipeline))
+    return generate_latest(registry)

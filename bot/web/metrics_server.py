@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.config import ConfigError
 from app.services import Services
-from bot.web.metrics import OUTBOX_DEPTH, REGISTRY
+from bot.web.metrics import OUTBOX_DEPTH, REGISTRY, pipeline_figures
 from storage.db import is_outage
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,8 @@ async def metrics(request: web.Request) -> web.Response:
     except Exception as error:
         if not is_outage(error):
             raise
-    return web.Response(
-        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
+    body = generate_latest(REGISTRY) + pipeline_figures(services.pipeline)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @asynccontextmanager
