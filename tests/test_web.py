@@ -376,18 +376,21 @@ async def test_metrics_count_the_answer_pipelines_events_and_transactions(
     """/metrics shows how many events the pipeline committed, in how many transactions, and
     how many it retried; nothing before the first event."""
     metrics_port = free_port()
-    async with Worker(worker_settings(database_url, api)) as worker:
-        async with metrics_server(worker.services, metrics_port), aiohttp.ClientSession() as http:
-            url = f"http://127.0.0.1:{metrics_port}/metrics"
-            before = await (await http.get(url)).text()
-            assert "auditbot_pipeline_events_total 0.0" in before
-            updates = [message_update(700 + n, 960 + n, "/start") for n in range(5)]
-            assert await asyncio.gather(*map(worker.deliver, updates)) == [200] * 5
-            figures = {
-                line.split()[0]: float(line.split()[1])
-                for line in (await (await http.get(url)).text()).splitlines()
-                if line.startswith("auditbot_pipeline_")
-            }
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    async with (
+        Worker(worker_settings(database_url, api)) as worker,
+        metrics_server(worker.services, metrics_port),
+        aiohttp.ClientSession() as http,
+    ):
+        before = await (await http.get(url)).text()
+        assert "auditbot_pipeline_events_total 0.0" in before
+        updates = [message_update(700 + n, 960 + n, "/start") for n in range(5)]
+        assert await asyncio.gather(*map(worker.deliver, updates)) == [200] * 5
+        figures = {
+            line.split()[0]: float(line.split()[1])
+            for line in (await (await http.get(url)).text()).splitlines()
+            if line.startswith("auditbot_pipeline_")
+        }
     assert figures["auditbot_pipeline_events_total"] == 5
     assert 1 <= figures["auditbot_pipeline_transactions_total"] <= 5
     assert figures["auditbot_pipeline_retries_total"] == 0
