@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from conversations import events as ev
@@ -32,7 +33,7 @@ questions:
 
 def test_a_number_is_typed_checked_and_conditions_follow_it() -> None:
     survey, _ = load_survey_text(NUMBERS, Path("numbers.yaml"))
-    player = Player(WORLD.__class__(**{**WORLD.__dict__, "surveys": {1: survey}}))
+    player = Player(replace(WORLD, surveys={1: survey}))
     player.into_survey()
     assert player.current == "years"
     question = player.last.prompts[-1] if player.last else None

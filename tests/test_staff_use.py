@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -158,7 +159,7 @@ def test_a_practice_link_in_a_round_opens_that_practice_in_that_round() -> None:
 
     world = DEFAULT_WORLD
     round_ = RoundInfo(7, "krakow", frozenset({"programme"}), 1)
-    open_world = type(world)(**{**world.__dict__, "rounds": (round_,)})
+    open_world = replace(world, rounds=(round_,))
     state = handle(State(revision=1), ev.Start("r_7_programme", "en"), open_world).state
     assert (state.practice_id, state.round_id) == ("programme", 7)
     closed = handle(State(revision=1), ev.Start("r_7_programme", "en"), world).state
