@@ -45,7 +45,6 @@ from conversations.survey import AnswerValue, Survey, survey_from_dict
 from storage import answers
 from storage.answers import Transaction
 from storage.models import TELEGRAM, Response, utcnow
-from storage.tallies import counted_at_the_end
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ def answer_pipeline(services: Services) -> Pipeline:
     def decide(connection: Transaction, catalog: Catalog, item: Item) -> Reply:
         return handle_event(services, connection, catalog, item)
 
-    return Pipeline(prepare, decide, services.db.write, counted_at_the_end)
+    return Pipeline(prepare, decide, services.db.write, answers.batch)
 
 
 def handle_event(
@@ -157,7 +156,7 @@ def _state(stored: answers.StoredState | None) -> State:
     return State(
         stage=progress.stage,
         locale=stored.locale,
-        consented=stored.consent_at is not None,
+        consented=stored.consented,
         city_id=progress.city_id,
         practice_id=progress.practice_id,
         round_id=progress.round_id,
@@ -344,12 +343,7 @@ def store_outcome(
         return
     _store_requests(connection, identity, outcome, tz)
     state = outcome.state
-    consent_at = stored.consent_at if stored else None
-    if state.consented and consent_at is None:
-        consent_at = utcnow()
-    respondent = {"locale": state.locale, "consent_at": consent_at}
-    if stored is None or (stored.locale, stored.consent_at) != (state.locale, consent_at):
-        answers.save_respondent(connection, identity.pseudonym, respondent, new=stored is None)
+    _store_respondent(connection, identity, state, stored)
     response = state.response
     response_id = None if response is None else response.id
     if response is not None and response_id is None:
@@ -378,6 +372,26 @@ def store_outcome(
     answers.save_progress(connection, identity.pseudonym, progress, new=stored is None)
     if response is not None and response_id is not None:
         _store_answers(connection, identity, outcome, world, stored, response_id)
+
+
+def _store_respondent(
+    connection: Transaction,
+    identity: Identity,
+    state: State,
+    stored: answers.StoredState | None,
+) -> None:
+    """The respondent's language, and the moment they consented when they just did (it is never
+    moved later; withdrawing consent erases the row instead)."""
+    consents = state.consented and not (stored is not None and stored.consented)
+    consent_at = answers.now(connection) if consents else None
+    if stored is None:
+        values = {"locale": state.locale, "consent_at": consent_at}
+        answers.save_respondent(connection, identity.pseudonym, values, new=True)
+        return
+    changed: dict[str, Any] = {"locale": state.locale} if state.locale != stored.locale else {}
+    if consent_at is not None:
+        changed["consent_at"] = consent_at
+    answers.save_respondent(connection, identity.pseudonym, changed, new=False)
 
 
 def _store_requests(

@@ -12,7 +12,8 @@ through storage/prepared.py, which on SQLite compiles them once and runs them on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -41,11 +42,13 @@ from storage.models import (
     utcnow,
 )
 from storage.prepared import change, fetch
-from storage.tallies import TallyCounter
+from storage.tallies import TallyCounter, counted_at_the_end
 
 # What the pipeline's functions are handed: a connection inside the batch's transaction (the
 # layers above name it without importing SQLAlchemy).
 Transaction = Connection
+
+MOMENT = "batch_moment"  # connection.info's key for the moment of a batch (see `batch`)
 
 R = cast(Table, Respondent.__table__)
 P = cast(Table, Progress.__table__)
@@ -57,7 +60,7 @@ A = cast(Table, Answer.__table__)
 _STATE = (
     select(
         R.c.locale,
-        R.c.consent_at,
+        R.c.consent_at.is_not(None).label("consented"),
         P.c.stage,
         P.c.city_id,
         P.c.practice_id,
@@ -106,7 +109,7 @@ class StoredState:
     `progress` and `response` are rows with the models' column names."""
 
     locale: str | None
-    consent_at: datetime | None
+    consented: bool
     progress: Any
     response: Any | None
     answers: Sequence[Any]
@@ -131,7 +134,7 @@ def load_state(connection: Connection, pseudonym: str) -> StoredState | None:
             row.status,
         )
         answers = fetch(connection, _ANSWERS_OF_ONE, {"response_id": row.id})
-    return StoredState(row.locale, row.consent_at, row, response, answers)
+    return StoredState(row.locale, bool(row.consented), row, response, answers)
 
 
 @dataclass(frozen=True)
@@ -272,39 +275,63 @@ _COMPLETE_RESPONSE = (
 )
 
 
+@contextmanager
+def batch(connection: Connection) -> Iterator[None]:
+    """One batch of the answer pipeline: its rows are stamped with one moment (its events are
+    committed together; the moment is turned into the database's text once, and the events of
+    a batch cannot be told apart by their times), and the tallies are counted at its end."""
+    connection.info[MOMENT] = utcnow()
+    try:
+        with counted_at_the_end(connection):
+            yield
+    finally:
+        del connection.info[MOMENT]
+
+
+def now(connection: Connection) -> datetime:
+    """The time to stamp rows with: the batch's moment inside a batch, else the current time."""
+    moment: datetime | None = connection.info.get(MOMENT)
+    return moment or utcnow()
+
+
 def claim(connection: Connection, update_id: int) -> bool:
     """Record an update id; False when it was recorded before (a duplicate)."""
     statement = _upserts(connection.dialect.name)["claim"]
-    return bool(change(connection, statement, {"update_id": update_id, "processed_at": utcnow()}))
+    values = {"update_id": update_id, "processed_at": now(connection)}
+    return bool(change(connection, statement, values))
 
 
 def save_respondent(
     connection: Connection, pseudonym: str, values: dict[str, Any], *, new: bool
 ) -> None:
-    """Create (`new`) or update a respondent's row: locale and consent_at."""
+    """Create (`new`) or update a respondent's row: locale and consent_at (an update may set
+    only one of them)."""
     if new:
         connection.execute(R.insert(), {"pseudonym": pseudonym, **values})
-    else:
+    elif set(values) == set(RESPONDENT_VALUES):
         change(connection, _SAVE_RESPONDENT, {"key": pseudonym, **values})
+    elif values:
+        connection.execute(update(R).where(R.c.pseudonym == pseudonym).values(values))
 
 
 def save_progress(
     connection: Connection, pseudonym: str, values: dict[str, Any], *, new: bool
 ) -> None:
     """Create (`new`) or update where a respondent is in the conversation."""
+    moment = now(connection)
     if new:
         connection.execute(P.insert(), {"pseudonym": pseudonym, **values})
     elif set(values) == set(PROGRESS_VALUES):
-        change(connection, _SAVE_PROGRESS, {"key": pseudonym, "updated_at": utcnow(), **values})
+        change(connection, _SAVE_PROGRESS, {"key": pseudonym, "updated_at": moment, **values})
     elif values:
         statement = update(P).where(P.c.pseudonym == pseudonym)
-        connection.execute(statement.values({**values, "updated_at": utcnow()}))
+        connection.execute(statement.values({**values, "updated_at": moment}))
 
 
 def add_response(connection: Connection, values: dict[str, Any]) -> int:
     """Start a response; its id. The tallies count it."""
-    now = utcnow()
-    row = {"status": "in_progress", "channel": TELEGRAM, "started_at": now, "updated_at": now}
+    moment = now(connection)
+    row = {"status": "in_progress", "channel": TELEGRAM, "started_at": moment, "updated_at": moment}
     row |= values
     response_id = int(connection.execute(S.insert().returning(S.c.id), row).scalar_one())
     TallyCounter(connection).response_added(SimpleNamespace(id=response_id, **row))  # type: ignore[arg-type]
@@ -314,7 +341,7 @@ def add_response(connection: Connection, values: dict[str, Any]) -> int:
 def save_answer(connection: Connection, response_id: int, question_id: str, values: dict) -> None:
     """Store or replace one answer (a second press on the same question replaces, never adds);
     `values`: the columns of ANSWER_VALUES."""
-    row = {"response_id": response_id, "question_id": question_id, "answered_at": utcnow()}
+    row = {"response_id": response_id, "question_id": question_id, "answered_at": now(connection)}
     change(connection, _upserts(connection.dialect.name)["answer"], {**row, **values})
 
 
@@ -341,11 +368,11 @@ def update_response(
     it first)."""
     if before is None:
         before = connection.scalar(select(S.c.status).where(S.c.id == response_id))
-    now = utcnow()
+    moment = now(connection)
     values = {"key": response_id, "status": status, "current_question": current}
-    change(connection, _SAVE_RESPONSE, {**values, "updated_at": now})
+    change(connection, _SAVE_RESPONSE, {**values, "updated_at": moment})
     if status == "completed":
-        stamp = {"key": response_id, "completed_at": completed_at or now}
+        stamp = {"key": response_id, "completed_at": completed_at or moment}
         connection.execute(_COMPLETE_RESPONSE, stamp)
     if status != before:
         row = connection.execute(select(S).where(S.c.id == response_id)).one()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Connection, exc
+from sqlalchemy import JSON, Connection, DateTime, exc
 from sqlalchemy.sql import Executable
 
 
@@ -34,7 +34,7 @@ class _Compiled:
     row: Any  # a named tuple with the result columns' names
 
 
-_COMPILED: dict[tuple[str, int, frozenset[str]], _Compiled] = {}
+_COMPILED: dict[tuple[str, int, tuple[str, ...]], _Compiled] = {}
 
 # connection.info's key for work a transaction defers to its end (storage/tallies.py's counts):
 # an object with mark() and undo(mark), so that a savepoint's rollback drops an event's share.
@@ -121,7 +121,7 @@ def _run(connection: Connection, compiled: _Compiled, params: Mapping[str, Any])
 def _compiled(
     connection: Connection, statement: Executable, params: Mapping[str, Any]
 ) -> _Compiled:
-    key = (connection.dialect.name, id(statement), frozenset(params))
+    key = (connection.dialect.name, id(statement), tuple(params))  # another order: another entry
     if (found := _COMPILED.get(key)) is None:
         found = _COMPILED[key] = _compile(connection, statement, params)
     return found
@@ -137,7 +137,7 @@ def _compile(connection: Connection, statement: Executable, params: Mapping[str,
         statement,
         compiled.string,
         names,
-        tuple(processors.get(name) for name in names),
+        tuple(_bind_processor(compiled, processors, name) for name in names),
         tuple(
             (index, process)
             for index, column in enumerate(columns)
@@ -145,6 +145,34 @@ def _compile(connection: Connection, statement: Executable, params: Mapping[str,
         ),
         namedtuple("Row", [column[0] for column in columns], rename=True),
     )
+
+
+def _bind_processor(compiled: Any, processors: Mapping[str, Any], name: str) -> Any:
+    """SQLAlchemy's; for a timestamp, one that turns the same moment into text only once (the
+    rows of a batch share one: storage/answers.py `batch`)."""
+    process = processors.get(name)
+    if process is None or compiled.binds[name].type._type_affinity is not DateTime:
+        return process
+    return _LastMoment(process)
+
+
+class _LastMoment:
+    """A bind processor remembering its last moment (a datetime: immutable, so the same object
+    always gives the same text). Shared by threads: the pair is replaced whole."""
+
+    __slots__ = ("last", "process")
+
+    def __init__(self, process: Callable[[Any], Any]) -> None:
+        self.process = process
+        self.last: tuple[Any, Any] = (None, None)
+
+    def __call__(self, value: Any) -> Any:
+        last = self.last
+        if value is last[0] and value is not None:
+            return last[1]
+        processed = self.process(value)
+        self.last = (value, processed)
+        return processed
 
 
 def _result_processor(dialect: Any, type_: Any) -> Callable[[Any], Any] | None:
