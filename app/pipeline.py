@@ -2,11 +2,14 @@
 
 Events that arrive while a batch is being written form the next batch, and a batch is one
 transaction with one commit, on SQLite and on PostgreSQL alike: under load one commit serves
-many events, when it is quiet a batch is one event. Each event sits in its own savepoint, so
-an event that fails (a bug) is rolled back alone while the others commit, and one that lost to
-another process's concurrent write (a unique key taken, a deadlock) goes in the next batch. A
-reply is handed back only after its batch has committed, so an adapter never confirms an
-update or answers a person before what they said is stored.
+many events, when it is quiet a batch is one event. When an event fails (a bug, or it lost to
+another process's concurrent write: a unique key taken, a deadlock) the batch is rolled back,
+that event gets its error (one that lost a race goes in the next batch) and the others are
+written again as a batch. Events need no savepoint of their own: on PostgreSQL two extra round
+trips per event, a fifth of the pipeline's time (docs/benchmarks.md), against one more
+transaction when an event fails, which is rare. A reply is handed back only after its batch
+has committed, so an adapter never confirms an update or answers a person before what they
+said is stored.
 
 The batch runs as one synchronous function over a connection (storage/answers.py, through
 Database.write): on SQLite on the writer's own thread, one hop from the event loop for the
@@ -23,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import is_outage, lost_a_race
-from storage.prepared import Savepoint
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +45,9 @@ class _Waiting:
 
 @dataclass
 class Pipeline:
-    """Runs `decide(connection, context, item)` for every item in batched transactions, one
-    savepoint each; `context` is what `prepare` read before the batch's transaction, `scope`
-    what the batch's events run inside (the tallies, counted at the batch's end)."""
+    """Runs `decide(connection, context, item)` for every item in batched transactions;
+    `context` is what `prepare` read before the batch's transaction, `scope` what the batch's
+    events run inside (storage/answers.py `batch`: one moment, the tallies counted at the end)."""
 
     prepare: Callable[[], Awaitable[Any]]
     decide: Callable[[Any, Any, Any], Any]
@@ -79,23 +81,34 @@ class Pipeline:
                     waiting.future.cancel()
 
     async def _write(self, batch: list[_Waiting]) -> None:
-        """One transaction for the batch. When the transaction itself fails, an outage fails
-        every event (nothing is committed, the adapters leave the updates unconfirmed); any
-        other failure of the whole (e.g. a deadlock with another process) writes each event
-        alone, so one cannot take the others down with it."""
-        try:
-            results = await self._transaction(batch)
-        except Exception as error:
-            if len(batch) > 1 and not is_outage(error):
-                log.warning(
-                    "a batch failed as a whole (%s); its events go one by one", type(error).__name__
-                )
-                for waiting in batch:
-                    await self._write([waiting])
-                return
-            results = [error] * len(batch)
-        else:
-            self.batches += 1
+        """One transaction for the batch. When an event fails, it gets its error and the rest
+        go again as a batch. When the transaction itself fails, an outage fails every event
+        (nothing is committed, the adapters leave the updates unconfirmed); anything else (e.g.
+        the tallies written at the end lost to another process) writes each event alone."""
+        while batch:
+            try:
+                results = await self._transaction(batch)
+            except _EventFailed as failed:
+                self._finish([batch[failed.index]], [failed.error])
+                batch = batch[: failed.index] + batch[failed.index + 1 :]
+                continue
+            except Exception as error:
+                if len(batch) > 1 and not is_outage(error):
+                    log.warning(
+                        "a batch failed as a whole (%s); its events go one by one",
+                        type(error).__name__,
+                    )
+                    for waiting in batch:
+                        await self._write([waiting])
+                    return
+                results = [error] * len(batch)
+            else:
+                self.batches += 1
+            self._finish(batch, results)
+            return
+
+    def _finish(self, batch: list[_Waiting], results: list[Any]) -> None:
+        """Hand each event its result, or put one that lost a race in the next batch."""
         for waiting, result in zip(batch, results, strict=True):
             if lost_a_race(result) and waiting.attempts < ATTEMPTS - 1:
                 waiting.attempts += 1
@@ -107,8 +120,7 @@ class Pipeline:
             _settle(waiting, result)
 
     async def _transaction(self, batch: list[_Waiting]) -> list[Any]:
-        """Each event in its savepoint; an event's exception is its result, the rest commit. An
-        event alone needs none: its failure rolls the transaction back."""
+        """The batch's events in one transaction; raises _EventFailed for one that raised."""
         context = await self.prepare()
 
         def work(connection: Any) -> list[Any]:
@@ -119,18 +131,24 @@ class Pipeline:
         return results
 
     def _events(self, connection: Any, context: Any, batch: list[_Waiting]) -> list[Any]:
-        if len(batch) == 1:
-            return [self.decide(connection, context, batch[0].item)]
         results: list[Any] = []
-        for waiting in batch:
+        for index, waiting in enumerate(batch):
             try:
-                with Savepoint(connection):
-                    results.append(self.decide(connection, context, waiting.item))
+                results.append(self.decide(connection, context, waiting.item))
             except Exception as error:
                 if is_outage(error):
                     raise  # the transaction is gone: the batch fails as a whole
-                results.append(error)
+                raise _EventFailed(index, error) from error
         return results
+
+
+class _EventFailed(Exception):
+    """The event at `index` of a batch raised `error`; the batch's transaction is rolled back."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
 
 
 def _settle(waiting: _Waiting, result: Any) -> None:

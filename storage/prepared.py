@@ -36,10 +36,6 @@ class _Compiled:
 
 _COMPILED: dict[tuple[str, int, tuple[str, ...]], _Compiled] = {}
 
-# connection.info's key for work a transaction defers to its end (storage/tallies.py's counts):
-# an object with mark() and undo(mark), so that a savepoint's rollback drops an event's share.
-DEFERRED = "deferred_to_commit"
-
 
 def fetch(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
     """The rows of a query, each with the columns' names as attributes."""
@@ -61,29 +57,6 @@ def fetch(connection: Connection, statement: Executable, params: Mapping[str, An
 def change(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> int:
     """Run a statement that writes; how many rows it changed."""
     return int(_run(connection, _compiled(connection, statement, params), params).rowcount)
-
-
-class Savepoint:
-    """`with Savepoint(connection):` one event, rolled back alone when it raises. Issued on the
-    cursor like the statements (SQLAlchemy's begin_nested costs as much as the event's own
-    statements)."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.cursor = _cursor(connection)
-        self.deferred = connection.info.get(DEFERRED)
-        self.mark = 0
-
-    def __enter__(self) -> None:
-        if self.deferred is not None:
-            self.mark = self.deferred.mark()
-        self.cursor.execute("SAVEPOINT event")
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is not None:
-            self.cursor.execute("ROLLBACK TO SAVEPOINT event")
-            if self.deferred is not None:
-                self.deferred.undo(self.mark)
-        self.cursor.execute("RELEASE SAVEPOINT event")
 
 
 def _cursor(connection: Connection) -> Any:

@@ -64,7 +64,6 @@ from storage.models import (
     Response,
     ResponseTally,
 )
-from storage.prepared import DEFERRED
 
 ZONE_KEY = "tally_timezone"
 _ZONE = select(AppSetting.value).where(AppSetting.key == ZONE_KEY)
@@ -159,10 +158,13 @@ def counted_answers() -> ColumnElement[bool]:
     )
 
 
+# connection.info's key for the counts of a batch (`counted_at_the_end`).
+DEFERRED = "deferred_to_commit"
+
+
 class TallyChanges:
     """Counts to add to the tallies, per table and key, written in key order (`write`). Inside a
-    batch (`counted_at_the_end`) they are the batch's; an event's savepoint that rolls back drops
-    the event's own (`mark`, `undo`: storage/prepared.py's Savepoint calls them)."""
+    batch (`counted_at_the_end`) they are the batch's, gone with it if it is rolled back."""
 
     def __init__(self) -> None:
         self.added: list[tuple[Any, tuple[Any, ...], int]] = []
@@ -170,12 +172,6 @@ class TallyChanges:
 
     def add(self, model: Any, key: tuple[Any, ...], n: int) -> None:
         self.added.append((model, key, n))
-
-    def mark(self) -> int:
-        return len(self.added)
-
-    def undo(self, mark: int) -> None:
-        del self.added[mark:]
 
     def write(self, connection: Connection) -> None:
         """One upsert per table, keys in one total order shared by every process."""

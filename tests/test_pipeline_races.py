@@ -6,7 +6,7 @@ deadlock."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, select, text
 
+from app.pipeline import ATTEMPTS, Pipeline
 from storage.db import Database, is_outage, lost_a_race
 from storage.models import ResponseTally
-from storage.prepared import Savepoint
 from storage.tallies import TallyCounter, counted_at_the_end
 from tests.fakebotapi import FakeBotApi
 from tests.test_web import Worker, message_update, worker_settings
@@ -163,22 +163,74 @@ async def test_two_workers_batches_count_the_same_tallies_without_a_deadlock(
         await database.dispose()
 
 
-async def test_what_a_rolled_back_event_counted_is_not_written(database_url: str) -> None:
-    """An event that fails in its savepoint takes its share of the batch's counts with it."""
+class Bug(Exception):
+    """What a bug in one event raises."""
+
+
+def counting_pipeline(database: Database, failing: dict[str, Exception | None]) -> Pipeline:
+    """A pipeline whose event `name` claims update `int(name)` and counts a start of practice
+    `name`, then raises `failing[name]` if given (counted_at_the_end, as the answer pipeline)."""
+
+    async def prepare() -> None:
+        return None
+
+    def decide(connection: Any, _: None, name: str) -> str:
+        connection.execute(CLAIM, {"n": int(name)})
+        count_starts(connection, (name,))
+        if (error := failing.get(name)) is not None:
+            raise error
+        return name
+
+    return Pipeline(prepare, decide, database.write, counted_at_the_end)
+
+
+async def claimed(database: Database) -> list[int]:
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(text("SELECT update_id FROM processed_updates"))
+        return sorted(n for (n,) in rows)
+
+
+async def test_an_event_that_fails_takes_nothing_of_the_others_with_it(
+    database_url: str,
+) -> None:
+    """Five events arrive together; the third raises (a bug). Its writes and its counts are
+    rolled back, its caller gets its error, and the other four commit together."""
     database = Database(database_url)
     await database.upgrade()
     try:
         await database.write(lambda connection: TallyCounter(connection).ensure(ZoneInfo("UTC")))
+        pipeline = counting_pipeline(database, {"3": Bug("in the third event")})
+        outcomes = await asyncio.gather(
+            *(pipeline.run(str(n)) for n in range(1, 6)), return_exceptions=True
+        )
+        assert outcomes[:2] + outcomes[3:] == ["1", "2", "4", "5"]
+        assert isinstance(outcomes[2], Bug)
+        assert await claimed(database) == [1, 2, 4, 5]
+        assert await started_per_practice(database) == {"1": 1, "2": 1, "4": 1, "5": 1}
+        assert (pipeline.batches, pipeline.events, pipeline.retries) == (1, 4, 0)
+    finally:
+        await database.dispose()
 
-        def batch(connection: Any) -> None:
-            with counted_at_the_end(connection):
-                with Savepoint(connection):
-                    count_starts(connection, ("a",))
-                with suppress(RuntimeError), Savepoint(connection):
-                    count_starts(connection, ("b", "a"))
-                    raise RuntimeError("a bug in the second event")
 
-        await database.write(batch)
-        assert await started_per_practice(database) == {"a": 1}
+async def test_an_event_that_keeps_losing_a_race_is_retried_then_failed_alone(
+    database_url: str,
+) -> None:
+    """An event whose write takes a unique key that is taken (as when another worker wrote it
+    first) goes in the next batch, up to ATTEMPTS times; the events beside it commit at once."""
+    database = Database(database_url)
+    await database.upgrade()
+    try:
+        await database.write(lambda connection: TallyCounter(connection).ensure(ZoneInfo("UTC")))
+        await database.write(lambda connection: connection.execute(CLAIM, {"n": 7}))
+        pipeline = counting_pipeline(database, {})
+        outcomes = await asyncio.gather(
+            *(pipeline.run(name) for name in ("6", "7", "8")), return_exceptions=True
+        )
+        assert outcomes[0] == "6" and outcomes[2] == "8"
+        assert lost_a_race(outcomes[1])  # update 7 was claimed before: a unique key taken
+        assert await claimed(database) == [6, 7, 8]
+        assert await started_per_practice(database) == {"6": 1, "8": 1}
+        assert pipeline.retries == ATTEMPTS - 1
+        assert (pipeline.batches, pipeline.events) == (1, 2)
     finally:
         await database.dispose()
