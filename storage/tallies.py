@@ -252,15 +252,17 @@ class TallyCounter:
         zone = self.zone()
         if zone is None or not counted(response):
             return
+        completes_or_reopens = (before == COMPLETED) != (response.status == COMPLETED)
+        sign = 1 if response.status == COMPLETED else -1
         with self._counting() as changes:
             changes.add(ResponseTally, _response_key(response, zone), 1)
             changes.add(ResponseTally, _response_key(response, zone, before), -1)
-            if (before == COMPLETED) == (response.status == COMPLETED):
-                return
-            sign = 1 if response.status == COMPLETED else -1
-            changes.add(CellChange, _cell_key(response, zone), sign)
-            period = period_of(response.started_at, zone)
-            self._count_answers(changes, Answer.response_id == response.id, period, sign)
+            if completes_or_reopens:
+                changes.add(CellChange, _cell_key(response, zone), sign)
+                period = period_of(response.started_at, zone)
+                self._count_answers(changes, Answer.response_id == response.id, period, sign)
+        if not completes_or_reopens:
+            return
         if sign > 0:
             self._copy_comments(Answer.response_id == response.id)
         else:
