@@ -28,7 +28,6 @@ from conversations.survey import (
     Question,
     Survey,
     condition_may_hold,
-    is_visible,
     read_number,
     within_bounds,
 )
@@ -390,11 +389,11 @@ def most_questions(
     open_ids: set[str] = set()
     count = 0
     for index, question in enumerate(survey.questions):
-        shown = (
-            True
-            if question.show_if is None
-            else condition_may_hold(question.show_if, given, open_ids)
-        )
+        if open_ids.isdisjoint(question.depends_on):
+            shown: bool | None = question.shown(given)
+        else:  # it reads an open question, so it has a condition
+            assert question.show_if is not None
+            shown = condition_may_hold(question.show_if, given, open_ids)
         if shown is False:
             continue
         count += question.type != "info"
@@ -412,7 +411,7 @@ def visible_path(survey: Survey, answers: Mapping[str, AnswerValue | None]) -> l
     given: dict[str, AnswerValue] = {}
     path = []
     for question in survey.questions:
-        if is_visible(question, given):
+        if question.shown(given):
             path.append(question)
             if (value := answers.get(question.id)) is not None:
                 given[question.id] = value

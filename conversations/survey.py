@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import string
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -86,6 +86,17 @@ class Question:
     def skippable(self) -> bool:
         """Optional questions offer Skip; information messages only Continue."""
         return not self.required and self.type != "info"
+
+    @cached_property
+    def shown(self) -> Predicate:
+        """Whether the question is asked, given the answers so far: its show_if as a function,
+        made once (the engine asks it of every question at every answer)."""
+        return _always if self.show_if is None else compiled_condition(self.show_if)
+
+    @cached_property
+    def depends_on(self) -> frozenset[str]:
+        """The questions its show_if reads."""
+        return frozenset(_questions_in(self.show_if)) if self.show_if else frozenset()
 
 
 @dataclass(frozen=True)
@@ -182,6 +193,52 @@ def within_bounds(question: Question, value: int | str) -> bool:
     )
 
 
+Predicate = Callable[[Mapping[str, AnswerValue]], bool]
+
+
+def compiled_condition(condition: Mapping[str, Any]) -> Predicate:
+    """`condition_holds(condition, ·)` as a function: the condition is read once, not at every
+    evaluation (tests/test_engine.py checks the two agree)."""
+    if "all" in condition:
+        every = tuple(compiled_condition(c) for c in condition["all"])
+        return lambda answers: all(part(answers) for part in every)
+    if "any" in condition:
+        some = tuple(compiled_condition(c) for c in condition["any"])
+        return lambda answers: any(part(answers) for part in some)
+    question = condition["question"]
+    if "answered" in condition:
+        wanted = bool(condition["answered"])
+        return lambda answers: (answers.get(question) is not None) == wanted
+    if "equals" in condition:
+        expected = condition["equals"]
+        return lambda answers: (v := answers.get(question)) is not None and v == expected
+    if "in" in condition:
+        allowed = condition["in"]
+        return lambda answers: (v := answers.get(question)) is not None and v in allowed
+    if "not_in" in condition:
+        refused = condition["not_in"]
+        return lambda answers: (v := answers.get(question)) is not None and v not in refused
+    if "includes" in condition:
+        option = condition["includes"]
+        return lambda answers: isinstance(v := answers.get(question), tuple) and option in v
+    if "at_least" in condition:
+        low = condition["at_least"]
+        return lambda answers: isinstance(v := answers.get(question), int) and v >= low
+    high = condition["at_most"]
+    return lambda answers: isinstance(v := answers.get(question), int) and v <= high
+
+
+def _always(answers: Mapping[str, AnswerValue]) -> bool:
+    return True
+
+
+def _questions_in(condition: Mapping[str, Any]) -> list[str]:
+    parts = condition.get("all") or condition.get("any")
+    if parts is not None:
+        return [question for part in parts for question in _questions_in(part)]
+    return [condition["question"]]
+
+
 def condition_may_hold(
     condition: Mapping[str, Any], answers: Mapping[str, AnswerValue], open_ids: Set[str]
 ) -> bool | None:
@@ -202,7 +259,7 @@ def condition_may_hold(
 
 def is_visible(question: Question, answers: Mapping[str, AnswerValue]) -> bool:
     """Whether a question is asked, given the answers so far."""
-    return question.show_if is None or condition_holds(question.show_if, answers)
+    return question.shown(answers)
 
 
 def survey_from_dict(data: Mapping[str, Any]) -> Survey:

@@ -12,6 +12,7 @@ from app.i18n import Translator
 from bot.telegram.render import event_from_callback
 from conversations import events as ev
 from conversations.engine import SaveAnswer, State, handle, required_answers
+from conversations.survey import Question, condition_holds, condition_may_hold
 from tests.test_engine import SURVEY, WORLD
 
 TEXTS = st.one_of(
@@ -200,3 +201,55 @@ async def test_junk_over_telegram_always_gets_a_reply(
         update = await person.user.send("/start")
     await bot.processor.wait(update["update_id"])
     assert len(bot.server.events) > before or person.user.callback_answers, (kind, junk, data)
+
+
+# --- show_if conditions: compiled once, evaluated as the interpreter does ---------------------
+
+QUESTION_IDS = ("a", "b", "c")
+VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["yes", "no", "x", "y"]),
+    st.integers(-3, 6),
+    st.booleans(),  # an int to isinstance: the interpreter and the compiled form must agree
+    st.tuples(st.sampled_from(["x", "y", "z"])).map(tuple),
+    st.lists(st.sampled_from(["x", "y", "z"]), max_size=3).map(tuple),
+)
+LEAVES = st.one_of(
+    st.builds(lambda q, v: {"question": q, "answered": v}, st.sampled_from(QUESTION_IDS), st.booleans()),
+    st.builds(lambda q, v: {"question": q, "equals": v}, st.sampled_from(QUESTION_IDS), VALUES.filter(lambda v: v is not None)),
+    st.builds(lambda q, v: {"question": q, "in": v}, st.sampled_from(QUESTION_IDS), st.lists(st.sampled_from(["yes", "x", 1, 2]), min_size=1)),
+    st.builds(lambda q, v: {"question": q, "not_in": v}, st.sampled_from(QUESTION_IDS), st.lists(st.sampled_from(["yes", "x", 1, 2]), min_size=1)),
+    st.builds(lambda q, v: {"question": q, "includes": v}, st.sampled_from(QUESTION_IDS), st.sampled_from(["x", "y"])),
+    st.builds(lambda q, v: {"question": q, "at_least": v}, st.sampled_from(QUESTION_IDS), st.integers(-2, 5)),
+    st.builds(lambda q, v: {"question": q, "at_most": v}, st.sampled_from(QUESTION_IDS), st.integers(-2, 5)),
+)  # fmt: skip
+CONDITIONS = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(
+        st.builds(lambda parts: {"all": parts}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda parts: {"any": parts}, st.lists(inner, min_size=1, max_size=3)),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    condition=CONDITIONS,
+    answers=st.dictionaries(st.sampled_from(QUESTION_IDS), VALUES.filter(lambda v: v is not None)),
+    open_ids=st.sets(st.sampled_from(QUESTION_IDS)),
+)
+def test_a_compiled_condition_holds_where_the_interpreted_one_does(
+    condition: dict, answers: dict, open_ids: set
+) -> None:
+    """The engine evaluates show_if through Question.shown (compiled once); reports, imports
+    and condition_may_hold read the same condition through condition_holds. Both must agree on
+    every condition and answers, and most_questions' shortcut (a condition that reads no open
+    question is decided by the compiled form) must agree with condition_may_hold."""
+    question = Question(id="q", type="yes_no", text={"en": "?"}, show_if=condition)
+    holds = condition_holds(condition, answers)
+    assert question.shown(answers) is holds
+    read = {q for q in QUESTION_IDS if f"'question': '{q}'" in repr(condition)}
+    assert question.depends_on == read
+    if open_ids.isdisjoint(question.depends_on):
+        assert condition_may_hold(condition, answers, open_ids) is holds
