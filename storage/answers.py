@@ -20,7 +20,20 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -87,7 +100,27 @@ _ANSWER_COLUMNS = (
     A.c.value_text,
     A.c.skipped,
 )
-_ANSWERS_OF_ONE = select(*_ANSWER_COLUMNS).where(A.c.response_id == bindparam("response_id"))
+
+
+@cache
+def _answers_of_one(dialect: str) -> Any:
+    """The answers of one response as an event reads them (all of them, at every event), with
+    as little as possible left to convert row by row in Python: `skipped` as stored (0/1 on
+    SQLite, a bool on PostgreSQL: either is its truth value), and on SQLite the text 'null' an
+    empty JSON column holds read as NULL (PostgreSQL's driver decodes JSON itself)."""
+    options: Any = A.c.value_options
+    if dialect == "sqlite":
+        options = type_coerce(func.nullif(options, literal_column("'null'")), options.type)
+    return select(
+        A.c.question_id,
+        A.c.value_number,
+        A.c.value_option,
+        options.label("value_options"),
+        A.c.value_text,
+        type_coerce(A.c.skipped, Integer).label("skipped"),
+    ).where(A.c.response_id == bindparam("response_id"))
+
+
 _CITIES_OF = select(Subscription.city_id).where(
     Subscription.chat_id == bindparam("chat_id"), Subscription.opted_in.is_(True)
 )
@@ -133,7 +166,8 @@ def load_state(connection: Connection, pseudonym: str) -> StoredState | None:
             row.current_question,
             row.status,
         )
-        answers = fetch(connection, _ANSWERS_OF_ONE, {"response_id": row.id})
+        statement = _answers_of_one(connection.dialect.name)
+        answers = fetch(connection, statement, {"response_id": row.id})
     return StoredState(row.locale, bool(row.consented), row, response, answers)
 
 

@@ -46,11 +46,10 @@ def fetch(connection: Connection, statement: Executable, params: Mapping[str, An
         return [make(raw) for raw in rows]
     result = []
     for raw in rows:
-        values = list(raw)
         for index, process in converters:
-            if values[index] is not None:
-                values[index] = process(values[index])
-        result.append(make(values))
+            if raw[index] is not None:  # a row is copied only when it has a value to convert
+                raw = (*raw[:index], process(raw[index]), *raw[index + 1 :])
+        result.append(make(raw))
     return result
 
 
