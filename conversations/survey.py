@@ -198,7 +198,7 @@ Predicate = Callable[[Mapping[str, AnswerValue]], bool]
 
 def compiled_condition(condition: Mapping[str, Any]) -> Predicate:
     """`condition_holds(condition, ·)` as a function: the condition is read once, not at every
-    evaluation (tests/test_engine.py checks the two agree)."""
+    evaluation (tests/test_fuzz.py checks the two agree)."""
     if "all" in condition:
         every = tuple(compiled_condition(c) for c in condition["all"])
         return lambda answers: all(part(answers) for part in every)
@@ -233,9 +233,9 @@ def _always(answers: Mapping[str, AnswerValue]) -> bool:
 
 
 def _questions_in(condition: Mapping[str, Any]) -> list[str]:
-    parts = condition.get("all") or condition.get("any")
-    if parts is not None:
-        return [question for part in parts for question in _questions_in(part)]
+    for joined in ("all", "any"):
+        if joined in condition:
+            return [question for part in condition[joined] for question in _questions_in(part)]
     return [condition["question"]]
 
 
